@@ -1,0 +1,47 @@
+# The CPx card platform. `make run` starts it, `make test` proves it.
+SHELL := /bin/bash
+PYTHON ?= /usr/bin/python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+export DJANGO_SETTINGS_MODULE ?= config.settings
+
+.PHONY: venv system db test lint typecheck pytest run bench clean graph
+
+venv: $(STAMP)
+
+$(STAMP): pyproject.toml scripts/deps.py
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	@$(BIN)/python -m pip install -q --upgrade pip >/dev/null
+	$(BIN)/python -m pip install -q $$($(BIN)/python scripts/deps.py --dev) 2>&1 | grep -v "is ignored: it is neither" || true
+	@touch $(STAMP)
+
+system:
+	@scripts/ensure_system.sh
+
+db:
+	@scripts/ensure_db.sh
+
+lint: venv
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+typecheck: venv
+	$(BIN)/mypy .
+
+pytest: venv system db
+	$(BIN)/pytest $(PYTEST_ARGS)
+
+test: venv system db lint typecheck pytest
+
+run: venv system
+	$(BIN)/python scripts/run.py
+
+bench: venv system db
+	$(BIN)/python bench/run_all.py
+
+graph: venv
+	$(BIN)/python manage.py graph_transitions -o docs/order_transitions.dot orders.Order
+
+clean:
+	rm -rf $(VENV) var

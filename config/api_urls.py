@@ -1,0 +1,10 @@
+"""Every app's API routes under /api/v1/."""
+
+from django.urls import include, path
+
+urlpatterns = [
+    path("", include("registry.api_urls")),
+    path("", include("orders.api_urls")),
+    path("", include("issuance.api_urls")),
+    path("", include("notifications.api_urls")),
+]

@@ -1,0 +1,121 @@
+"""Validation of the identifiers of the health registry: RPPS, ADELI, FINESS, SIREN, SIRET, idNatPs.
+
+All check keys are Luhn (mod 10) over the whole number. Each check returns ``None`` when the value is
+valid, or a short reason (in the words of the rule broken) so the import and the API can report it.
+"""
+
+from collections.abc import Callable
+
+LENGTHS = {"rpps": 11, "adeli": 9, "finess": 9, "siren": 9, "siret": 14}
+
+
+def luhn_valid(number: str) -> bool:
+    """True when the digit string passes the Luhn check (from the right, double every second digit)."""
+    if not number.isdigit():
+        return False
+    total = 0
+    for position, char in enumerate(reversed(number)):
+        digit = int(char)
+        if position % 2 == 1:
+            digit *= 2
+            if digit > 9:
+                digit -= 9
+        total += digit
+    return total % 10 == 0
+
+
+def luhn_complete(partial: str) -> str:
+    """Append the Luhn key that makes ``partial`` valid."""
+    for key in "0123456789":
+        if luhn_valid(partial + key):
+            return partial + key
+    raise AssertionError("unreachable: one key always fits")
+
+
+def _check(kind: str, value: str) -> str | None:
+    length = LENGTHS[kind]
+    if not value:
+        return f"{kind.upper()} is missing"
+    if not value.isdigit():
+        return f"{kind.upper()} must contain digits only"
+    if len(value) != length:
+        return f"{kind.upper()} must have {length} digits, not {len(value)}"
+    if not luhn_valid(value):
+        return f"{kind.upper()} check digit (Luhn) is wrong"
+    return None
+
+
+def check_rpps(value: str) -> str | None:
+    return _check("rpps", value)
+
+
+def check_adeli(value: str) -> str | None:
+    return _check("adeli", value)
+
+
+def check_siren(value: str) -> str | None:
+    return _check("siren", value)
+
+
+def check_siret(value: str) -> str | None:
+    return _check("siret", value)
+
+
+def check_finess(value: str) -> str | None:
+    """FINESS: 9 characters with a Luhn key. Corsican numbers (2A/2B) are checked with 2A→20, 2B→20."""
+    if value[:2].upper() in {"2A", "2B"}:
+        value = "20" + value[2:]
+    return _check("finess", value)
+
+
+CHECKS: dict[str, Callable[[str], str | None]] = {
+    "rpps": check_rpps,
+    "adeli": check_adeli,
+    "finess": check_finess,
+    "siren": check_siren,
+    "siret": check_siret,
+}
+
+# Identifier type digit (TRE_G08) -> the check of the number that follows it.
+NATIONAL_ID_TYPES = {"0": "adeli", "8": "rpps", "3": "finess", "5": "siret"}
+
+
+def check_national_id(value: str, id_type: str | None = None, number: str | None = None) -> str | None:
+    """The national identifier: type digit + number; for 3/5 (structure staff) followed by an internal
+    number. When ``id_type`` and ``number`` (columns 1 and 2 of the file) are given they must agree."""
+    if not value:
+        return "national identifier is missing"
+    type_digit, rest = value[0], value[1:]
+    if type_digit not in NATIONAL_ID_TYPES:
+        return f"national identifier type digit {type_digit!r} is not one of 0, 3, 5, 8"
+    if id_type is not None and id_type != type_digit:
+        return (
+            f"identifier type {id_type!r} does not match the national identifier's type digit {type_digit!r}"
+        )
+    kind = NATIONAL_ID_TYPES[type_digit]
+    length = LENGTHS[kind]
+    if type_digit in {"0", "8"}:
+        if len(rest) != length:
+            return f"national identifier must be {type_digit} + {length} digits"
+        problem = CHECKS[kind](rest)
+    else:
+        if len(rest) <= length:
+            return f"national identifier {type_digit} + {kind.upper()} must carry an internal number"
+        problem = CHECKS[kind](rest[:length])
+    if problem:
+        return problem
+    if number is not None and number != rest[: len(number)]:
+        return "identifier does not match the national identifier"
+    return None
+
+
+def national_id_for(id_type: str, number: str) -> str:
+    return id_type + number
+
+
+def card_number_check(value: str) -> str | None:
+    """Card numbers: issuer id 8025000001 followed by a 10-digit serial."""
+    digits = value.replace("/", "")
+    if not (digits.isdigit() and len(digits) == 20 and digits.startswith("8025000001")):
+        return "card number must be 8025000001 followed by a 10-digit serial"
+    return None

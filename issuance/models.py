@@ -1,7 +1,7 @@
 """Cards and their production: the PKI, reader stations, personalization, PIN mailers."""
 
 from django.db import models
-from django_fsm import ConcurrentTransitionMixin, FSMField
+from django_fsm import ConcurrentTransitionMixin, FSMField, transition
 
 from registry.models import CardType, Exercise, Professional, Structure
 
@@ -44,6 +44,32 @@ class Card(ConcurrentTransitionMixin, models.Model):
 
     def __str__(self) -> str:
         return f"{self.card_type} {self.number}"
+
+    # Transitions: only their own fields; fired only by issuance services (which write CardEvent rows,
+    # revoke certificates and notify). Opposition is final: a found card stays blocked.
+    @transition(field=state, source=State.PERSONALIZED, target=State.SHIPPED)
+    def ship(self) -> None:
+        pass
+
+    @transition(field=state, source=[State.SHIPPED, State.PERSONALIZED], target=State.ACTIVE)
+    def activate(self) -> None:
+        pass
+
+    @transition(field=state, source=[State.PERSONALIZED, State.SHIPPED, State.ACTIVE], target=State.OPPOSED)
+    def oppose(self) -> None:
+        pass
+
+    @transition(field=state, source=[State.PERSONALIZED, State.SHIPPED, State.ACTIVE], target=State.REVOKED)
+    def revoke(self) -> None:
+        pass
+
+    @transition(field=state, source=[State.SHIPPED, State.ACTIVE], target=State.EXPIRED)
+    def expire(self) -> None:
+        pass
+
+    @transition(field=state, source=State.PERSONALIZED, target=State.SPOILED)
+    def spoil(self) -> None:
+        pass
 
     @property
     def display_number(self) -> str:

@@ -1,0 +1,63 @@
+"""`make bench`: run every benchmark and print one table (ours, the limit measured beside it, the ratio).
+
+Each bench/bench_*.py module exposes ``run() -> list[dict]`` with rows
+``{"benchmark", "ours", "limit", "unit", "ratio"}`` (plus optional "note"); the table is also written to
+bench/results.md.
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+import sys
+import time
+import traceback
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+MODULES = ["bench_import", "bench_orders", "bench_personalize", "bench_lifecycle"]
+
+
+def fmt(value: object) -> str:
+    if isinstance(value, float):
+        return f"{value:,.3f}" if value < 100 else f"{value:,.0f}"
+    return str(value)
+
+
+def main() -> int:
+    sys.path.insert(0, str(ROOT))
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
+    rows: list[dict] = []
+    failures = []
+    for name in MODULES:
+        if not (ROOT / "bench" / f"{name}.py").exists():
+            continue
+        started = time.monotonic()
+        print(f"== {name}", flush=True)
+        try:
+            module = importlib.import_module(f"bench.{name}")
+            rows.extend(module.run())
+        except Exception:
+            traceback.print_exc()
+            failures.append(name)
+        print(f"   ({time.monotonic() - started:.0f} s)", flush=True)
+    header = "| benchmark | ours | limit | unit | ratio | note |\n|---|---:|---:|---|---:|---|\n"
+    body = "".join(
+        f"| {r['benchmark']} | {fmt(r['ours'])} | {fmt(r['limit'])} | {r['unit']} | {fmt(r['ratio'])} "
+        f"| {r.get('note', '')} |\n"
+        for r in rows
+    )
+    table = header + body
+    print("\n" + table)
+    stamp = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
+    (ROOT / "bench" / "results.md").write_text(
+        f"# Benchmarks\n\nMeasured by `make bench` on {stamp} ({os.cpu_count()} cores).\n\n{table}"
+    )
+    if failures:
+        print(f"failed: {', '.join(failures)}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

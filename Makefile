@@ -13,7 +13,7 @@ venv: $(STAMP)
 $(STAMP): pyproject.toml scripts/deps.py
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	@$(BIN)/python -m pip install -q --upgrade pip >/dev/null
-	$(BIN)/python -m pip install -q $$($(BIN)/python scripts/deps.py --dev) 2>&1 | grep -v "is ignored: it is neither" || true
+	$(BIN)/python -m pip install -q $$($(BIN)/python scripts/deps.py --dev)
 	@touch $(STAMP)
 
 system:

@@ -6,6 +6,7 @@ Idempotent: run by `make run` at every start; it only creates what is missing.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
@@ -58,7 +59,7 @@ class Command(BaseCommand):
         manager_membership = StructureMember.objects.filter(
             role__in=[StructureMember.Role.LEGAL_REPRESENTATIVE, StructureMember.Role.MANDATAIRE]
         ).first()
-        plans = [
+        plans: list[tuple[str, str, dict[str, Any]]] = [
             (
                 "ordre.cnom",
                 Account.Role.AUTHORITY_OPERATOR,

@@ -1,0 +1,19 @@
+"""Health endpoints for load balancers and process supervisors, and the trivial view benchmarks compare to."""
+
+from django.db import connection
+from django.http import HttpRequest, JsonResponse
+
+
+def ping(request: HttpRequest) -> JsonResponse:
+    """No database, no session: the cheapest answer the web process can give (the load test's baseline)."""
+    return JsonResponse({"status": "ok"})
+
+
+def healthz(request: HttpRequest) -> JsonResponse:
+    """The web process is up and its database answers."""
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT 1")
+    except Exception as exc:  # any failure means unhealthy; the supervisor only needs the status
+        return JsonResponse({"status": "error", "database": str(exc)[:200]}, status=503)
+    return JsonResponse({"status": "ok", "database": "ok"})

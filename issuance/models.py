@@ -32,6 +32,14 @@ class Card(ConcurrentTransitionMixin, models.Model):
         Structure, null=True, blank=True, on_delete=models.PROTECT, related_name="cards"
     )
     state = FSMField(default=State.PERSONALIZED, choices=State.choices, protected=True, db_index=True)
+    # The order this card was produced for (orders.Order id): unique, so a rerun job never makes a second.
+    order_id = models.BigIntegerField(null=True, blank=True, unique=True)
+    station = models.ForeignKey(
+        "ReaderStation", null=True, blank=True, on_delete=models.PROTECT, related_name="cards"
+    )
+    # The platform's own PIN-retry counter (SoftHSM2 has none): three failures in a row block the card.
+    pin_failures = models.PositiveSmallIntegerField(default=0)
+    pin_blocked_at = models.DateTimeField(null=True, blank=True)
     valid_from = models.DateField()
     valid_until = models.DateField(db_index=True)
     created_at = models.DateTimeField(auto_now_add=True)
@@ -74,3 +82,205 @@ class Card(ConcurrentTransitionMixin, models.Model):
     @property
     def display_number(self) -> str:
         return f"{self.number[:10]}/{self.number[10:]}"
+
+
+class CardEvent(models.Model):
+    """One row per card lifecycle change or PIN event: the history (written in the same transaction)."""
+
+    card = models.ForeignKey(Card, on_delete=models.CASCADE, related_name="events")
+    kind = models.CharField(max_length=32)
+    detail = models.JSONField(default=dict, blank=True)
+    at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["at", "id"]
+
+    def __str__(self) -> str:
+        return f"{self.card_id} {self.kind}"
+
+
+class CertificateAuthority(models.Model):
+    """A CA of the platform's PKI. Its private key never enters the database: ``key_path`` names a file
+    encrypted with CPX_PKI_PASSPHRASE. The current CRL is cached here and regenerated on each revocation."""
+
+    slug = models.SlugField(max_length=40, unique=True)  # /pki/crl/<slug>.crl
+    name = models.CharField(max_length=200)
+    parent = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.PROTECT, related_name="children"
+    )
+    der = models.BinaryField()
+    key_path = models.CharField(max_length=500)
+    is_test = models.BooleanField(default=True)
+    crl_number = models.PositiveBigIntegerField(default=0)
+    crl_der = models.BinaryField(null=True, blank=True)
+    crl_next_update = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        verbose_name_plural = "certificate authorities"
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Certificate(models.Model):
+    """A card certificate. Issued before its card is recorded (the card number ties them), so a spoiled
+    blank's certificates can be found and revoked."""
+
+    class Usage(models.TextChoices):
+        AUTH = "auth", "Authentification"
+        SIGN = "sign", "Signature"
+
+    class Reason(models.TextChoices):
+        # RFC 5280 CRLReason names, as cryptography's x509.ReasonFlags values.
+        UNSPECIFIED = "unspecified", "Non précisée"
+        KEY_COMPROMISE = "keyCompromise", "Compromission de clé"
+        AFFILIATION_CHANGED = "affiliationChanged", "Changement d'affiliation"
+        SUPERSEDED = "superseded", "Remplacée"
+        CESSATION = "cessationOfOperation", "Cessation d'activité"
+
+    authority = models.ForeignKey(CertificateAuthority, on_delete=models.PROTECT, related_name="certificates")
+    serial = models.CharField(max_length=40, unique=True)  # lower-case hex
+    card = models.ForeignKey(
+        Card, null=True, blank=True, on_delete=models.PROTECT, related_name="certificates"
+    )
+    card_number = models.CharField(max_length=20, db_index=True)
+    usage = models.CharField(max_length=4, choices=Usage.choices)
+    subject = models.CharField(max_length=500)
+    not_before = models.DateTimeField()
+    not_after = models.DateTimeField()
+    revoked_at = models.DateTimeField(null=True, blank=True)
+    revocation_reason = models.CharField(max_length=24, choices=Reason.choices, blank=True)
+    der = models.BinaryField()
+
+    class Meta:
+        indexes = [models.Index(fields=["authority", "revoked_at"])]
+
+    def __str__(self) -> str:
+        return f"{self.usage} {self.serial}"
+
+
+class ReaderStation(models.Model):
+    """A machine with card readers; its Celery worker consumes only the queue ``station.<name>``."""
+
+    class State(models.TextChoices):
+        ONLINE = "online", "En ligne"
+        OFFLINE = "offline", "Hors ligne"
+        PAUSED = "paused", "En pause"
+
+    name = models.SlugField(max_length=40, unique=True)
+    module = models.CharField(max_length=500)
+    # SoftHSM2 configuration of this station's token store (development); empty with real readers.
+    softhsm_conf = models.CharField(max_length=500, blank=True)
+    state = models.CharField(max_length=8, choices=State.choices, default=State.OFFLINE)
+    last_heartbeat = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self) -> str:
+        return self.name
+
+    @property
+    def queue(self) -> str:
+        return f"station.{self.name}"
+
+
+class Reader(models.Model):
+    """A card reader of a station (a PKCS#11 slot)."""
+
+    class State(models.TextChoices):
+        IDLE = "idle", "Libre"
+        BUSY = "busy", "Occupé"
+        OUT_OF_ORDER = "out_of_order", "Hors service"
+
+    station = models.ForeignKey(ReaderStation, on_delete=models.CASCADE, related_name="readers")
+    slot = models.PositiveIntegerField()
+    state = models.CharField(max_length=12, choices=State.choices, default=State.IDLE)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["station", "slot"], name="reader_unique_slot")]
+
+    def __str__(self) -> str:
+        return f"{self.station_id}:{self.slot}"
+
+
+class BlankCard(models.Model):
+    """A blank card in a station's stock; its number (8025000001 + 10-digit serial) is printed on it."""
+
+    class State(models.TextChoices):
+        AVAILABLE = "available", "Disponible"
+        IN_USE = "in_use", "En cours"
+        USED = "used", "Utilisée"
+        SPOILED = "spoiled", "Gâchée"
+
+    station = models.ForeignKey(ReaderStation, on_delete=models.PROTECT, related_name="blanks")
+    number = models.CharField(max_length=20, unique=True)
+    state = models.CharField(max_length=10, choices=State.choices, default=State.AVAILABLE, db_index=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    def __str__(self) -> str:
+        return self.number
+
+
+class PersonalizationJob(models.Model):
+    """One attempt to personalize a card for an order, with its last committed checkpoint.
+
+    An attempt found unfinished when its order's job runs again was interrupted (its process held a
+    PostgreSQL advisory lock, released when it died): its blank is wiped and spoiled, its certificates
+    revoked, and a new attempt starts on a new blank.
+    """
+
+    class Step(models.TextChoices):
+        CLAIMED = "claimed", "Carte vierge réservée"
+        INITIALIZED = "initialized", "Carte initialisée"
+        KEYS = "keys", "Clés générées"
+        CERTIFIED = "certified", "Certificats émis"
+        WRITTEN = "written", "Carte écrite"
+        VERIFIED = "verified", "Carte vérifiée"
+        DONE = "done", "Terminé"
+        FAILED = "failed", "Échoué"
+        INTERRUPTED = "interrupted", "Interrompu"
+
+    FINAL_STEPS = (Step.DONE, Step.FAILED, Step.INTERRUPTED)
+
+    order_id = models.BigIntegerField(db_index=True)
+    station = models.ForeignKey(ReaderStation, on_delete=models.PROTECT, related_name="jobs")
+    blank = models.ForeignKey(BlankCard, null=True, blank=True, on_delete=models.PROTECT, related_name="jobs")
+    card = models.ForeignKey(Card, null=True, blank=True, on_delete=models.PROTECT, related_name="jobs")
+    step = models.CharField(max_length=12, choices=Step.choices, default=Step.CLAIMED)
+    error = models.TextField(blank=True)
+    started_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+    duration_ms = models.PositiveIntegerField(null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["order_id"],
+                condition=~models.Q(step__in=["done", "failed", "interrupted"]),
+                name="job_one_running_per_order",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"order {self.order_id} {self.step}"
+
+
+class Mailer(models.Model):
+    """A letter produced with the card. The PIN mailer's PDF is stored Fernet-encrypted until printed,
+    then purged; the carrier letter carries no secret."""
+
+    class Kind(models.TextChoices):
+        PIN = "pin", "Courrier des codes"
+        CARRIER = "carrier", "Lettre porte-carte"
+
+    card = models.ForeignKey(Card, on_delete=models.CASCADE, related_name="mailers")
+    kind = models.CharField(max_length=8, choices=Kind.choices)
+    content = models.BinaryField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    printed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["card", "kind"], name="mailer_one_per_kind")]
+
+    def __str__(self) -> str:
+        return f"{self.card_id} {self.kind}"

@@ -1,1 +1,12 @@
-urlpatterns: list = []
+"""/pki/: the CRL of each CA and the OCSP responder."""
+
+from django.urls import path, re_path
+
+from . import views
+
+urlpatterns = [
+    path("crl/<slug:slug>.crl", views.crl, name="pki-crl"),
+    path("ocsp", views.ocsp, name="pki-ocsp"),
+    path("ocsp/", views.ocsp),
+    re_path(r"^ocsp/(?P<encoded>[A-Za-z0-9+/=%]+)$", views.ocsp, name="pki-ocsp-get"),
+]

@@ -1,0 +1,244 @@
+"""Talking to cards through PKCS#11: the only module that knows about tokens, slots and sessions.
+
+The same code drives SoftHSM2 (development and tests: each uninitialized token slot is a blank card) and
+OpenSC's module (production readers). python-pkcs11 0.10.1 lacks C_InitToken and C_CloseAllSessions, so
+those two calls go through ctypes on the *same* loaded library (dlopen returns the same handle, so the
+module's state, initialized by python-pkcs11, is shared).
+
+SoftHSM2 has no PIN-retry counter: the three-tries rule is the platform's (issuance.services).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import fcntl
+import os
+import subprocess
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pkcs11
+from cryptography.hazmat.primitives.asymmetric import rsa
+from pkcs11 import Attribute, KeyType, Mechanism, ObjectClass
+from pkcs11.exceptions import NoSuchToken, PinIncorrect, TokenNotRecognised
+
+CKR_OK = 0
+KEY_LABELS = {"auth": "CPS_AUTH", "sign": "CPS_SIGN"}
+KEY_IDS = {"auth": b"\x01", "sign": b"\x02"}
+DATA_LABEL = "CPS_HOLDER"
+DATA_APPLICATION = "CPx holder data"
+
+_process_lock = threading.RLock()
+_init_lock = threading.Lock()
+
+
+class TokenError(Exception):
+    """A card or reader did not do what was asked (the job fails and the blank is accounted for)."""
+
+
+@dataclass(frozen=True)
+class Reader:
+    """Where a card sits: the PKCS#11 module and, for SoftHSM2, its configuration file."""
+
+    module: str
+    softhsm_conf: str = ""
+
+    @property
+    def lock_path(self) -> Path | None:
+        return Path(self.softhsm_conf).with_suffix(".lock") if self.softhsm_conf else None
+
+
+def library(reader: Reader) -> pkcs11.lib:  # type: ignore[name-defined]
+    """The loaded module, pointed at the reader's SoftHSM2 configuration.
+
+    SoftHSM2 reads SOFTHSM2_CONF at C_Initialize, so switching configuration re-initializes the module
+    (one configuration per station process in production; tests switch between their own).
+    """
+    with _process_lock:
+        if reader.softhsm_conf and os.environ.get("SOFTHSM2_CONF") != reader.softhsm_conf:
+            os.environ["SOFTHSM2_CONF"] = reader.softhsm_conf
+            lib = pkcs11.lib(reader.module)
+            lib.reinitialize()
+            return lib
+        return pkcs11.lib(reader.module)
+
+
+def _raw(reader: Reader) -> ctypes.CDLL:
+    library(reader)
+    raw = ctypes.CDLL(reader.module)
+    raw.C_InitToken.argtypes = [ctypes.c_ulong, ctypes.c_char_p, ctypes.c_ulong, ctypes.c_char_p]
+    raw.C_CloseAllSessions.argtypes = [ctypes.c_ulong]
+    return raw
+
+
+@contextlib.contextmanager
+def reader_lock(reader: Reader) -> Iterator[None]:
+    """Serialize token initialization on one token store: concurrent C_InitToken calls on a SoftHSM2
+    directory corrupt it, and two workers must not take the same blank slot."""
+    path = reader.lock_path
+    if path is None:
+        with _init_lock:
+            yield
+        return
+    with open(path, "a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def blank_slots(reader: Reader) -> list[int]:
+    """Slots holding a blank card (a token present but not initialized)."""
+    slots = library(reader).get_slots(token_present=True)
+    return [s.slot_id for s in slots if not s.get_token().flags & pkcs11.TokenFlag.TOKEN_INITIALIZED]
+
+
+def find_token(reader: Reader, label: str) -> pkcs11.Token | None:
+    try:
+        return library(reader).get_token(token_label=label)
+    except (TokenNotRecognised, NoSuchToken):
+        return None
+
+
+def close_sessions(reader: Reader, slot_id: int) -> None:
+    _raw(reader).C_CloseAllSessions(slot_id)
+
+
+def initialize_token(reader: Reader, *, label: str, so_pin: str, user_pin: str) -> int:
+    """Initialize the first blank slot: label = card number, SO PIN = PUK, user PIN set as SO.
+
+    Returns the slot id it used. Runs under the reader lock (see reader_lock).
+    """
+    with reader_lock(reader):
+        free = blank_slots(reader)
+        if not free:
+            raise TokenError("no blank card in the reader")
+        slot_id = free[0]
+        padded = label.encode().ljust(32)[:32]
+        rv = _raw(reader).C_InitToken(slot_id, so_pin.encode(), len(so_pin), padded)
+        if rv != CKR_OK:
+            raise TokenError(f"C_InitToken failed: 0x{rv:x}")
+    token = find_token(reader, label)
+    if token is None:
+        raise TokenError(f"token {label} not found after initialization")
+    with token.open(rw=True, so_pin=so_pin) as session:
+        session.init_pin(user_pin)
+    return token.slot.slot_id
+
+
+def generate_keypair(session: pkcs11.Session, usage: str) -> rsa.RSAPublicKey:
+    """An RSA-2048 key pair generated on the card: the private key is sensitive and never extractable."""
+    public, _private = session.generate_keypair(
+        KeyType.RSA,
+        2048,
+        id=KEY_IDS[usage],
+        label=KEY_LABELS[usage],
+        store=True,
+        public_template={Attribute.VERIFY: True, Attribute.ENCRYPT: False, Attribute.WRAP: False},
+        private_template={
+            Attribute.SENSITIVE: True,
+            Attribute.EXTRACTABLE: False,
+            Attribute.PRIVATE: True,
+            Attribute.SIGN: True,
+            Attribute.DECRYPT: usage == "auth",
+            Attribute.UNWRAP: False,
+        },
+    )
+    numbers = rsa.RSAPublicNumbers(
+        int.from_bytes(public[Attribute.PUBLIC_EXPONENT], "big"),
+        int.from_bytes(public[Attribute.MODULUS], "big"),
+    )
+    return numbers.public_key()
+
+
+def write_certificate(session: pkcs11.Session, usage: str, der: bytes, subject_der: bytes) -> None:
+    session.create_object(
+        {
+            Attribute.CLASS: ObjectClass.CERTIFICATE,
+            Attribute.CERTIFICATE_TYPE: pkcs11.CertificateType.X_509,
+            Attribute.TOKEN: True,
+            Attribute.PRIVATE: False,
+            Attribute.LABEL: KEY_LABELS[usage],
+            Attribute.ID: KEY_IDS[usage],
+            Attribute.SUBJECT: subject_der,
+            Attribute.VALUE: der,
+        }
+    )
+
+
+def write_data(session: pkcs11.Session, value: bytes) -> None:
+    session.create_object(
+        {
+            Attribute.CLASS: ObjectClass.DATA,
+            Attribute.TOKEN: True,
+            Attribute.PRIVATE: False,
+            Attribute.LABEL: DATA_LABEL,
+            Attribute.APPLICATION: DATA_APPLICATION,
+            Attribute.VALUE: value,
+        }
+    )
+
+
+def sign(session: pkcs11.Session, usage: str, challenge: bytes) -> bytes:
+    key = session.get_key(ObjectClass.PRIVATE_KEY, KeyType.RSA, label=KEY_LABELS[usage])
+    return key.sign(challenge, mechanism=Mechanism.SHA256_RSA_PKCS)
+
+
+def read_objects(session: pkcs11.Session) -> dict[str, int]:
+    """How many of each kind of object the card holds (for checks and resuming)."""
+    counts: dict[str, int] = {}
+    for obj in session.get_objects():
+        name = ObjectClass(obj[Attribute.CLASS]).name
+        counts[name] = counts.get(name, 0) + 1
+    return counts
+
+
+def verify_pin(reader: Reader, label: str, pin: str) -> bool:
+    """Log in with the PIN. A failed C_Login leaves python-pkcs11's session open: close them all."""
+    token = find_token(reader, label)
+    if token is None:
+        raise TokenError(f"card {label} is not in a reader")
+    try:
+        with token.open(user_pin=pin):
+            return True
+    except PinIncorrect:
+        close_sessions(reader, token.slot.slot_id)
+        return False
+
+
+def reset_pin(reader: Reader, label: str, puk: str, new_pin: str) -> bool:
+    """C_InitPIN as security officer: the PUK unblocks and sets a new PIN."""
+    token = find_token(reader, label)
+    if token is None:
+        raise TokenError(f"card {label} is not in a reader")
+    try:
+        with token.open(rw=True, so_pin=puk) as session:
+            session.init_pin(new_pin)
+            return True
+    except PinIncorrect:
+        close_sessions(reader, token.slot.slot_id)
+        return False
+
+
+def wipe_token(reader: Reader, label: str) -> None:
+    """Remove an interrupted card's content so the blank is accounted for (SoftHSM2: delete the token;
+    with a real reader the card is set aside as spoiled)."""
+    token = find_token(reader, label)
+    if token is None:
+        return
+    close_sessions(reader, token.slot.slot_id)
+    if not reader.softhsm_conf:
+        return
+    with reader_lock(reader):
+        env = {**os.environ, "SOFTHSM2_CONF": reader.softhsm_conf}
+        subprocess.run(
+            ["softhsm2-util", "--delete-token", "--token", label, "--force"],
+            env=env,
+            check=False,
+            capture_output=True,
+        )
+    library(reader).reinitialize()

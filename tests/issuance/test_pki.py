@@ -1,0 +1,216 @@
+"""The PKI: CAs created once, card certificate profiles, CRL and OCSP checked with the real openssl."""
+
+import subprocess
+from pathlib import Path
+
+import pytest
+from cryptography import x509
+from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+from django.core.management import call_command
+
+from issuance import pki, services
+from issuance.models import Certificate, CertificateAuthority
+
+from .conftest import write_cert_pem
+
+pytestmark = pytest.mark.django_db
+
+
+def test_pki_init_creates_the_hierarchy_once(pki_dir, capsys):
+    call_command("pki_init")
+    call_command("pki_init")
+    assert "already present" in capsys.readouterr().out
+    cas = {ca.slug: ca for ca in CertificateAuthority.objects.all()}
+    assert set(cas) == {"racine", "personnes"}
+    root = pki.ca_certificate(cas["racine"])
+    issuing = pki.ca_certificate(cas["personnes"])
+    assert root.subject.get_attributes_for_oid(NameOID.COMMON_NAME)[0].value == "AC RACINE IGC-SANTE TEST"
+    assert (
+        issuing.subject.get_attributes_for_oid(NameOID.COMMON_NAME)[0].value == "AC IGC-SANTE TEST PERSONNES"
+    )
+    assert issuing.subject.get_attributes_for_oid(NameOID.ORGANIZATION_NAME)[0].value == "TEST"
+    assert issuing.issuer == root.subject
+    assert issuing.extensions.get_extension_for_class(x509.BasicConstraints).value.path_length == 0
+
+
+def test_it_keeps_ca_keys_out_of_the_database_encrypted(hierarchy, pki_dir):
+    for ca in hierarchy:
+        pem = Path(ca.key_path).read_bytes()
+        assert b"ENCRYPTED PRIVATE KEY" in pem
+        assert ca.key_path.startswith(str(pki_dir))
+    with pytest.raises(TypeError):
+        from cryptography.hazmat.primitives.serialization import load_pem_private_key
+
+        load_pem_private_key(pem, None)
+
+
+def test_it_refuses_a_hierarchy_whose_key_file_is_gone(hierarchy):
+    import os
+
+    os.unlink(hierarchy[1].key_path)
+    with pytest.raises(pki.PkiNotInitialized):
+        pki.pki_init()
+
+
+def _ekus(cert):
+    return list(cert.extensions.get_extension_for_class(x509.ExtendedKeyUsage).value)
+
+
+def test_the_authentication_profile(issue, holder):
+    row = issue("auth")
+    cert = x509.load_der_x509_certificate(bytes(row.der))
+    ku = cert.extensions.get_extension_for_class(x509.KeyUsage)
+    assert ku.critical and ku.value.digital_signature and not ku.value.content_commitment
+    assert _ekus(cert) == [ExtendedKeyUsageOID.CLIENT_AUTH]
+    assert cert.extensions.get_extension_for_class(x509.BasicConstraints).value.ca is False
+    subject = cert.subject
+    assert subject.get_attributes_for_oid(NameOID.COMMON_NAME)[0].value == "810107518424"
+    assert subject.get_attributes_for_oid(NameOID.SURNAME)[0].value == "MARTIN"
+    assert subject.get_attributes_for_oid(NameOID.GIVEN_NAME)[0].value == "Claire"
+    assert subject.get_attributes_for_oid(NameOID.TITLE)[0].value == "Médecin"
+    assert subject.get_attributes_for_oid(NameOID.COUNTRY_NAME)[0].value == "FR"
+    assert subject.get_attributes_for_oid(NameOID.ORGANIZATION_NAME)[0].value == "TEST"
+    # CN, SN and GN form one multi-valued RDN, as on IGC-Santé card certificates.
+    assert len(subject.rdns[-1]) == 3
+    assert int(row.serial, 16) == cert.serial_number
+
+
+def test_the_signature_profile(issue):
+    cert = x509.load_der_x509_certificate(bytes(issue("sign").der))
+    ku = cert.extensions.get_extension_for_class(x509.KeyUsage).value
+    assert ku.content_commitment and not ku.digital_signature and not ku.key_encipherment
+    assert _ekus(cert) == [ExtendedKeyUsageOID.EMAIL_PROTECTION]
+
+
+def test_certificates_end_with_the_card_and_point_to_crl_and_ocsp(issue, settings):
+    row = issue("auth")
+    cert = x509.load_der_x509_certificate(bytes(row.der))
+    assert cert.not_valid_after_utc.date() == row.not_after.date()
+    assert 3 * 365 - 1 <= (cert.not_valid_after_utc - cert.not_valid_before_utc).days <= 3 * 365 + 1
+    cdp = cert.extensions.get_extension_for_class(x509.CRLDistributionPoints).value
+    assert cdp[0].full_name[0].value == f"{settings.CPX_BASE_URL}/pki/crl/personnes.crl"
+    aia = cert.extensions.get_extension_for_class(x509.AuthorityInformationAccess).value
+    assert aia[0].access_location.value == f"{settings.CPX_BASE_URL}/pki/ocsp"
+
+
+def _crl_pem(client, tmp_path):
+    response = client.get("/pki/crl/personnes.crl")
+    assert response.status_code == 200
+    assert response["Content-Type"] == "application/pkix-crl"
+    crl = x509.load_der_x509_crl(response.content)
+    path = tmp_path / "crl.pem"
+    subprocess.run(
+        ["openssl", "crl", "-inform", "DER", "-out", str(path)], input=response.content, check=True
+    )
+    return crl, path
+
+
+def _openssl_verify(chain, crl, cert):
+    return subprocess.run(
+        ["openssl", "verify", "-crl_check", "-CAfile", str(chain), "-CRLfile", str(crl), str(cert)],
+        capture_output=True,
+        text=True,
+    )
+
+
+def test_openssl_verify_with_the_crl_good_then_revoked(client, issue, pem_files, tmp_path):
+    chain, _ = pem_files
+    row = issue("auth")
+    cert = write_cert_pem(tmp_path / "card.pem", bytes(row.der))
+    _, crl = _crl_pem(client, tmp_path)
+    result = _openssl_verify(chain, crl, cert)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+    assert services.certificate_revoke(certificate=row, reason="keyCompromise") == 1
+    parsed, crl = _crl_pem(client, tmp_path)
+    entry = parsed.get_revoked_certificate_by_serial_number(int(row.serial, 16))
+    assert entry is not None
+    assert (
+        entry.extensions.get_extension_for_class(x509.CRLReason).value.reason
+        == x509.ReasonFlags.key_compromise
+    )
+    result = _openssl_verify(chain, crl, cert)
+    assert result.returncode != 0
+    assert "certificate revoked" in result.stdout + result.stderr
+
+
+def test_revoking_twice_keeps_the_first_date_and_bumps_the_crl_once(issue, hierarchy):
+    row = issue("sign")
+    before = CertificateAuthority.objects.get(slug="personnes").crl_number
+    services.certificate_revoke(certificate=row, reason="superseded")
+    first = Certificate.objects.get(pk=row.pk).revoked_at
+    assert services.certificate_revoke(certificate=row, reason="keyCompromise") == 0
+    row.refresh_from_db()
+    assert row.revoked_at == first and row.revocation_reason == "superseded"
+    assert CertificateAuthority.objects.get(slug="personnes").crl_number == before + 1
+
+
+def test_it_rejects_an_unknown_reason(issue):
+    with pytest.raises(ValueError):
+        services.certificate_revoke(certificate=issue(), reason="because")
+
+
+def test_an_unknown_ca_has_no_crl(client, hierarchy):
+    assert client.get("/pki/crl/nope.crl").status_code == 404
+
+
+def _openssl_ocsp(url, issuer, chain, cert):
+    result = subprocess.run(
+        ["openssl", "ocsp", "-issuer", str(issuer), "-cert", str(cert), "-url", url, "-CAfile", str(chain)],
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    return result.stdout + result.stderr
+
+
+@pytest.mark.django_db(transaction=True)
+def test_openssl_ocsp_answers_good_then_revoked(live_server, issue, pem_files, tmp_path):
+    chain, issuer = pem_files
+    row = issue("auth")
+    cert = write_cert_pem(tmp_path / "card.pem", bytes(row.der))
+    url = f"{live_server.url}/pki/ocsp"
+    out = _openssl_ocsp(url, issuer, chain, cert)
+    assert "Response verify OK" in out and f"{cert}: good" in out, out
+
+    services.certificate_revoke(certificate=row, reason="keyCompromise")
+    out = _openssl_ocsp(url, issuer, chain, cert)
+    assert "Response verify OK" in out and f"{cert}: revoked" in out, out
+    assert "Reason: keyCompromise" in out
+
+
+def test_ocsp_get_form_and_unknown_serial(client, issue, hierarchy):
+    import base64
+
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.x509 import ocsp
+
+    issuer = pki.ca_certificate(hierarchy[1])
+    cert = x509.load_der_x509_certificate(bytes(issue().der))
+    request = ocsp.OCSPRequestBuilder().add_certificate(cert, issuer, hashes.SHA1()).build()  # noqa: S303 - what OCSP clients send
+    encoded = base64.b64encode(request.public_bytes(pki.serialization.Encoding.DER)).decode()
+    answer = ocsp.load_der_ocsp_response(client.get(f"/pki/ocsp/{encoded}").content)
+    assert answer.certificate_status == ocsp.OCSPCertStatus.GOOD
+
+    # A serial the CA never issued.
+    request = (
+        ocsp.OCSPRequestBuilder()
+        .add_certificate_by_hash(request.issuer_name_hash, request.issuer_key_hash, 12345, hashes.SHA1())  # noqa: S303
+        .build()
+    )
+    response = client.post(
+        "/pki/ocsp",
+        request.public_bytes(pki.serialization.Encoding.DER),
+        content_type="application/ocsp-request",
+    )
+    assert ocsp.load_der_ocsp_response(response.content).certificate_status == ocsp.OCSPCertStatus.UNKNOWN
+
+
+def test_ocsp_refuses_garbage(client, hierarchy):
+    from cryptography.x509 import ocsp
+
+    response = client.post("/pki/ocsp", b"not ocsp", content_type="application/ocsp-request")
+    assert (
+        ocsp.load_der_ocsp_response(response.content).response_status
+        == ocsp.OCSPResponseStatus.MALFORMED_REQUEST
+    )

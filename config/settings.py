@@ -189,3 +189,13 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": env("DJANGO_LOG_LEVEL", "INFO")},
     "loggers": {"django.db.backends": {"level": "INFO"}},
 }
+
+# --- orders ---
+# After this many personalization failures an order waits in `failed` for an operator instead of being
+# requeued automatically (each failure spoils a blank card).
+CPX_MAX_PRODUCTION_FAILURES = env_int("CPX_MAX_PRODUCTION_FAILURES", 3)
+# Dotted path of the online payment provider (orders.payments.PaymentProvider); empty: operators record
+# payments (transfer, cheque) and online payment is not offered.
+CPX_PAYMENT_PROVIDER = env("CPX_PAYMENT_PROVIDER", "")
+# Who issues the invoices (printed on the invoice PDF).
+CPX_INVOICE_ISSUER = env("CPX_INVOICE_ISSUER", "Agence du numérique en santé — CPx")

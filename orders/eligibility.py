@@ -1,0 +1,159 @@
+"""Eligibility of an order, against the registry and the cards as they are now.
+
+Checked on submission and again on approval (the registry may have changed in between). Every rule has
+its own code and message, and all failed rules are reported together.
+
+A card "slot" is what one physical card covers: a professional exercise, or for a structure's staff
+(no exercise) the structure and the card type. At most one live card and one open order per slot.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from django.conf import settings
+from django.db.models import Q
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+from issuance.models import Card
+from registry.models import CardType, StructureMember
+
+from .errors import Reason
+from .models import Order
+
+STUDENT_CATEGORY = "E"
+STRUCTURE_ROLE_FOR: dict[str, str] = {
+    CardType.CPE: StructureMember.Role.STAFF,
+    CardType.CPA: StructureMember.Role.AUTHORISED,
+    CardType.CDE: StructureMember.Role.LEGAL_REPRESENTATIVE,
+}
+# Cards that a replacement may replace: live ones, and those blocked or withdrawn because of the loss.
+REPLACEABLE_STATES = (*Card.LIVE_STATES, Card.State.OPPOSED, Card.State.REVOKED)
+
+
+def slot_filter(order: Order, prefix: str = "") -> Q:
+    if order.exercise_id:
+        return Q(**{f"{prefix}exercise_id": order.exercise_id})
+    return Q(**{f"{prefix}exercise__isnull": True, f"{prefix}structure_id": order.structure_id}) & Q(
+        **{f"{prefix}card_type": order.card_type}
+    )
+
+
+def live_cards(order: Order):
+    return Card.objects.filter(slot_filter(order), professional_id=order.professional_id).filter(
+        state__in=Card.LIVE_STATES
+    )
+
+
+def check(order: Order) -> list[Reason]:
+    """Every failed rule, in a stable order; empty when the order is eligible."""
+    reasons = holder_rules(order) + card_type_rules(order) + open_order_rules(order)
+    reasons += KIND_RULES[order.kind](order)
+    return reasons
+
+
+def holder_rules(order: Order) -> list[Reason]:
+    reasons = []
+    if not order.professional.is_active:
+        reasons.append(Reason("holder_inactive", str(_("The holder is no longer active in the registry."))))
+    if order.exercise_id and not order.exercise.is_active:  # type: ignore[union-attr]
+        reasons.append(Reason("exercise_inactive", str(_("This professional exercise is no longer active."))))
+    return reasons
+
+
+def card_type_rules(order: Order) -> list[Reason]:
+    if order.card_type in STRUCTURE_ROLE_FOR:
+        return structure_card_rules(order)
+    exercise = order.exercise
+    if exercise is None:
+        return [Reason("exercise_required", str(_("A CPS or CPF is ordered for a professional exercise.")))]
+    is_student = exercise.category_id == STUDENT_CATEGORY
+    if order.card_type == CardType.CPF and not is_student:
+        return [Reason("cpf_requires_student", str(_("A CPF is for students (professional category E).")))]
+    if order.card_type == CardType.CPS:
+        person = order.professional
+        if not (person.rpps or person.adeli):
+            return [Reason("cps_requires_registration", str(_("A CPS is for RPPS or ADELI professionals.")))]
+        if is_student:
+            message = _("Students (category E) are issued a CPF, not a CPS.")
+            return [Reason("cps_not_for_students", str(message))]
+    return []
+
+
+def structure_card_rules(order: Order) -> list[Reason]:
+    role = STRUCTURE_ROLE_FOR[order.card_type]
+    member = StructureMember.objects.filter(
+        structure=order.structure, professional_id=order.professional_id, role=role, is_active=True
+    )
+    if order.structure_id and member.exists():
+        return []
+    messages: dict[str, str] = {
+        StructureMember.Role.STAFF: str(_("A CPE is for a structure's staff member.")),
+        StructureMember.Role.AUTHORISED: str(_("A CPA is for a structure's authorised personnel.")),
+        StructureMember.Role.LEGAL_REPRESENTATIVE: str(_("A CDE is for a structure's legal representative.")),
+    }
+    return [Reason(f"{order.card_type.lower()}_requires_{role}", messages[role])]
+
+
+def open_order_rules(order: Order) -> list[Reason]:
+    others = Order.objects.filter(slot_filter(order), professional_id=order.professional_id)
+    others = others.filter(state__in=Order.OPEN_STATES).exclude(state=Order.State.DRAFT).exclude(pk=order.pk)
+    if others.exists():
+        return [Reason("open_order_exists", str(_("Another order for this card is already in progress.")))]
+    return []
+
+
+def first_rules(order: Order) -> list[Reason]:
+    if live_cards(order).exists():
+        return [
+            Reason(
+                "live_card_exists",
+                str(_("The holder already has a card for this exercise: order a renewal or a replacement.")),
+            )
+        ]
+    return []
+
+
+def renewal_rules(order: Order) -> list[Reason]:
+    card = order.replaces
+    if card is None or not live_cards(order).filter(pk=card.pk).exists():
+        return [Reason("renewal_without_card", str(_("A renewal needs a current card of the holder.")))]
+    days_left = (card.valid_until - timezone.localdate()).days
+    if days_left > settings.CPX_RENEWAL_WINDOW_DAYS:
+        message = _(
+            "A renewal may be ordered only %(days)d days before expiry (this card expires on %(date)s)."
+        )
+        text = message % {"days": settings.CPX_RENEWAL_WINDOW_DAYS, "date": card.valid_until.isoformat()}
+        return [Reason("renewal_too_early", str(text))]
+    return []
+
+
+def replacement_rules(order: Order) -> list[Reason]:
+    card = order.replaces
+    if card is None:
+        return [Reason("replaced_card_required", str(_("Say which card is replaced.")))]
+    if card.professional_id != order.professional_id:
+        return [Reason("replaced_card_not_holders", str(_("The replaced card is not the holder's card.")))]
+    same_slot = Card.objects.filter(slot_filter(order), pk=card.pk).exists()
+    if not same_slot or card.card_type != order.card_type:
+        message = _("The replaced card is for another exercise or type.")
+        return [Reason("replaced_card_mismatch", str(message))]
+    if card.state not in REPLACEABLE_STATES:
+        return [Reason("replaced_card_not_replaceable", str(_("This card can no longer be replaced.")))]
+    return []
+
+
+def update_rules(order: Order) -> list[Reason]:
+    card = order.replaces
+    if card is None or not live_cards(order).filter(pk=card.pk).exists():
+        return [Reason("update_without_card", str(_("An update needs a current card of the holder.")))]
+    return []
+
+
+KIND_RULES: dict[str, Callable[[Order], list[Reason]]] = {
+    Order.Kind.FIRST: first_rules,
+    Order.Kind.RENEWAL: renewal_rules,
+    Order.Kind.REPLACEMENT: replacement_rules,
+    Order.Kind.UPDATE: update_rules,
+}

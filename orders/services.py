@@ -1,0 +1,399 @@
+"""Use cases of the order workflow: the only way an order is created or changes state.
+
+Every transition service follows the same path (``_fire``): inside one transaction it loads the order
+through the actor's scope and locks the row (an order outside the scope is "not found"), checks the actor's
+role may fire the transition (the permission declared on the machine), runs the transition, saves (the
+optimistic check of ``ConcurrentTransitionMixin`` backs up the row lock), writes the ``OrderEvent``, and
+schedules side effects with ``transaction.on_commit``, so they never run for a rolled-back change.
+
+Actors are Django users with a ``registry.models.Account``. Stations and periodic tasks act as the
+platform's ``system`` account (``system_user()``); the production services default to it.
+"""
+
+from __future__ import annotations
+
+import datetime
+from decimal import Decimal
+from typing import Any
+
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.db import transaction
+from django.db.models import QuerySet
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+from django_fsm import ConcurrentTransition, can_proceed
+
+from registry.models import Account, CardType, Exercise, Professional, Structure
+from registry.routing import authority_for_exercise
+from registry.scoping import orders_visible_to, professionals_visible_to, role_of
+
+from . import eligibility
+from .errors import (
+    ConcurrentUpdate,
+    InvalidOrder,
+    InvalidTransition,
+    NotEligible,
+    NotPermitted,
+    OrderNotFound,
+    OrderRerouted,
+    PaymentRefused,
+)
+from .models import Order, OrderEvent, Payment
+from .payments import Checkout, PaymentProvider, configured_provider, tariff_on
+from .permissions import CREATE_ROLES, role_may
+
+User = Any  # a django.contrib.auth user with an ``account``
+SYSTEM_USERNAME = "cpx-system"
+STRUCTURE_CARDS = (CardType.CPE, CardType.CPA, CardType.CDE)
+
+
+def system_user() -> User:
+    """The platform's own actor (stations, periodic tasks, payment provider call-backs)."""
+    user, _created = get_user_model().objects.get_or_create(username=SYSTEM_USERNAME)
+    Account.objects.get_or_create(user=user, defaults={"role": Account.Role.SYSTEM})
+    return get_user_model().objects.select_related("account").get(pk=user.pk)
+
+
+# --- the one path of every transition ------------------------------------------------------------------
+
+
+def _pk(order: Order | int) -> int:
+    return order if isinstance(order, int) else int(order.pk)
+
+
+def _lock(order: Order | int, actor: User) -> Order:
+    """The order, re-read and locked for this transaction, if the actor may see it."""
+    try:
+        return orders_visible_to(actor).select_for_update(of=("self",)).get(pk=_pk(order))
+    except Order.DoesNotExist:
+        raise OrderNotFound() from None
+
+
+def _fire(order: Order, actor: User, name: str, *, reason: str = "", **kwargs: Any) -> Order:
+    """Run transition ``name`` on a locked order and record it. Call inside ``transaction.atomic``."""
+    if not role_may(role_of(actor), name, order):
+        raise NotPermitted()
+    method = getattr(order, name)
+    if not can_proceed(method):
+        raise InvalidTransition(transition=name, state=order.state, allowed=order.allowed_transitions())
+    from_state = order.state
+    method(**kwargs)
+    try:
+        order.save()
+    except ConcurrentTransition:
+        raise ConcurrentUpdate() from None
+    _record(order, actor, name, from_state, reason)
+    if order.state == Order.State.QUEUED:
+        transaction.on_commit(lambda: _schedule_production(order.pk), robust=True)
+    return order
+
+
+def _record(order: Order, actor: User, name: str, from_state: str, reason: str = "") -> OrderEvent:
+    return OrderEvent.objects.create(
+        order=order,
+        actor=actor,
+        actor_role=role_of(actor) or "",
+        transition=name,
+        from_state=from_state,
+        to_state=order.state,
+        reason=reason,
+    )
+
+
+def _schedule_production(order_id: int) -> None:
+    from issuance.services import production_schedule  # issuance depends on orders, not the reverse
+
+    production_schedule(order_id=order_id)
+
+
+def _ensure_eligible(order: Order) -> None:
+    reasons = eligibility.check(order)
+    if reasons:
+        raise NotEligible(reasons)
+
+
+# --- creation ------------------------------------------------------------------------------------------
+
+
+def order_create(
+    *,
+    actor: User,
+    professional: Professional,
+    card_type: str,
+    kind: str,
+    exercise: Exercise | None = None,
+    structure: Structure | None = None,
+    replacement_reason: str = "",
+    replaces: Any = None,
+) -> Order:
+    """A draft order. Checks it is consistent with the registry; eligibility comes at submission."""
+    _check_creator(actor, professional, card_type, structure)
+    _check_consistent(professional, card_type, kind, exercise, structure, replacement_reason, replaces)
+    order = Order(
+        professional=professional,
+        exercise=exercise,
+        structure=structure if card_type in STRUCTURE_CARDS else None,
+        card_type=card_type,
+        kind=kind,
+        replacement_reason=replacement_reason if kind == Order.Kind.REPLACEMENT else "",
+        replaces=replaces,
+        authority=authority_for_exercise(exercise, professional),
+        created_by=actor,
+    )
+    if order.replaces is None and kind in (Order.Kind.RENEWAL, Order.Kind.UPDATE):
+        order.replaces = eligibility.live_cards(order).order_by("-valid_until").first()
+    with transaction.atomic():
+        order.save()
+        _record(order, actor, "create", "")
+    return order
+
+
+def _check_creator(
+    actor: User, professional: Professional, card_type: str, structure: Structure | None
+) -> None:
+    role = role_of(actor)
+    if role not in CREATE_ROLES:
+        raise NotPermitted(_("Your role may not order cards."))
+    if not professionals_visible_to(actor).filter(pk=professional.pk).exists():
+        raise InvalidOrder(str(_("Unknown person.")), field="professional")
+    own_structure = structure is not None and structure.pk == actor.account.structure_id
+    if role == Account.Role.STRUCTURE_MANAGER and (card_type not in STRUCTURE_CARDS or not own_structure):
+        raise NotPermitted(_("A structure manager orders CPE, CPA and CDE for their own structure."))
+
+
+def _check_consistent(
+    professional: Professional,
+    card_type: str,
+    kind: str,
+    exercise: Exercise | None,
+    structure: Structure | None,
+    replacement_reason: str,
+    replaces: Any,
+) -> None:
+    if exercise is not None and exercise.professional_id != professional.pk:
+        raise InvalidOrder(str(_("This exercise is not the person's.")), field="exercise")
+    if card_type in STRUCTURE_CARDS and structure is None:
+        raise InvalidOrder(str(_("A structure card needs its structure.")), field="structure")
+    if card_type not in STRUCTURE_CARDS and exercise is None:
+        raise InvalidOrder(str(_("A CPS or CPF is ordered for a professional exercise.")), field="exercise")
+    if kind == Order.Kind.REPLACEMENT:
+        if replacement_reason not in Order.ReplacementReason.values:
+            raise InvalidOrder(str(_("Say why the card is replaced.")), field="replacement_reason")
+        if replaces is None:
+            raise InvalidOrder(str(_("Say which card is replaced.")), field="replaces")
+    elif replacement_reason:
+        raise InvalidOrder(str(_("Only a replacement has a reason.")), field="replacement_reason")
+    if replaces is not None and replaces.professional_id != professional.pk:
+        raise InvalidOrder(str(_("The replaced card is not the holder's card.")), field="replaces")
+
+
+# --- review --------------------------------------------------------------------------------------------
+
+
+def order_submit(*, order: Order | int, actor: User) -> Order:
+    with transaction.atomic():
+        order = _lock(order, actor)
+        _ensure_eligible(order)
+        return _fire(order, actor, "submit", fee=_fee_for(order, timezone.localdate()))
+
+
+def _fee_for(order: Order, day: datetime.date) -> Decimal | None:
+    if not order.is_paid_kind:
+        return None
+    tariff = tariff_on(day)
+    if tariff is None:
+        raise PaymentRefused(_("No tariff is in force on %(day)s.") % {"day": day.isoformat()})
+    return tariff.amount
+
+
+def order_approve(*, order: Order | int, actor: User, reason: str = "") -> Order:
+    """Approve after re-checking eligibility; a free order goes on to production, a paid one to payment.
+
+    The reviewing authority is derived again first: if the registry moved the holder (ADELI→RPPS), the
+    order moves to the new authority's queue and this actor, if no longer in charge, is told so."""
+    pk = _pk(order)
+    moved = _follow_registry(pk)
+    with transaction.atomic():
+        try:
+            order = _lock(pk, actor)
+        except OrderNotFound:
+            raise (OrderRerouted() if moved else OrderNotFound()) from None
+        _ensure_eligible(order)
+        order = _fire(order, actor, "approve", reason=reason)
+        if order.fee is not None:
+            return _fire(order, actor, "request_payment")
+        return _fire(order, actor, "queue")
+
+
+def _follow_registry(order_id: int) -> bool:
+    """Re-derive a submitted order's authority from the registry; True if it moved."""
+    order = Order.objects.select_related("professional", "exercise__profession").filter(pk=order_id).first()
+    if order is None or order.state != Order.State.SUBMITTED:
+        return False
+    authority = authority_for_exercise(order.exercise, order.professional)
+    if authority.pk == order.authority_id:
+        return False
+    with transaction.atomic():
+        locked = Order.objects.select_for_update().get(pk=order_id)
+        before = locked.authority.code
+        locked.authority = authority
+        locked.save(update_fields=["authority", "updated_at"])
+        _record(locked, system_user(), "reroute", locked.state, f"{before} → {authority.code}")
+    return True
+
+
+def order_reject(*, order: Order | int, actor: User, reason: str) -> Order:
+    if not reason or not reason.strip():
+        raise InvalidOrder(str(_("A rejection needs a reason.")), field="reason")
+    with transaction.atomic():
+        return _fire(_lock(order, actor), actor, "reject", reason=reason.strip())
+
+
+def order_cancel(*, order: Order | int, actor: User, reason: str = "") -> Order:
+    with transaction.atomic():
+        return _fire(_lock(order, actor), actor, "cancel", reason=reason)
+
+
+def order_queue(*, order: Order | int, actor: User) -> Order:
+    """Queue an approved free order or a paid one (normally done by approval or payment themselves)."""
+    with transaction.atomic():
+        return _fire(_lock(order, actor), actor, "queue")
+
+
+# --- payment -------------------------------------------------------------------------------------------
+
+
+def payment_record(
+    *,
+    order: Order | int,
+    actor: User,
+    amount: Decimal,
+    method: str,
+    reference: str,
+    at: datetime.datetime | None = None,
+) -> Payment:
+    """Record the payment of an order's fee, which sends the order on to production."""
+    with transaction.atomic():
+        order = _lock(order, actor)
+        if not role_may(role_of(actor), "record_payment", order):
+            raise NotPermitted()
+        if order.state == Order.State.AWAITING_PAYMENT and Decimal(amount) != order.fee:
+            message = _("The amount due is %(fee)s EUR.") % {"fee": order.fee}
+            raise PaymentRefused(message)
+        order = _fire(order, actor, "record_payment", reason=f"{method} {reference}")
+        assert order.fee is not None  # record_payment comes only from awaiting_payment
+        payment = Payment.objects.create(
+            order=order,
+            amount=order.fee,
+            method=method,
+            reference=reference,
+            recorded_by=actor,
+            at=at or timezone.now(),
+        )
+        _fire(order, actor, "queue")
+        return payment
+
+
+def payment_start_online(
+    *, order: Order | int, actor: User, return_url: str, provider: PaymentProvider | None = None
+) -> Checkout:
+    """Open a checkout at the payment provider for an order awaiting payment."""
+    provider = provider or configured_provider()
+    if provider is None:
+        raise PaymentRefused(_("Online payment is not available; pay by transfer or cheque."))
+    order = _lock_read(order, actor)
+    if order.state != Order.State.AWAITING_PAYMENT:
+        allowed = order.allowed_transitions()
+        raise InvalidTransition(transition="record_payment", state=order.state, allowed=allowed)
+    assert order.fee is not None
+    return provider.start(order_id=order.pk, amount=order.fee, currency="EUR", return_url=return_url)
+
+
+def payment_confirm_online(
+    *, order: Order | int, reference: str, provider: PaymentProvider | None = None
+) -> Payment:
+    """Ask the provider whether checkout ``reference`` was paid and record it. Safe to call twice."""
+    provider = provider or configured_provider()
+    if provider is None:
+        raise PaymentRefused(_("Online payment is not available."))
+    actor = system_user()
+    pk = _pk(order)
+    existing = Payment.objects.filter(order_id=pk, reference=reference).first()
+    if existing is not None:
+        return existing
+    confirmation = provider.confirm(reference=reference)
+    if not confirmation.paid:
+        raise PaymentRefused(_("The payment provider has not received the payment."))
+    return payment_record(
+        order=pk,
+        actor=actor,
+        amount=confirmation.amount,
+        method=Payment.Method.CARD_ONLINE,
+        reference=reference,
+    )
+
+
+def _lock_read(order: Order | int, actor: User) -> Order:
+    pk = _pk(order)
+    found = orders_visible_to(actor).filter(pk=pk).first()
+    if found is None:
+        raise OrderNotFound()
+    return found
+
+
+# --- production (reader stations) ----------------------------------------------------------------------
+
+
+def order_start_production(*, order: Order | int, actor: User | None = None) -> Order:
+    actor = actor or system_user()
+    with transaction.atomic():
+        return _fire(_lock(order, actor), actor, "start_production")
+
+
+def order_mark_produced(*, order: Order | int, card: Any, actor: User | None = None) -> Order:
+    """The station wrote ``card`` (an ``issuance.Card``) for this order."""
+    actor = actor or system_user()
+    with transaction.atomic():
+        order = _lock(order, actor)
+        if card.professional_id != order.professional_id or card.card_type != order.card_type:
+            raise InvalidOrder(str(_("This card was not made for this order's holder.")), field="card")
+        return _fire(order, actor, "mark_produced", reason=card.number, card=card)
+
+
+def order_mark_failed(*, order: Order | int, reason: str, actor: User | None = None) -> Order:
+    """A personalization failed. The platform requeues the order (a new blank is used) until it has
+    failed ``CPX_MAX_PRODUCTION_FAILURES`` times; then it waits in ``failed`` for an operator."""
+    actor = actor or system_user()
+    with transaction.atomic():
+        order = _fire(_lock(order, actor), actor, "mark_failed", reason=reason)
+        if role_may(role_of(actor), "requeue", order):
+            note = f"automatic requeue after failure {order.failure_count}"
+            order = _fire(order, actor, "requeue", reason=note)
+        return order
+
+
+def order_requeue(*, order: Order | int, actor: User, reason: str = "") -> Order:
+    with transaction.atomic():
+        return _fire(_lock(order, actor), actor, "requeue", reason=reason)
+
+
+def order_mark_shipped(*, order: Order | int, actor: User | None = None, reason: str = "") -> Order:
+    actor = actor or system_user()
+    with transaction.atomic():
+        return _fire(_lock(order, actor), actor, "ship", reason=reason)
+
+
+def order_mark_delivered(*, order: Order | int, actor: User) -> Order:
+    with transaction.atomic():
+        return _fire(_lock(order, actor), actor, "deliver")
+
+
+# --- queries -------------------------------------------------------------------------------------------
+
+
+def orders_overdue(*, orders: QuerySet[Order] | None = None, now: datetime.datetime | None = None):
+    """Orders that have waited longer than ``CPX_ORDER_OVERDUE_DAYS`` in their current, non-final state."""
+    limit = (now or timezone.now()) - datetime.timedelta(days=settings.CPX_ORDER_OVERDUE_DAYS)
+    orders = Order.objects.all() if orders is None else orders
+    return orders.exclude(state__in=Order.FINAL_STATES).filter(state_changed_at__lt=limit)

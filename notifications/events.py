@@ -1,0 +1,52 @@
+"""The events the platform tells people about, and what each one needs.
+
+Every event has a subject and a body template in each language, under
+``notifications/templates/notifications/<event>/{subject,body}.<lang>.txt``. ``fields`` are the context keys
+the templates use: ``notify()`` refuses a context that lacks one, so a missing value fails in the caller's
+transaction instead of producing a letter with a hole in it. ``paper`` events also go out as a letter even
+when the person has an e-mail address (formal notices the holder must be able to keep).
+"""
+
+from dataclasses import dataclass
+
+from django.db import models
+
+
+class Event(models.TextChoices):
+    ORDER_RECEIVED = "order_received", "Commande reçue"
+    ORDER_APPROVED = "order_approved", "Commande approuvée"
+    ORDER_REJECTED = "order_rejected", "Commande rejetée"
+    AWAITING_PAYMENT = "awaiting_payment", "En attente de paiement"
+    CARD_SHIPPED = "card_shipped", "Carte expédiée"
+    PIN_MAILER_SENT = "pin_mailer_sent", "Codes confidentiels expédiés"
+    OPPOSITION_CONFIRMED = "opposition_confirmed", "Opposition confirmée"
+    REPLACEMENT_ORDERED = "replacement_ordered", "Remplacement commandé"
+    RENEWAL_DUE = "renewal_due", "Renouvellement à faire"
+    CARD_EXPIRED = "card_expired", "Carte expirée"
+    CARD_REVOKED = "card_revoked", "Carte révoquée"
+
+
+@dataclass(frozen=True)
+class EventSpec:
+    fields: tuple[str, ...]
+    paper: bool = False
+
+
+EVENTS: dict[str, EventSpec] = {
+    Event.ORDER_RECEIVED: EventSpec(fields=("order_reference", "card_type")),
+    Event.ORDER_APPROVED: EventSpec(fields=("order_reference", "card_type", "authority")),
+    Event.ORDER_REJECTED: EventSpec(fields=("order_reference", "card_type", "authority", "reason")),
+    Event.AWAITING_PAYMENT: EventSpec(fields=("order_reference", "card_type", "amount", "payment_url")),
+    Event.CARD_SHIPPED: EventSpec(fields=("card_number", "card_type", "tracking_reference")),
+    Event.PIN_MAILER_SENT: EventSpec(fields=("card_number", "card_type")),
+    Event.OPPOSITION_CONFIRMED: EventSpec(
+        fields=("card_number", "card_type", "reason", "declared_at"), paper=True
+    ),
+    Event.REPLACEMENT_ORDERED: EventSpec(fields=("card_number", "order_reference", "amount")),
+    Event.RENEWAL_DUE: EventSpec(fields=("card_number", "card_type", "expires_on", "renewal_url")),
+    Event.CARD_EXPIRED: EventSpec(fields=("card_number", "card_type", "expired_on")),
+    Event.CARD_REVOKED: EventSpec(fields=("card_number", "card_type", "reason"), paper=True),
+}
+
+# Context keys that would put a secret into the outbox table (PIN mailers carry those, never notifications).
+FORBIDDEN_KEY_PARTS = frozenset({"pin", "puk", "password", "passphrase", "secret", "key"})

@@ -1,0 +1,101 @@
+"""The portal's forms. They validate input only; every rule of the domain is the services' job."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django import forms
+from django.utils.translation import gettext_lazy as _
+
+from orders.models import Order, Payment
+from registry.models import CardType, StructureMember
+
+
+class AccessibleForm(forms.Form):
+    """Ties each field to its help and error texts for screen readers, and marks invalid fields."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        for name, field in self.fields.items():
+            if field.help_text:
+                field.widget.attrs["aria-describedby"] = f"{self[name].auto_id}_help"
+
+    def full_clean(self) -> None:
+        super().full_clean()
+        for name in self._errors or {}:
+            if name in self.fields:
+                widget = self.fields[name].widget
+                widget.attrs["aria-invalid"] = "true"
+                ids = widget.attrs.get("aria-describedby", "").split()
+                ids.append(f"{self[name].auto_id}_errors")
+                widget.attrs["aria-describedby"] = " ".join(dict.fromkeys(ids))
+
+
+class DeclareForm(AccessibleForm):
+    reason = forms.ChoiceField(
+        label=_("What happened to the card?"),
+        choices=Order.ReplacementReason.choices,
+        widget=forms.RadioSelect,
+    )
+
+
+class RejectForm(AccessibleForm):
+    reason = forms.CharField(
+        label=_("Reason for the rejection"),
+        help_text=_("The holder reads this reason in the notice of rejection."),
+        min_length=5,
+        max_length=1000,
+        widget=forms.Textarea(attrs={"rows": 3}),
+    )
+
+
+class CancelForm(AccessibleForm):
+    reason = forms.CharField(label=_("Reason (optional)"), required=False, max_length=1000)
+
+
+class PaymentForm(AccessibleForm):
+    method = forms.ChoiceField(
+        label=_("Payment method"),
+        choices=[
+            (Payment.Method.TRANSFER, Payment.Method.TRANSFER.label),
+            (Payment.Method.CHEQUE, Payment.Method.CHEQUE.label),
+        ],
+    )
+    amount = forms.DecimalField(label=_("Amount received (EUR)"), min_value=0, max_digits=8, decimal_places=2)
+    reference = forms.CharField(
+        label=_("Reference"), help_text=_("Transfer reference or cheque number."), max_length=100
+    )
+
+
+class QueueFilterForm(forms.Form):
+    q = forms.CharField(label=_("Identifier or name"), required=False, max_length=100)
+    state = forms.ChoiceField(
+        label=_("State"), required=False, choices=[("", _("All"))] + Order.State.choices
+    )
+    kind = forms.ChoiceField(label=_("Kind"), required=False, choices=[("", _("All"))] + Order.Kind.choices)
+    card_type = forms.ChoiceField(
+        label=_("Card type"), required=False, choices=[("", _("All"))] + list(CardType.choices)
+    )
+
+
+STRUCTURE_CARD_TYPES = [(t, t) for t in (CardType.CPE, CardType.CPA, CardType.CDE)]
+
+
+class StructureOrderForm(AccessibleForm):
+    member = forms.ModelChoiceField(label=_("Staff member"), queryset=StructureMember.objects.none())
+    card_type = forms.ChoiceField(
+        label=_("Card type"), choices=STRUCTURE_CARD_TYPES, widget=forms.RadioSelect
+    )
+
+    def __init__(self, *args: Any, structure_id: int, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        members = StructureMember.objects.filter(structure_id=structure_id, is_active=True)
+        field = self.fields["member"]
+        assert isinstance(field, forms.ModelChoiceField)
+        field.queryset = members.select_related("professional").order_by("professional__last_name")
+        field.label_from_instance = member_label  # type: ignore[method-assign]
+
+
+def member_label(member: StructureMember) -> str:
+    person = member.professional
+    return f"{person.last_name.upper()} {person.first_name} — {member.get_role_display()}"

@@ -1,0 +1,81 @@
+"""Template helpers of the portal: the navigation of the signed-in role, and small formatting filters."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django import template
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+from portal.access import Role, role_of
+
+register = template.Library()
+
+NAV: dict[str, list[tuple[str, Any]]] = {
+    Role.HOLDER: [
+        ("portal:cards", _("My cards")),
+        ("portal:orders", _("My orders")),
+        ("portal:messages", _("Messages")),
+    ],
+    Role.STRUCTURE_MANAGER: [
+        ("portal:structure", _("Staff and cards")),
+        ("portal:structure-order", _("Order a card")),
+    ],
+    Role.AUTHORITY_OPERATOR: [
+        ("portal:queue", _("Order queue")),
+        ("portal:overdue", _("Overdue orders")),
+    ],
+    Role.ANS_OPERATOR: [
+        ("portal:queue", _("Order queue")),
+        ("portal:overdue", _("Overdue orders")),
+        ("portal:production", _("Production")),
+        ("portal:imports", _("Registry imports")),
+    ],
+    Role.AUDITOR: [
+        ("portal:queue", _("Order queue")),
+        ("portal:overdue", _("Overdue orders")),
+    ],
+}
+
+
+@register.simple_tag(takes_context=True)
+def portal_nav(context: template.Context) -> list[dict[str, Any]]:
+    request = context["request"]
+    items = NAV.get(role_of(request.user) or "", [])
+    links = []
+    for name, label in items:
+        url = reverse(name)
+        links.append({"url": url, "label": label, "current": request.path.startswith(url)})
+    return links
+
+
+@register.filter
+def card_expiry(value: Any) -> str:
+    """The expiry as printed on the plastic: month and year."""
+    return f"{value:%m/%Y}" if value else ""
+
+
+@register.filter
+def days_since(value: Any) -> int:
+    return (timezone.now() - value).days if value else 0
+
+
+@register.filter
+def order_state_label(value: str) -> str:
+    """An order state's name in the reader's language (event rows store the code)."""
+    from orders.models import Order
+
+    try:
+        return str(Order.State(value).label)
+    except ValueError:
+        return value
+
+
+@register.filter
+def role_label(value: str) -> str:
+    try:
+        return str(Role(value).label)
+    except ValueError:
+        return value

@@ -1,0 +1,38 @@
+from django.urls import path
+
+from .views import auth, backoffice, holder, manager, production
+
+app_name = "portal"
+
+urlpatterns = [
+    path("", auth.home, name="home"),
+    # Holder (card pages are shared with structure managers for their staff)
+    path("cards/", holder.cards, name="cards"),
+    path("cards/<int:pk>/", holder.card_detail, name="card"),
+    path("cards/<int:pk>/declare/", holder.card_declare, name="card-declare"),
+    path("orders/", holder.orders, name="orders"),
+    path("orders/<int:pk>/", holder.order_detail, name="order"),
+    path("orders/<int:pk>/cancel/", holder.order_cancel, name="order-cancel"),
+    path("orders/<int:pk>/pay/", holder.order_pay, name="order-pay"),
+    path("orders/<int:pk>/paid/", holder.order_paid, name="order-paid"),
+    path("orders/<int:pk>/invoice/", holder.invoice, name="invoice"),
+    path("messages/", holder.inbox, name="messages"),
+    path("messages/read-all/", holder.messages_read_all, name="messages-read-all"),
+    path("messages/<int:pk>/read/", holder.message_read, name="message-read"),
+    # Structure manager
+    path("structure/", manager.structure, name="structure"),
+    path("structure/order/", manager.structure_order, name="structure-order"),
+    # Operators
+    path("backoffice/", backoffice.queue, name="queue"),
+    path("backoffice/overdue/", backoffice.overdue, name="overdue"),
+    path("backoffice/orders/<int:pk>/", backoffice.order_detail, name="bo-order"),
+    path("backoffice/orders/<int:pk>/approve/", backoffice.order_approve, name="bo-approve"),
+    path("backoffice/orders/<int:pk>/reject/", backoffice.order_reject, name="bo-reject"),
+    path("backoffice/orders/<int:pk>/payment/", backoffice.order_record_payment, name="bo-payment"),
+    path("backoffice/orders/<int:pk>/cancel/", backoffice.order_cancel, name="bo-cancel"),
+    path("backoffice/orders/<int:pk>/requeue/", backoffice.order_requeue, name="bo-requeue"),
+    path("backoffice/holders/<int:pk>/", backoffice.holder, name="bo-holder"),
+    path("backoffice/production/", production.production, name="production"),
+    path("backoffice/imports/", production.imports, name="imports"),
+    path("backoffice/imports/<int:pk>/rejects/", production.import_rejects, name="import-rejects"),
+]

@@ -1,0 +1,190 @@
+"""The operators' back-office (an Ordre, ANS; auditors read it): the queue of their authority's orders,
+an order with everything needed to decide, the transitions they may fire, and a holder's page."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from django.contrib import messages
+from django.core.paginator import Paginator
+from django.db.models import Q, QuerySet
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_POST
+
+from orders import eligibility
+from orders import services as order_services
+from orders.errors import OrderError
+from orders.models import Order
+from orders.permissions import role_may
+from portal.access import OPERATOR_ROLES, Role, for_roles
+from portal.forms import CancelForm, PaymentForm, QueueFilterForm, RejectForm
+from registry.models import Account
+from registry.scoping import cards_visible_to, orders_visible_to, professionals_visible_to
+
+ACTING_ROLES = (Role.AUTHORITY_OPERATOR, Role.ANS_OPERATOR)
+# The transitions an operator fires from the order page, in the order the buttons are shown.
+OPERATOR_TRANSITIONS = ("approve", "reject", "record_payment", "requeue", "cancel")
+PAGE_SIZE = 50
+
+
+def queue_orders(request: HttpRequest) -> QuerySet[Order]:
+    return orders_visible_to(request.user).select_related("professional", "authority")
+
+
+def filtered(orders: QuerySet[Order], form: QueueFilterForm) -> QuerySet[Order]:
+    if not form.is_valid():
+        return orders
+    data = form.cleaned_data
+    for name in ("state", "kind", "card_type"):
+        if data[name]:
+            orders = orders.filter(**{name: data[name]})
+    if data["q"]:
+        orders = orders.filter(search(data["q"].strip()))
+    return orders
+
+
+def search(text: str) -> Q:
+    """An identifier (national, RPPS, ADELI, order number) or a name."""
+    found = Q(professional__last_name__icontains=text) | Q(professional__first_name__icontains=text)
+    if text.isdigit():
+        found |= Q(professional__national_id=text) | Q(professional__rpps=text) | Q(professional__adeli=text)
+        found |= Q(pk=int(text)) if len(text) < 12 else Q()
+    return found
+
+
+@for_roles(*OPERATOR_ROLES)
+def queue(request: HttpRequest, account: Account) -> HttpResponse:
+    form = QueueFilterForm(request.GET or None)
+    orders = filtered(queue_orders(request), form).order_by("state_changed_at", "id")
+    page = Paginator(orders, PAGE_SIZE).get_page(request.GET.get("page"))
+    context = {"form": form, "page": page, "title": _("Order queue"), "overdue": False}
+    template = "portal/backoffice/queue_rows.html" if request.htmx else "portal/backoffice/queue.html"  # type: ignore[attr-defined]
+    return render(request, template, context)
+
+
+@for_roles(*OPERATOR_ROLES)
+def overdue(request: HttpRequest, account: Account) -> HttpResponse:
+    orders = order_services.orders_overdue(orders=queue_orders(request)).order_by("state_changed_at", "id")
+    page = Paginator(orders, PAGE_SIZE).get_page(request.GET.get("page"))
+    context = {"form": None, "page": page, "title": _("Overdue orders"), "overdue": True}
+    return render(request, "portal/backoffice/queue.html", context)
+
+
+def operator_transitions(order: Order, account: Account) -> list[str]:
+    allowed = set(order.allowed_transitions())
+    return [t for t in OPERATOR_TRANSITIONS if t in allowed and role_may(account.role, t, order)]
+
+
+@for_roles(*OPERATOR_ROLES)
+def order_detail(request: HttpRequest, pk: int, account: Account) -> HttpResponse:
+    return order_page(request, get_object_or_404(queue_orders(request), pk=pk), account, {})
+
+
+def order_page(
+    request: HttpRequest, order: Order, account: Account, forms: dict, status: int = 200
+) -> HttpResponse:
+    transitions = operator_transitions(order, account)
+    context = {
+        "order": order,
+        "person": order.professional,
+        "exercises": order.professional.exercises.select_related("profession", "category", "skill"),
+        "eligibility": eligibility.check(order) if not order.is_final else None,
+        "events": order.events.select_related("actor"),
+        "payment": getattr(order, "payment", None),
+        "transitions": transitions,
+        "reject_form": forms.get("reject") or RejectForm(),
+        "payment_form": forms.get("record_payment") or PaymentForm(initial={"amount": order.fee}),
+        "cancel_form": forms.get("cancel") or CancelForm(),
+        "overdue": order_services.orders_overdue(orders=Order.objects.filter(pk=order.pk)).exists(),
+    }
+    return render(request, "portal/backoffice/order.html", context, status=status)
+
+
+def fire(request: HttpRequest, order: Order, success: str, call: Callable[[], Any]) -> HttpResponse:
+    try:
+        call()
+    except OrderError as error:
+        messages.error(request, error.message)
+    else:
+        messages.success(request, success)
+    return redirect("portal:bo-order", pk=order.pk)
+
+
+@require_POST
+@for_roles(*ACTING_ROLES)
+def order_approve(request: HttpRequest, pk: int, account: Account) -> HttpResponse:
+    order = get_object_or_404(queue_orders(request), pk=pk)
+    call = lambda: order_services.order_approve(order=order, actor=request.user)  # noqa: E731
+    return fire(request, order, _("The order is approved."), call)
+
+
+@require_POST
+@for_roles(*ACTING_ROLES)
+def order_reject(request: HttpRequest, pk: int, account: Account) -> HttpResponse:
+    order = get_object_or_404(queue_orders(request), pk=pk)
+    form = RejectForm(request.POST)
+    if not form.is_valid():
+        return invalid(request, order, account, "reject", form)
+    reason = form.cleaned_data["reason"]
+    call = lambda: order_services.order_reject(order=order, actor=request.user, reason=reason)  # noqa: E731
+    return fire(request, order, _("The order is rejected; the holder is told why."), call)
+
+
+@require_POST
+@for_roles(*ACTING_ROLES)
+def order_record_payment(request: HttpRequest, pk: int, account: Account) -> HttpResponse:
+    order = get_object_or_404(queue_orders(request), pk=pk)
+    form = PaymentForm(request.POST)
+    if not form.is_valid():
+        return invalid(request, order, account, "record_payment", form)
+    data = form.cleaned_data
+
+    def call() -> Any:
+        return order_services.payment_record(
+            order=order,
+            actor=request.user,
+            amount=data["amount"],
+            method=data["method"],
+            reference=data["reference"],
+        )
+
+    return fire(request, order, _("The payment is recorded; the card goes into production."), call)
+
+
+@require_POST
+@for_roles(*ACTING_ROLES)
+def order_cancel(request: HttpRequest, pk: int, account: Account) -> HttpResponse:
+    order = get_object_or_404(queue_orders(request), pk=pk)
+    form = CancelForm(request.POST)
+    if not form.is_valid():
+        return invalid(request, order, account, "cancel", form)
+    reason = form.cleaned_data["reason"]
+    call = lambda: order_services.order_cancel(order=order, actor=request.user, reason=reason)  # noqa: E731
+    return fire(request, order, _("The order is cancelled."), call)
+
+
+@require_POST
+@for_roles(*ACTING_ROLES)
+def order_requeue(request: HttpRequest, pk: int, account: Account) -> HttpResponse:
+    order = get_object_or_404(queue_orders(request), pk=pk)
+    call = lambda: order_services.order_requeue(order=order, actor=request.user)  # noqa: E731
+    return fire(request, order, _("The order is back in the production queue."), call)
+
+
+def invalid(request: HttpRequest, order: Order, account: Account, name: str, form: Any) -> HttpResponse:
+    return order_page(request, order, account, {name: form}, status=400)
+
+
+@for_roles(*OPERATOR_ROLES)
+def holder(request: HttpRequest, pk: int, account: Account) -> HttpResponse:
+    person = get_object_or_404(professionals_visible_to(request.user), pk=pk)
+    context = {
+        "person": person,
+        "exercises": person.exercises.select_related("profession", "category", "skill"),
+        "cards": cards_visible_to(request.user).filter(professional=person).order_by("-valid_until"),
+        "orders": orders_visible_to(request.user).filter(professional=person).order_by("-created_at"),
+    }
+    return render(request, "portal/backoffice/holder.html", context)

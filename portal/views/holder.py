@@ -1,0 +1,183 @@
+"""The holder's pages: cards (with the printed face), declaring a card lost or stolen, orders, payment,
+invoices, messages. Structure managers share the card pages for their staff's cards."""
+
+from __future__ import annotations
+
+from django.contrib import messages
+from django.db.models import QuerySet
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_POST
+
+from issuance.models import Card
+from lifecycle import services as lifecycle
+from lifecycle.errors import LifecycleError
+from notifications import services as inbox_services
+from notifications.models import Notification
+from notifications.rendering import render_notification
+from orders import services as order_services
+from orders.errors import OrderError
+from orders.models import Order
+from orders.payments import configured_provider
+from portal.access import Role, for_roles
+from portal.cardface import card_face
+from portal.forms import DeclareForm
+from portal.wiring import service
+from registry.models import Account
+from registry.scoping import cards_visible_to, orders_visible_to
+
+CARD_ROLES = (Role.HOLDER, Role.STRUCTURE_MANAGER)
+
+
+def visible_cards(request: HttpRequest) -> QuerySet[Card]:
+    related = ("professional", "exercise__profession", "structure")
+    return cards_visible_to(request.user).select_related(*related)
+
+
+def visible_orders(request: HttpRequest) -> QuerySet[Order]:
+    return orders_visible_to(request.user).select_related("professional", "authority", "replaces")
+
+
+@for_roles(Role.HOLDER)
+def cards(request: HttpRequest, account: Account) -> HttpResponse:
+    items = [(card, card_face(card)) for card in visible_cards(request).order_by("-valid_until", "-id")]
+    return render(request, "portal/holder/cards.html", {"items": items})
+
+
+@for_roles(*CARD_ROLES)
+def card_detail(request: HttpRequest, pk: int, account: Account) -> HttpResponse:
+    card = get_object_or_404(visible_cards(request), pk=pk)
+    context = {
+        "card": card,
+        "face": card_face(card),
+        "opposition": getattr(card, "opposition", None),
+        "replacements": visible_orders(request).filter(replaces=card),
+        "can_declare": card.state in Card.LIVE_STATES,
+    }
+    return render(request, "portal/holder/card_detail.html", context)
+
+
+@for_roles(*CARD_ROLES)
+def card_declare(request: HttpRequest, pk: int, account: Account) -> HttpResponse:
+    """Two steps: choose what happened, then confirm (the opposition cannot be undone)."""
+    card = get_object_or_404(visible_cards(request), pk=pk)
+    form = DeclareForm(request.POST or None)
+    if request.method != "POST" or not form.is_valid():
+        return render(request, "portal/holder/declare.html", {"card": card, "form": form})
+    if "confirm" not in request.POST:
+        reason = form.cleaned_data["reason"]
+        label = Order.ReplacementReason(reason).label
+        context = {"card": card, "reason": reason, "reason_label": label, "confirming": True}
+        return render(request, "portal/holder/declare.html", context)
+    reason = form.cleaned_data["reason"]
+    try:
+        lifecycle.card_declare_opposition(card=card, reason=reason, actor=request.user, channel="online")
+    except LifecycleError as error:
+        messages.error(request, error.message)
+        return redirect("portal:card", pk=card.pk)
+    messages.success(request, _("The card is blocked: nobody can use it any more."))
+    return redirect("portal:card", pk=card.pk)
+
+
+@for_roles(Role.HOLDER)
+def orders(request: HttpRequest, account: Account) -> HttpResponse:
+    items = visible_orders(request).order_by("-created_at", "-id")
+    return render(request, "portal/holder/orders.html", {"orders": items})
+
+
+@for_roles(Role.HOLDER, Role.STRUCTURE_MANAGER)
+def order_detail(request: HttpRequest, pk: int, account: Account) -> HttpResponse:
+    order = get_object_or_404(visible_orders(request), pk=pk)
+    context = {
+        "order": order,
+        "events": order.events.select_related("actor"),
+        "payment": getattr(order, "payment", None),
+        "online_payment": configured_provider() is not None,
+        "cancellable": order.state in Order.CANCELLABLE_STATES,
+    }
+    return render(request, "portal/holder/order_detail.html", context)
+
+
+@require_POST
+@for_roles(Role.HOLDER, Role.STRUCTURE_MANAGER)
+def order_cancel(request: HttpRequest, pk: int, account: Account) -> HttpResponse:
+    order = get_object_or_404(visible_orders(request), pk=pk)
+    try:
+        order_services.order_cancel(order=order, actor=request.user, reason=_("Cancelled by the holder"))
+    except OrderError as error:
+        messages.error(request, error.message)
+    else:
+        messages.success(request, _("The order is cancelled."))
+    return redirect("portal:order", pk=order.pk)
+
+
+@require_POST
+@for_roles(Role.HOLDER)
+def order_pay(request: HttpRequest, pk: int, account: Account) -> HttpResponse:
+    """Online payment, when a provider is configured: off to its checkout, back to the return page."""
+    order = get_object_or_404(visible_orders(request), pk=pk)
+    return_url = request.build_absolute_uri(reverse("portal:order-paid", args=[order.pk]))
+    try:
+        checkout = order_services.payment_start_online(order=order, actor=request.user, return_url=return_url)
+    except OrderError as error:
+        messages.error(request, error.message)
+        return redirect("portal:order", pk=order.pk)
+    return redirect(checkout.redirect_url)
+
+
+@for_roles(Role.HOLDER)
+def order_paid(request: HttpRequest, pk: int, account: Account) -> HttpResponse:
+    order = get_object_or_404(visible_orders(request), pk=pk)
+    reference = request.GET.get("reference", "")
+    try:
+        order_services.payment_confirm_online(order=order, reference=reference)
+    except OrderError as error:
+        messages.error(request, error.message)
+    else:
+        messages.success(request, _("Payment received, thank you. The card goes into production."))
+    return redirect("portal:order", pk=order.pk)
+
+
+@for_roles(Role.HOLDER, Role.STRUCTURE_MANAGER, Role.AUTHORITY_OPERATOR, Role.ANS_OPERATOR, Role.AUDITOR)
+def invoice(request: HttpRequest, pk: int, account: Account) -> HttpResponse:
+    order = get_object_or_404(visible_orders(request), pk=pk)
+    render_invoice = service("orders.invoices.invoice_pdf")
+    payment = getattr(order, "payment", None)
+    if payment is None or render_invoice is None:
+        raise Http404
+    response = HttpResponse(render_invoice(payment), content_type="application/pdf")
+    response["Content-Disposition"] = f'attachment; filename="{payment.invoice_number}.pdf"'
+    return response
+
+
+@for_roles(Role.HOLDER)
+def inbox(request: HttpRequest, account: Account) -> HttpResponse:
+    found = inbox_services.inbox(professional=account.professional).order_by("-created_at", "-id")
+    items = [with_text(n) for n in found.select_related("recipient")[:200]]
+    return render(request, "portal/holder/messages.html", {"notifications": items})
+
+
+def with_text(notification: Notification) -> Notification:
+    rendered = render_notification(notification)
+    notification.subject, notification.body = rendered.subject, rendered.body  # type: ignore[attr-defined]
+    return notification
+
+
+@require_POST
+@for_roles(Role.HOLDER)
+def message_read(request: HttpRequest, pk: int, account: Account) -> HttpResponse:
+    notification = get_object_or_404(inbox_services.inbox(professional=account.professional), pk=pk)
+    notification = inbox_services.notification_mark_read(notification=notification)
+    if request.htmx:  # type: ignore[attr-defined]
+        return render(request, "portal/holder/message_row.html", {"n": with_text(notification)})
+    return redirect("portal:messages")
+
+
+@require_POST
+@for_roles(Role.HOLDER)
+def messages_read_all(request: HttpRequest, account: Account) -> HttpResponse:
+    assert account.professional is not None
+    inbox_services.inbox_mark_all_read(professional=account.professional)
+    return redirect("portal:messages")

@@ -1,0 +1,70 @@
+"""The structure manager's pages: the structure's staff and their cards, and ordering CPE/CPA/CDE."""
+
+from __future__ import annotations
+
+from django.contrib import messages
+from django.db import transaction
+from django.db.models import Prefetch
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.utils.translation import gettext as _
+
+from issuance.models import Card
+from orders import services as order_services
+from orders.errors import NotEligible, OrderError
+from orders.models import Order
+from portal.access import Role, for_roles
+from portal.forms import StructureOrderForm
+from registry.models import Account, StructureMember
+from registry.scoping import cards_visible_to, orders_visible_to
+
+
+@for_roles(Role.STRUCTURE_MANAGER)
+def structure(request: HttpRequest, account: Account) -> HttpResponse:
+    cards = cards_visible_to(request.user).order_by("-valid_until")
+    members = (
+        StructureMember.objects.filter(structure_id=account.structure_id, is_active=True)
+        .select_related("professional")
+        .prefetch_related(Prefetch("professional__cards", queryset=cards, to_attr="structure_cards"))
+        .order_by("professional__last_name", "professional__first_name")
+    )
+    open_orders = orders_visible_to(request.user).exclude(state__in=Order.FINAL_STATES)
+    context = {
+        "structure": account.structure,
+        "members": members,
+        "orders": open_orders.select_related("professional").order_by("-created_at")[:50],
+        "live_states": Card.LIVE_STATES,
+    }
+    return render(request, "portal/manager/structure.html", context)
+
+
+@for_roles(Role.STRUCTURE_MANAGER)
+def structure_order(request: HttpRequest, account: Account) -> HttpResponse:
+    assert account.structure_id is not None
+    form = StructureOrderForm(request.POST or None, structure_id=account.structure_id)
+    if request.method == "POST" and form.is_valid():
+        member = form.cleaned_data["member"]
+        try:
+            order = place_order(request, account, member, form.cleaned_data["card_type"])
+        except NotEligible as error:
+            for reason in error.reasons:
+                form.add_error(None, reason.message)
+        except OrderError as error:
+            form.add_error(None, error.message)
+        else:
+            messages.success(request, _("The order is sent to ANS for review."))
+            return redirect("portal:order", pk=order.pk)
+    return render(request, "portal/manager/order_form.html", {"form": form, "structure": account.structure})
+
+
+def place_order(request: HttpRequest, account: Account, member: StructureMember, card_type: str) -> Order:
+    """Create and submit at once: a draft that fails eligibility is not left behind."""
+    with transaction.atomic():
+        order = order_services.order_create(
+            actor=request.user,
+            professional=member.professional,
+            card_type=card_type,
+            kind=Order.Kind.FIRST,
+            structure=account.structure,
+        )
+        return order_services.order_submit(order=order, actor=request.user)

@@ -32,6 +32,7 @@ INSTALLED_APPS = [
     "orders",
     "issuance",
     "notifications",
+    "lifecycle",
     "portal",
 ]
 
@@ -219,3 +220,9 @@ CPX_LETTER_RETURN_ADDRESS = env(
 # Where the file-based mail backend (django.core.mail.backends.filebased.EmailBackend) writes messages.
 EMAIL_FILE_PATH = env("EMAIL_FILE_PATH", str(VAR_DIR / "mail"))
 EMAIL_TIMEOUT = env_int("EMAIL_TIMEOUT", 30)
+
+# --- lifecycle ---
+CPX_PIN_MAILER_DELAY_DAYS = env_int("CPX_PIN_MAILER_DELAY_DAYS", 1)  # PIN mailer leaves this long after the card
+CPX_NOT_RECEIVED_DAYS = env_int("CPX_NOT_RECEIVED_DAYS", 10)  # after shipping, non-receipt may be declared
+CPX_RENEWAL_LINK_MAX_AGE_DAYS = env_int("CPX_RENEWAL_LINK_MAX_AGE_DAYS", 90)
+CPX_RENEWAL_SCAN_CHUNK = env_int("CPX_RENEWAL_SCAN_CHUNK", 1000)

@@ -7,4 +7,5 @@ urlpatterns = [
     path("", include("orders.api_urls")),
     path("", include("issuance.api_urls")),
     path("", include("notifications.api_urls")),
+    path("", include("lifecycle.api_urls")),
 ]

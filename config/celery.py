@@ -23,3 +23,29 @@ app.conf.beat_schedule = {
         "schedule": crontab(hour=0, minute=30),
     },
 }
+
+# --- lifecycle --- (times in CELERY_TIMEZONE, Europe/Paris)
+app.conf.beat_schedule.update(
+    {
+        # Renewal reminders at 90 and 30 days before expiry: once per card and threshold (idempotent).
+        "lifecycle-renewal-reminders": {
+            "task": "lifecycle.renewal_reminders",
+            "schedule": crontab(hour=6, minute=0),
+        },
+        # Cards past their expiry date → expired (just after midnight, before the reminders).
+        "lifecycle-expire-cards": {
+            "task": "lifecycle.expire_cards",
+            "schedule": crontab(hour=0, minute=10),
+        },
+        # PIN mailers whose day has come (the day after their card was shipped).
+        "lifecycle-release-pin-mailers": {
+            "task": "lifecycle.release_pin_mailers",
+            "schedule": crontab(hour=7, minute=0),
+        },
+        # Safety net behind the registry import's own call: live cards of holders now inactive → revoked.
+        "lifecycle-revoke-inactive-holders": {
+            "task": "lifecycle.revoke_inactive_holders",
+            "schedule": crontab(hour=5, minute=0),
+        },
+    }
+)

@@ -222,7 +222,11 @@ EMAIL_FILE_PATH = env("EMAIL_FILE_PATH", str(VAR_DIR / "mail"))
 EMAIL_TIMEOUT = env_int("EMAIL_TIMEOUT", 30)
 
 # --- lifecycle ---
-CPX_PIN_MAILER_DELAY_DAYS = env_int("CPX_PIN_MAILER_DELAY_DAYS", 1)  # PIN mailer leaves this long after the card
-CPX_NOT_RECEIVED_DAYS = env_int("CPX_NOT_RECEIVED_DAYS", 10)  # after shipping, non-receipt may be declared
+# The PIN mailer leaves this many days after its card (never in the same post).
+CPX_PIN_MAILER_DELAY_DAYS = env_int("CPX_PIN_MAILER_DELAY_DAYS", 1)
+# Days after shipping from which a holder may declare a card not received (opposition, free replacement).
+CPX_NOT_RECEIVED_DAYS = env_int("CPX_NOT_RECEIVED_DAYS", 10)
+# How long a renewal reminder's one-click link stays valid.
 CPX_RENEWAL_LINK_MAX_AGE_DAYS = env_int("CPX_RENEWAL_LINK_MAX_AGE_DAYS", 90)
+# Cards per transaction in the daily renewal scan (memory is one chunk's, whatever the table size).
 CPX_RENEWAL_SCAN_CHUNK = env_int("CPX_RENEWAL_SCAN_CHUNK", 1000)

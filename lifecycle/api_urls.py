@@ -1,0 +1,17 @@
+"""Lifecycle routes under /api/v1/ (included by config/api_urls.py)."""
+
+from django.urls import path
+
+from . import api
+
+urlpatterns = [
+    path("cards/<int:card_id>/opposition/", api.CardOppositionView.as_view(), name="card-opposition"),
+    path("cards/<int:card_id>/activation/", api.CardActivationView.as_view(), name="card-activation"),
+    path("renewal-links/<str:token>/", api.RenewalLinkView.as_view(), name="renewal-link"),
+    path("shipping-batches/", api.ShippingBatchListView.as_view(), name="shipping-batch-list"),
+    path(
+        "shipping-batches/<int:batch_id>/",
+        api.ShippingBatchDetailView.as_view(),
+        name="shipping-batch-detail",
+    ),
+]

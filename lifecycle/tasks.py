@@ -1,0 +1,27 @@
+"""Periodic lifecycle work (scheduled in config/celery.py). Thin: each task calls one service, which is
+idempotent and works in chunks, so a retried or overlapping run is harmless."""
+
+from celery import shared_task
+
+from . import renewal, services
+
+
+@shared_task(name="lifecycle.renewal_reminders", acks_late=True)
+def renewal_reminders() -> dict[int, int]:
+    return renewal.renewal_reminders_send()
+
+
+@shared_task(name="lifecycle.expire_cards", acks_late=True)
+def expire_cards() -> int:
+    return services.cards_expire()
+
+
+@shared_task(name="lifecycle.release_pin_mailers", acks_late=True)
+def release_pin_mailers() -> int:
+    return services.pin_mailers_release()
+
+
+@shared_task(name="lifecycle.revoke_inactive_holders", acks_late=True)
+def revoke_inactive_holders() -> int:
+    """Safety net behind the registry import's own call after its merge."""
+    return services.cards_revoke_for_inactive_holders()

@@ -1,1 +1,18 @@
-urlpatterns: list = []
+from django.urls import path
+from rest_framework.routers import SimpleRouter
+
+from .api import TRANSITION_VIEWS, InvoiceView, OrderViewSet, PaymentViewSet, RecordPaymentView
+
+router = SimpleRouter()
+router.register("orders", OrderViewSet, basename="order")
+router.register("payments", PaymentViewSet, basename="payment")
+
+urlpatterns = [
+    *router.urls,
+    path("orders/<str:pk>/record_payment/", RecordPaymentView.as_view(), name="order-record-payment"),
+    path("orders/<str:pk>/invoice/", InvoiceView.as_view(), name="order-invoice"),
+    *(
+        path(f"orders/<str:pk>/{name}/", view.as_view(), name=f"order-{name.replace('_', '-')}")
+        for name, view in TRANSITION_VIEWS.items()
+    ),
+]

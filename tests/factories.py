@@ -65,8 +65,8 @@ class ProfessionalFactory(factory.django.DjangoModelFactory):
 
 
 class AdeliProfessionalFactory(ProfessionalFactory):
-    rpps = None
-    adeli = factory.Sequence(_adeli)
+    rpps = None  # type: ignore[assignment]
+    adeli = factory.Sequence(_adeli)  # type: ignore[assignment]
     national_id = factory.LazyAttribute(lambda p: f"0{p.adeli}")
     id_type = Professional.IdType.ADELI
 
@@ -74,8 +74,8 @@ class AdeliProfessionalFactory(ProfessionalFactory):
 class StaffFactory(ProfessionalFactory):
     """A structure's staff member: no RPPS nor ADELI, identified through the structure (``3`` + FINESS)."""
 
-    rpps = None
-    national_id = factory.Sequence(lambda n: f"3010780195/{n:06d}")
+    rpps = None  # type: ignore[assignment]
+    national_id = factory.Sequence(lambda n: f"3010780195/{n:06d}")  # type: ignore[assignment]
     id_type = Professional.IdType.FINESS
 
 
@@ -153,7 +153,7 @@ def persona(role: str, **links: Any) -> Any:
         links.setdefault("authority", authority("CNOM"))
     elif role == Account.Role.ANS_OPERATOR:
         links.setdefault("authority", authority("ANS"))
-    account = AccountFactory(role=role, **links)
+    account: Any = AccountFactory(role=role, **links)
     return get_user_model().objects.select_related("account").get(pk=account.user_id)
 
 
@@ -198,8 +198,8 @@ class OrderFactory(factory.django.DjangoModelFactory):
 class StructureOrderFactory(OrderFactory):
     """A CPE for a structure's staff member."""
 
-    exercise = None
-    structure = factory.SubFactory(StructureFactory)
+    exercise = None  # type: ignore[assignment]
+    structure = factory.SubFactory(StructureFactory)  # type: ignore[assignment]
     professional = factory.LazyAttribute(
         lambda o: StructureMemberFactory(structure=o.structure, role=StructureMember.Role.STAFF).professional
     )
@@ -228,7 +228,9 @@ class PaymentFactory(factory.django.DjangoModelFactory):
     class Meta:
         model = Payment
 
-    order = factory.SubFactory(OrderFactory, kind=Order.Kind.REPLACEMENT, replacement_reason="lost", fee="36.00")
+    order = factory.SubFactory(
+        OrderFactory, kind=Order.Kind.REPLACEMENT, replacement_reason="lost", fee="36.00"
+    )
     amount = "36.00"
     method = Payment.Method.TRANSFER
     reference = factory.Sequence(lambda n: f"VIR-{n:06d}")

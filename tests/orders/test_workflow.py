@@ -12,7 +12,9 @@ from tests.factories import CardFactory, ExerciseFactory, persona
 pytestmark = pytest.mark.django_db
 
 
-def test_a_first_cps_goes_from_draft_to_delivered(cnom, system, production_calls, django_capture_on_commit_callbacks):
+def test_a_first_cps_goes_from_draft_to_delivered(
+    cnom, system, production_calls, django_capture_on_commit_callbacks
+):
     exercise = ExerciseFactory()
     holder = persona(Account.Role.HOLDER, professional=exercise.professional)
     order = services.order_create(
@@ -31,7 +33,14 @@ def test_a_first_cps_goes_from_draft_to_delivered(cnom, system, production_calls
     order = services.order_mark_delivered(order=order, actor=holder)
     assert order.state == Order.State.DELIVERED
     assert [e.transition for e in order.events.all()] == [
-        "create", "submit", "approve", "queue", "start_production", "mark_produced", "ship", "deliver",
+        "create",
+        "submit",
+        "approve",
+        "queue",
+        "start_production",
+        "mark_produced",
+        "ship",
+        "deliver",
     ]
 
 
@@ -39,14 +48,21 @@ def test_a_lost_card_replacement_waits_for_payment(cnom):
     card = CardFactory(state="opposed")
     holder = persona(Account.Role.HOLDER, professional=card.professional)
     order = services.order_create(
-        actor=holder, professional=card.professional, exercise=card.exercise, card_type="CPS",
-        kind="replacement", replacement_reason="lost", replaces=card,
+        actor=holder,
+        professional=card.professional,
+        exercise=card.exercise,
+        card_type="CPS",
+        kind="replacement",
+        replacement_reason="lost",
+        replaces=card,
     )
     services.order_submit(order=order, actor=holder)
     order = services.order_approve(order=order, actor=cnom)
     assert order.state == Order.State.AWAITING_PAYMENT
     assert order.fee == Decimal("36.00")
-    payment = services.payment_record(order=order, actor=cnom, amount=Decimal("36.00"), method="cheque", reference="CHQ1")
+    payment = services.payment_record(
+        order=order, actor=cnom, amount=Decimal("36.00"), method="cheque", reference="CHQ1"
+    )
     order.refresh_from_db()
     assert order.state == Order.State.QUEUED
     assert payment.amount == Decimal("36.00")

@@ -1,0 +1,504 @@
+"""REST API of orders and payments (``/api/v1/orders/``, ``/api/v1/payments/``).
+
+Endpoints authenticate, validate input, call one service of ``orders.services`` and map its domain errors to
+HTTP answers: not visible → 404, not permitted → 403, wrong state or a concurrent change → 409 (with the
+current state and the transitions allowed from it), not eligible → 422 (with each failed rule), invalid
+input → 400 (with field errors).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from django.db.models import QuerySet
+from django.http import HttpResponse
+from django.utils.translation import gettext_lazy as _
+from django_fsm import can_proceed
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import (
+    OpenApiParameter,
+    OpenApiResponse,
+    extend_schema,
+    extend_schema_field,
+    extend_schema_view,
+)
+from rest_framework import mixins, serializers, status
+from rest_framework.exceptions import ValidationError
+from rest_framework.generics import GenericAPIView
+from rest_framework.renderers import JSONRenderer
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.viewsets import GenericViewSet
+
+from registry.api import MAX_ID, ApiErrorSerializer, ApiView, api_exception_handler, error_responses
+from registry.models import Authority, CardType, Exercise, Structure
+from registry.scoping import (
+    cards_visible_to,
+    orders_visible_to,
+    payments_visible_to,
+    professionals_visible_to,
+    role_of,
+)
+
+from . import errors, services
+from .invoices import invoice_filename, invoice_pdf
+from .models import Order, OrderEvent, Payment
+from .permissions import role_may
+
+# --- error bodies --------------------------------------------------------------------------------------
+
+
+class TransitionErrorSerializer(ApiErrorSerializer):
+    state = serializers.ChoiceField(choices=Order.State.choices, help_text="The order's current state.")
+    allowed_transitions = serializers.ListField(
+        child=serializers.CharField(), help_text="Transitions the state machine allows from this state."
+    )
+
+
+class ReasonSerializer(serializers.Serializer):
+    code = serializers.CharField()
+    message = serializers.CharField()
+
+
+class IneligibleErrorSerializer(ApiErrorSerializer):
+    reasons = ReasonSerializer(many=True, help_text="Every eligibility rule the order fails.")
+
+
+STATUS_OF = {
+    errors.OrderNotFound: status.HTTP_404_NOT_FOUND,
+    errors.NotPermitted: status.HTTP_403_FORBIDDEN,
+    errors.InvalidTransition: status.HTTP_409_CONFLICT,
+    errors.ConcurrentUpdate: status.HTTP_409_CONFLICT,
+    errors.OrderRerouted: status.HTTP_409_CONFLICT,
+    errors.NotEligible: status.HTTP_422_UNPROCESSABLE_ENTITY,
+    errors.InvalidOrder: status.HTTP_400_BAD_REQUEST,
+    errors.PaymentRefused: status.HTTP_400_BAD_REQUEST,
+}
+
+
+def order_error_body(exc: errors.OrderError, order_id: int | None) -> dict[str, Any]:
+    body: dict[str, Any] = {"code": exc.code, "message": exc.message}
+    if isinstance(exc, errors.InvalidTransition):
+        body.update(state=exc.state, allowed_transitions=exc.allowed)
+    elif isinstance(exc, errors.ConcurrentUpdate | errors.OrderRerouted) and order_id is not None:
+        current = Order.objects.filter(pk=order_id).first()
+        if current is not None:
+            body.update(state=current.state, allowed_transitions=current.allowed_transitions())
+    elif isinstance(exc, errors.NotEligible):
+        body["reasons"] = [{"code": r.code, "message": r.message} for r in exc.reasons]
+    elif isinstance(exc, errors.InvalidOrder):
+        body["fields"] = {exc.field or "non_field_errors": [exc.message]}
+    return body
+
+
+def orders_exception_handler(exc: Exception, context: dict) -> Response | None:
+    if isinstance(exc, errors.OrderError):
+        order_id = context.get("kwargs", {}).get("pk")
+        body = order_error_body(exc, int(order_id) if str(order_id or "").isdigit() else None)
+        return Response(body, status=STATUS_OF.get(type(exc), status.HTTP_400_BAD_REQUEST))
+    return api_exception_handler(exc, context)
+
+
+class OrdersApiView(ApiView):
+    def get_exception_handler(self) -> Any:
+        return orders_exception_handler
+
+    def visible_order(self) -> Order:
+        pk = self.check_id(self.kwargs["pk"])
+        order = orders_visible_to(self.request.user).filter(pk=pk).first()  # type: ignore[attr-defined]
+        if order is None:
+            raise errors.OrderNotFound()
+        return order
+
+
+ID_PARAMETER = OpenApiParameter("pk", OpenApiTypes.INT, OpenApiParameter.PATH, description="Order id.")
+CONFLICT = OpenApiResponse(TransitionErrorSerializer, description="Not possible from the current state.")
+INELIGIBLE = OpenApiResponse(IneligibleErrorSerializer, description="The order fails eligibility rules.")
+
+
+# --- orders --------------------------------------------------------------------------------------------
+
+
+class EventSerializer(serializers.ModelSerializer):
+    actor = serializers.SlugRelatedField(slug_field="username", read_only=True, allow_null=True)  # type: ignore[var-annotated]
+
+    class Meta:
+        model = OrderEvent
+        fields = ["at", "actor", "actor_role", "transition", "from_state", "to_state", "reason"]
+
+
+class PaymentSerializer(serializers.ModelSerializer):
+    recorded_by = serializers.SlugRelatedField(slug_field="username", read_only=True, allow_null=True)  # type: ignore[var-annotated]
+    invoice_number = serializers.CharField(read_only=True)
+
+    class Meta:
+        model = Payment
+        fields = [
+            "id",
+            "order",
+            "amount",
+            "currency",
+            "method",
+            "reference",
+            "recorded_by",
+            "at",
+            "invoice_number",
+        ]
+
+
+class OrderSerializer(serializers.ModelSerializer):
+    authority = serializers.SlugRelatedField(slug_field="code", read_only=True)  # type: ignore[var-annotated]
+    national_id = serializers.CharField(source="professional.national_id", read_only=True)
+    holder_name = serializers.CharField(source="professional.full_name", read_only=True)
+    allowed_transitions = serializers.SerializerMethodField(
+        help_text="Transitions the state machine allows from the current state."
+    )
+    your_transitions = serializers.SerializerMethodField(
+        help_text="Transitions you may fire now (POST /api/v1/orders/{id}/<transition>/)."
+    )
+
+    class Meta:
+        model = Order
+        fields = [
+            "id",
+            "professional",
+            "national_id",
+            "holder_name",
+            "exercise",
+            "structure",
+            "card_type",
+            "kind",
+            "replacement_reason",
+            "replaces",
+            "produced_card",
+            "authority",
+            "state",
+            "fee",
+            "failure_count",
+            "created_at",
+            "updated_at",
+            "state_changed_at",
+            "allowed_transitions",
+            "your_transitions",
+        ]
+        read_only_fields = fields
+
+    def get_allowed_transitions(self, order: Order) -> list[str]:
+        return order.allowed_transitions()
+
+    def get_your_transitions(self, order: Order) -> list[str]:
+        role = role_of(self.context["request"].user)
+        names = [n for n in order.allowed_transitions() if n in TRANSITION_ENDPOINTS]
+        return [n for n in names if role_may(role, n, order) and can_proceed(getattr(order, n))]
+
+
+class OrderDetailSerializer(OrderSerializer):
+    events = EventSerializer(many=True, read_only=True)
+    payment = serializers.SerializerMethodField()
+
+    class Meta(OrderSerializer.Meta):
+        fields = [*OrderSerializer.Meta.fields, "events", "payment"]
+        read_only_fields = fields
+
+    @extend_schema_field(PaymentSerializer(allow_null=True))
+    def get_payment(self, order: Order) -> dict | None:
+        payment = Payment.objects.filter(order=order).first()
+        return PaymentSerializer(payment).data if payment else None
+
+
+class ScopedPrimaryKey(serializers.PrimaryKeyRelatedField):
+    """A primary key among the objects the requesting user may see; others are reported as unknown."""
+
+    def __init__(self, scope: Callable[[Any], QuerySet], **kwargs: Any) -> None:
+        self.scope = scope
+        kwargs.setdefault("queryset", scope(None))
+        super().__init__(**kwargs)
+
+    def get_queryset(self) -> QuerySet:
+        return self.scope(self.context["request"].user)
+
+    def to_internal_value(self, data: Any) -> Any:
+        if isinstance(data, bool) or (isinstance(data, int) and not 0 < data <= MAX_ID):
+            self.fail("does_not_exist", pk_value=data)
+        if isinstance(data, str) and data.isdigit() and int(data) > MAX_ID:
+            self.fail("does_not_exist", pk_value=data)
+        return super().to_internal_value(data)
+
+
+def _scoped_exercises(user: Any) -> QuerySet:
+    if user is None:
+        return Exercise.objects.all()
+    return Exercise.objects.filter(professional__in=professionals_visible_to(user))
+
+
+class OrderCreateSerializer(serializers.Serializer):
+    professional = ScopedPrimaryKey(professionals_visible_to, help_text="The holder (a person id).")
+    exercise = ScopedPrimaryKey(
+        _scoped_exercises, required=False, allow_null=True, help_text="The exercise (CPS, CPF)."
+    )
+    structure = serializers.PrimaryKeyRelatedField(
+        queryset=Structure.objects.all(), required=False, allow_null=True, help_text="For CPE, CPA, CDE."
+    )
+    card_type = serializers.ChoiceField(choices=CardType.choices)
+    kind = serializers.ChoiceField(choices=Order.Kind.choices)
+    replacement_reason = serializers.ChoiceField(
+        choices=Order.ReplacementReason.choices, required=False, allow_blank=True, default=""
+    )
+    replaces = ScopedPrimaryKey(
+        cards_visible_to, required=False, allow_null=True, help_text="The card replaced or renewed."
+    )
+
+    def to_internal_value(self, data: Any) -> Any:
+        if not isinstance(data, dict):
+            raise ValidationError({"non_field_errors": ["Expected a JSON object."]})
+        return super().to_internal_value(data)
+
+
+class OrderFilterSerializer(serializers.Serializer):
+    state = serializers.ChoiceField(choices=Order.State.choices, required=False)
+    kind = serializers.ChoiceField(choices=Order.Kind.choices, required=False)
+    card_type = serializers.ChoiceField(choices=CardType.choices, required=False)
+    authority = serializers.SlugRelatedField(  # type: ignore[var-annotated]
+        slug_field="code", queryset=Authority.objects.all(), required=False, help_text="Authority code."
+    )
+    professional = serializers.IntegerField(min_value=1, max_value=MAX_ID, required=False)
+    overdue = serializers.BooleanField(
+        required=False,
+        help_text="true: only orders waiting longer than CPX_ORDER_OVERDUE_DAYS in a non-final state.",
+    )
+
+
+def filter_orders(orders: QuerySet[Order], params: dict[str, Any]) -> QuerySet[Order]:
+    for field in ("state", "kind", "card_type", "authority"):
+        if field in params:
+            orders = orders.filter(**{field: params[field]})
+    if "professional" in params:
+        orders = orders.filter(professional_id=params["professional"])
+    if params.get("overdue") is True:
+        orders = services.orders_overdue(orders=orders)
+    elif params.get("overdue") is False:
+        orders = orders.exclude(pk__in=services.orders_overdue(orders=orders).values("pk"))
+    return orders
+
+
+@extend_schema_view(
+    list=extend_schema(
+        summary="List orders you may see",
+        parameters=[OrderFilterSerializer],
+        responses={200: OrderSerializer(many=True), **error_responses(400, 401, 403)},
+    ),
+    retrieve=extend_schema(
+        summary="An order with its event history",
+        parameters=[ID_PARAMETER],
+        responses={200: OrderDetailSerializer, **error_responses(401, 403, 404)},
+    ),
+    create=extend_schema(
+        summary="Create a draft order",
+        request=OrderCreateSerializer,
+        responses={201: OrderDetailSerializer, **error_responses(400, 401, 403)},
+    ),
+)
+class OrderViewSet(OrdersApiView, mixins.ListModelMixin, mixins.RetrieveModelMixin, GenericViewSet):
+    serializer_class = OrderSerializer
+    queryset = Order.objects.none()
+
+    def get_queryset(self) -> QuerySet[Order]:
+        orders = orders_visible_to(self.request.user).select_related("authority", "professional")
+        if self.action == "list":
+            query = OrderFilterSerializer(data=self.request.query_params.dict())
+            query.is_valid(raise_exception=True)
+            orders = filter_orders(orders, query.validated_data)
+        return orders.order_by("-created_at", "-id")
+
+    def retrieve(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        order = self.visible_order()
+        return Response(OrderDetailSerializer(order, context={"request": request}).data)
+
+    def create(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        data = OrderCreateSerializer(data=request.data, context={"request": request})
+        data.is_valid(raise_exception=True)
+        order = services.order_create(actor=request.user, **data.validated_data)
+        body = OrderDetailSerializer(order, context={"request": request}).data
+        return Response(body, status=status.HTTP_201_CREATED)
+
+
+# --- transitions: POST /api/v1/orders/{id}/<transition>/ ----------------------------------------------
+
+
+class NoInputSerializer(serializers.Serializer):
+    pass
+
+
+class OptionalReasonSerializer(serializers.Serializer):
+    reason = serializers.CharField(required=False, allow_blank=True, default="", max_length=2000)
+
+
+class RequiredReasonSerializer(serializers.Serializer):
+    reason = serializers.CharField(max_length=2000, help_text="Why (kept in the order's history).")
+
+
+class ProducedSerializer(serializers.Serializer):
+    card = ScopedPrimaryKey(cards_visible_to, help_text="The card the station personalized.")
+
+
+class PaymentInputSerializer(serializers.Serializer):
+    amount = serializers.DecimalField(max_digits=8, decimal_places=2, min_value=0, help_text="In EUR.")
+    method = serializers.ChoiceField(choices=Payment.Method.choices)
+    reference = serializers.CharField(max_length=100, help_text="Transfer, cheque or provider reference.")
+
+
+def _call(service: Callable[..., Any], **fixed: Any) -> Callable[..., Any]:
+    return lambda order, actor, data: service(order=order, actor=actor, **fixed, **data)
+
+
+# name → (service, input serializer, summary)
+TRANSITION_ENDPOINTS: dict[str, tuple[Callable[..., Any], type[serializers.Serializer], str]] = {
+    "submit": (_call(services.order_submit), NoInputSerializer, "Submit a draft (eligibility is checked)"),
+    "approve": (
+        _call(services.order_approve),
+        OptionalReasonSerializer,
+        "Approve (eligibility re-checked); goes on to payment or to production",
+    ),
+    "reject": (_call(services.order_reject), RequiredReasonSerializer, "Reject, with a reason"),
+    "cancel": (_call(services.order_cancel), OptionalReasonSerializer, "Cancel before production"),
+    "queue": (_call(services.order_queue), NoInputSerializer, "Queue an approved or paid order"),
+    "start_production": (
+        _call(services.order_start_production),
+        NoInputSerializer,
+        "A station starts personalizing",
+    ),
+    "mark_produced": (_call(services.order_mark_produced), ProducedSerializer, "The card was produced"),
+    "mark_failed": (_call(services.order_mark_failed), RequiredReasonSerializer, "Personalization failed"),
+    "requeue": (_call(services.order_requeue), OptionalReasonSerializer, "Queue a failed order again"),
+    "ship": (_call(services.order_mark_shipped), OptionalReasonSerializer, "The card was shipped"),
+    "deliver": (_call(services.order_mark_delivered), NoInputSerializer, "The card was delivered"),
+}
+
+
+class OrderTransitionView(OrdersApiView, GenericAPIView):
+    transition = ""
+    serializer_class: Any = NoInputSerializer
+
+    def post(self, request: Request, pk: str) -> Response:
+        order = self.visible_order()
+        service, input_serializer, _summary = TRANSITION_ENDPOINTS[self.transition]
+        if not isinstance(request.data or {}, dict):
+            raise ValidationError({"non_field_errors": ["Expected a JSON object."]})
+        data = input_serializer(data=request.data or {}, context={"request": request})
+        data.is_valid(raise_exception=True)
+        order = service(order, request.user, dict(data.validated_data))
+        order = Order.objects.get(pk=order.pk)
+        return Response(OrderDetailSerializer(order, context={"request": request}).data)
+
+
+def transition_view(name: str) -> Any:
+    _service, input_serializer, summary = TRANSITION_ENDPOINTS[name]
+    view = type(
+        f"Order{name.title().replace('_', '')}View",
+        (OrderTransitionView,),
+        {"transition": name, "serializer_class": input_serializer, "__doc__": summary},
+    )
+    schema = extend_schema(
+        operation_id=f"orders_{name}",
+        summary=summary,
+        parameters=[ID_PARAMETER],
+        request=input_serializer,
+        responses={
+            200: OrderDetailSerializer,
+            **error_responses(400, 401, 403, 404),
+            409: CONFLICT,
+            422: INELIGIBLE,
+        },
+        tags=["orders"],
+    )
+    return extend_schema_view(post=schema)(view)
+
+
+TRANSITION_VIEWS = {name: transition_view(name) for name in TRANSITION_ENDPOINTS}
+
+
+# --- payments and invoices -----------------------------------------------------------------------------
+
+
+@extend_schema_view(
+    post=extend_schema(
+        operation_id="orders_record_payment",
+        summary="Record the payment of the order's fee (transfer, cheque); the order goes on to production",
+        parameters=[ID_PARAMETER],
+        request=PaymentInputSerializer,
+        responses={201: PaymentSerializer, **error_responses(400, 401, 403, 404), 409: CONFLICT},
+        tags=["orders"],
+    )
+)
+class RecordPaymentView(OrdersApiView, GenericAPIView):
+    serializer_class = PaymentInputSerializer
+
+    def post(self, request: Request, pk: str) -> Response:
+        order = self.visible_order()
+        data = PaymentInputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        payment = services.payment_record(order=order, actor=request.user, **data.validated_data)
+        return Response(PaymentSerializer(payment).data, status=status.HTTP_201_CREATED)
+
+
+class PdfRenderer(JSONRenderer):
+    """Lets clients ask for ``application/pdf``; errors are still JSON (see ``finalize_response``)."""
+
+    media_type = "application/pdf"
+    format = "pdf"
+
+
+@extend_schema_view(
+    get=extend_schema(
+        operation_id="orders_invoice",
+        summary="The invoice of a paid order (PDF)",
+        parameters=[ID_PARAMETER],
+        responses={
+            (200, "application/pdf"): OpenApiResponse(OpenApiTypes.BINARY, description="The invoice."),
+            **error_responses(401, 403, 404),
+        },
+        tags=["orders"],
+    )
+)
+class InvoiceView(OrdersApiView, GenericAPIView):
+    renderer_classes = [JSONRenderer, PdfRenderer]
+    serializer_class = NoInputSerializer
+
+    def get(self, request: Request, pk: str) -> HttpResponse:
+        order = self.visible_order()
+        payment = Payment.objects.filter(order=order).select_related("order__professional").first()
+        if payment is None:
+            raise errors.OrderNotFound(_("This order has no payment, so no invoice."))
+        response = HttpResponse(invoice_pdf(payment), content_type="application/pdf")
+        response["Content-Disposition"] = f'attachment; filename="{invoice_filename(payment)}"'
+        return response
+
+    def finalize_response(self, request: Request, response: Any, *args: Any, **kwargs: Any) -> Any:
+        if isinstance(response, Response):
+            request.accepted_renderer, request.accepted_media_type = JSONRenderer(), "application/json"
+        return super().finalize_response(request, response, *args, **kwargs)
+
+
+@extend_schema_view(
+    list=extend_schema(
+        summary="Payments of the orders you may see",
+        responses={200: PaymentSerializer(many=True), **error_responses(400, 401, 403)},
+    ),
+    retrieve=extend_schema(
+        summary="A payment",
+        responses={200: PaymentSerializer, **error_responses(401, 403, 404)},
+    ),
+)
+class PaymentViewSet(OrdersApiView, mixins.ListModelMixin, mixins.RetrieveModelMixin, GenericViewSet):
+    serializer_class = PaymentSerializer
+    queryset = Payment.objects.none()
+
+    def get_queryset(self) -> QuerySet[Payment]:
+        return payments_visible_to(self.request.user).select_related("recorded_by").order_by("-at", "-id")
+
+    def get_object(self) -> Payment:
+        payment = self.get_queryset().filter(pk=self.check_id(self.kwargs["pk"])).first()
+        if payment is None:
+            raise errors.OrderNotFound(_("No such payment."))
+        return payment

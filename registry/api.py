@@ -1,0 +1,219 @@
+"""REST API of the registry (persons), and the API conventions the other apps' endpoints share.
+
+Every error is JSON ``{"code": ..., "message": ...}``: ``code`` is stable for programs, ``message`` is for
+people; validation errors add ``fields``. Objects outside the user's scope (``registry.scoping``) answer
+404, never 403.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.db.models import Q, QuerySet
+from django.http import Http404
+from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_view
+from rest_framework import exceptions, serializers
+from rest_framework.authentication import SessionAuthentication, TokenAuthentication
+from rest_framework.pagination import LimitOffsetPagination
+from rest_framework.parsers import JSONParser
+from rest_framework.renderers import JSONRenderer
+from rest_framework.response import Response
+from rest_framework.views import APIView, exception_handler
+from rest_framework.viewsets import ReadOnlyModelViewSet
+
+from .models import Exercise, Professional, StructureMember
+from .routing import authority_for_exercise
+from .scoping import professionals_visible_to
+
+MAX_ID = 2**63 - 1  # PostgreSQL bigint: a larger id cannot exist (and must not reach the database)
+
+
+# --- errors --------------------------------------------------------------------------------------------
+
+
+class ApiErrorSerializer(serializers.Serializer):
+    code = serializers.CharField(help_text="Stable, machine-readable error code.")
+    message = serializers.CharField(help_text="Human-readable explanation.")
+
+
+class ApiValidationErrorSerializer(ApiErrorSerializer):
+    fields = serializers.DictField(  # type: ignore[assignment]
+        child=serializers.ListField(child=serializers.CharField()),
+        required=False,
+        help_text="Messages per input field.",
+    )
+
+
+CODES = {
+    exceptions.NotAuthenticated: "not_authenticated",
+    exceptions.AuthenticationFailed: "authentication_failed",
+    exceptions.PermissionDenied: "not_permitted",
+    exceptions.NotFound: "not_found",
+    exceptions.MethodNotAllowed: "method_not_allowed",
+    exceptions.NotAcceptable: "not_acceptable",
+    exceptions.UnsupportedMediaType: "unsupported_media_type",
+    exceptions.Throttled: "throttled",
+    exceptions.ParseError: "parse_error",
+    exceptions.ValidationError: "invalid",
+}
+
+
+def _flatten(detail: Any) -> dict[str, list[str]]:
+    if isinstance(detail, dict):
+        return {key: [str(m) for m in (v if isinstance(v, list) else [v])] for key, v in detail.items()}
+    return {"non_field_errors": [str(m) for m in (detail if isinstance(detail, list) else [detail])]}
+
+
+def api_exception_handler(exc: Exception, context: dict) -> Response | None:
+    """DRF's handler, with every error body in the shape ``{"code", "message"[, "fields"]}``."""
+    response = exception_handler(exc, context)
+    if response is None:
+        return None
+    code = next((c for cls, c in CODES.items() if isinstance(exc, cls)), "error")
+    if isinstance(exc, Http404):
+        code = "not_found"
+    if isinstance(exc, exceptions.ValidationError):
+        response.data = {"code": code, "message": "Invalid input.", "fields": _flatten(exc.detail)}
+    else:
+        detail = getattr(exc, "detail", None) or response.data.get("detail", "")
+        response.data = {"code": code, "message": str(detail)}
+    return response
+
+
+def error_responses(*statuses: int) -> dict[int, OpenApiResponse]:
+    descriptions = {
+        400: ("Invalid input.", ApiValidationErrorSerializer),
+        401: ("Not signed in.", ApiErrorSerializer),
+        403: ("Not permitted.", ApiErrorSerializer),
+        404: ("Not found, or not visible to you.", ApiErrorSerializer),
+    }
+    return {s: OpenApiResponse(descriptions[s][1], description=descriptions[s][0]) for s in statuses}
+
+
+class Pagination(LimitOffsetPagination):
+    default_limit = 50
+    max_limit = 500
+    MAX_OFFSET = 10**9
+
+    def get_offset(self, request: Any) -> int:
+        return min(super().get_offset(request), self.MAX_OFFSET)
+
+    def get_schema_operation_parameters(self, view: Any) -> list[dict]:
+        parameters = super().get_schema_operation_parameters(view)
+        for parameter in parameters:
+            parameter["schema"]["minimum"] = 0
+        return parameters
+
+
+class ApiView(APIView):
+    """The conventions of every CPx endpoint (mixed into DRF views)."""
+
+    # Token first, so an anonymous request is told how to authenticate (401, not 403).
+    authentication_classes: Any = [TokenAuthentication, SessionAuthentication]
+    renderer_classes: Any = [JSONRenderer]
+    parser_classes: Any = [JSONParser]
+    pagination_class: Any = Pagination
+
+    def get_exception_handler(self) -> Any:
+        return api_exception_handler
+
+    def check_id(self, value: Any) -> int:
+        """A path id as an int; out of range ids are simply not found."""
+        try:
+            number = int(value)
+        except (TypeError, ValueError):
+            raise Http404 from None
+        if not 0 < number <= MAX_ID:
+            raise Http404
+        return number
+
+
+# --- persons -------------------------------------------------------------------------------------------
+
+
+class ExerciseSerializer(serializers.ModelSerializer):
+    profession = serializers.CharField(source="profession_id")
+    profession_label = serializers.CharField(source="profession.label")
+    category = serializers.CharField(source="category_id", allow_null=True)
+    authority = serializers.SerializerMethodField(help_text="Authority that reviews this exercise's orders.")
+
+    class Meta:
+        model = Exercise
+        fields = ["id", "profession", "profession_label", "category", "is_active", "authority"]
+
+    def get_authority(self, exercise: Exercise) -> str:
+        return authority_for_exercise(exercise, exercise.professional).code
+
+
+class MembershipSerializer(serializers.ModelSerializer):
+    structure_name = serializers.CharField(source="structure.name")
+
+    class Meta:
+        model = StructureMember
+        fields = ["structure", "structure_name", "role", "is_active"]
+
+
+class PersonSerializer(serializers.ModelSerializer):
+    exercises = ExerciseSerializer(many=True, read_only=True)
+    memberships = MembershipSerializer(many=True, read_only=True)
+
+    class Meta:
+        model = Professional
+        fields = [
+            "id",
+            "national_id",
+            "id_type",
+            "rpps",
+            "adeli",
+            "civility",
+            "last_name",
+            "first_name",
+            "is_active",
+            "deactivated_at",
+            "exercises",
+            "memberships",
+        ]
+
+
+class PersonSearchSerializer(serializers.Serializer):
+    identifier = serializers.CharField(
+        required=False, max_length=32, help_text="National identifier, RPPS or ADELI number (exact)."
+    )
+    name = serializers.CharField(
+        required=False, max_length=120, help_text="Part of the last or first name (case-insensitive)."
+    )
+
+
+@extend_schema_view(
+    list=extend_schema(
+        summary="Search persons",
+        parameters=[PersonSearchSerializer],
+        responses={200: PersonSerializer(many=True), **error_responses(400, 401, 403)},
+    ),
+    retrieve=extend_schema(
+        summary="A person with their exercises and structure memberships",
+        responses={200: PersonSerializer, **error_responses(401, 403, 404)},
+    ),
+)
+class PersonViewSet(ApiView, ReadOnlyModelViewSet):
+    serializer_class = PersonSerializer
+
+    def get_queryset(self) -> QuerySet[Professional]:
+        people = professionals_visible_to(self.request.user).order_by("last_name", "first_name", "id")
+        return people.prefetch_related(
+            "exercises__profession__authority", "exercises__professional", "memberships__structure"
+        )
+
+    def get_object(self) -> Professional:
+        return super().get_object() if self.check_id(self.kwargs["pk"]) else None  # type: ignore[return-value]
+
+    def filter_queryset(self, queryset: Any) -> Any:
+        if self.action != "list":
+            return queryset
+        search = PersonSearchSerializer(data=self.request.query_params)
+        search.is_valid(raise_exception=True)
+        if identifier := search.validated_data.get("identifier"):
+            queryset = queryset.filter(Q(national_id=identifier) | Q(rpps=identifier) | Q(adeli=identifier))
+        if name := search.validated_data.get("name"):
+            queryset = queryset.filter(Q(last_name__icontains=name) | Q(first_name__icontains=name))
+        return queryset

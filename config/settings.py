@@ -210,6 +210,22 @@ SPECTACULAR_SETTINGS.setdefault("ENUM_NAME_OVERRIDES", {}).update(
         "PaymentMethodEnum": "orders.models.Payment.Method",
     }
 )
+
+# --- notifications ---
+# Delivery attempts before a message is marked failed (shown to operators in the admin), and the back-off
+# between attempts: base × 2^(n-1) seconds, capped.
+CPX_NOTIFY_MAX_ATTEMPTS = env_int("CPX_NOTIFY_MAX_ATTEMPTS", 8)
+CPX_NOTIFY_BACKOFF_SECONDS = env_int("CPX_NOTIFY_BACKOFF_SECONDS", 60)
+CPX_NOTIFY_BACKOFF_MAX_SECONDS = env_int("CPX_NOTIFY_BACKOFF_MAX_SECONDS", 6 * 3600)
+# How long a worker holds a message it is sending; keep it well above the SMTP timeout.
+CPX_NOTIFY_LEASE_SECONDS = env_int("CPX_NOTIFY_LEASE_SECONDS", 300)
+# Messages the sweep (every 30 s, config/celery.py) delivers per run at most.
+CPX_NOTIFY_SWEEP_BATCH = env_int("CPX_NOTIFY_SWEEP_BATCH", 500)
+CPX_NOTIFY_DEFAULT_LANGUAGE = env("CPX_NOTIFY_DEFAULT_LANGUAGE", "fr")
+# Return address printed at the top of every letter (lines separated by "|").
+CPX_LETTER_RETURN_ADDRESS = env(
+    "CPX_LETTER_RETURN_ADDRESS", "Agence du numérique en santé — Service CPx|9 rue Georges Pitard|75015 Paris"
+).split("|")
 # Where the file-based mail backend (django.core.mail.backends.filebased.EmailBackend) writes messages.
 EMAIL_FILE_PATH = env("EMAIL_FILE_PATH", str(VAR_DIR / "mail"))
 EMAIL_TIMEOUT = env_int("EMAIL_TIMEOUT", 30)

@@ -9,18 +9,17 @@ from collections.abc import Callable
 LENGTHS = {"rpps": 11, "adeli": 9, "finess": 9, "siren": 9, "siret": 14}
 
 
+# Each digit's contribution when it sits in a doubled position (2*d, minus 9 above 9), as ASCII digits,
+# so the sum runs over bytes in C: the import checks millions of identifiers.
+_DOUBLED = bytes.maketrans(b"0123456789", b"0246813579")
+
+
 def luhn_valid(number: str) -> bool:
     """True when the digit string passes the Luhn check (from the right, double every second digit)."""
-    if not number.isdigit():
+    if not (number.isascii() and number.isdigit()):
         return False
-    total = 0
-    for position, char in enumerate(reversed(number)):
-        digit = int(char)
-        if position % 2 == 1:
-            digit *= 2
-            if digit > 9:
-                digit -= 9
-        total += digit
+    raw = number.encode("ascii")
+    total = sum(raw[-1::-2]) + sum(raw[-2::-2].translate(_DOUBLED)) - 48 * len(raw)
     return total % 10 == 0
 
 

@@ -1,0 +1,229 @@
+"""The extraction file ``PS_LibreAcces_Personne_activite``: its 56 columns and the rules a row must keep.
+
+A row that breaks a rule is rejected with the column and the rule broken, in words an operator can act on;
+the rest of the file goes on (DOMAIN.md §3).
+"""
+
+from __future__ import annotations
+
+import operator
+import unicodedata
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from . import identifiers
+from .models import (
+    Activity,
+    Exercise,
+    ExerciseMode,
+    Profession,
+    Professional,
+    ProfessionalCategory,
+    Skill,
+    SkillType,
+    Structure,
+)
+
+# (staging column, official header label, the model field the value lands in, for its length limit)
+COLUMNS: list[tuple[str, str, str]] = [
+    ("id_type", "Type d'identifiant PP", ""),
+    ("identifier", "Identifiant PP", ""),
+    ("national_id", "Identification nationale PP", "Professional.national_id"),
+    ("exercise_civility_code", "Code civilité d'exercice", "Professional.exercise_civility_code"),
+    ("exercise_civility", "Libellé civilité d'exercice", "Professional.exercise_civility"),
+    ("civility_code", "Code civilité", "Professional.civility_code"),
+    ("civility", "Libellé civilité", "Professional.civility"),
+    ("last_name", "Nom d'exercice", "Professional.last_name"),
+    ("first_name", "Prénom d'exercice", "Professional.first_name"),
+    ("profession_code", "Code profession", ""),
+    ("profession_label", "Libellé profession", ""),
+    ("category_code", "Code catégorie professionnelle", ""),
+    ("category_label", "Libellé catégorie professionnelle", ""),
+    ("skill_type_code", "Code type savoir-faire", "SkillType.code"),
+    ("skill_type_label", "Libellé type savoir-faire", "SkillType.label"),
+    ("skill_code", "Code savoir-faire", "Skill.code"),
+    ("skill_label", "Libellé savoir-faire", "Skill.label"),
+    ("mode_code", "Code mode exercice", ""),
+    ("mode_label", "Libellé mode exercice", ""),
+    ("siret", "Numéro SIRET site", ""),
+    ("siren", "Numéro SIREN site", ""),
+    ("finess_site", "Numéro FINESS site", ""),
+    ("finess_legal", "Numéro FINESS établissement juridique", ""),
+    ("technical_id", "Identifiant technique de la structure", "Structure.technical_id"),
+    ("name", "Raison sociale site", "Structure.name"),
+    ("trade_name", "Enseigne commerciale site", "Structure.trade_name"),
+    ("address_recipient", "Complément destinataire (coord. structure)", "Structure.address_recipient"),
+    ("address_place", "Complément point géographique (coord. structure)", "Structure.address_place"),
+    ("street_number", "Numéro Voie (coord. structure)", "Structure.street_number"),
+    ("street_repetition", "Indice répétition voie (coord. structure)", "Structure.street_repetition"),
+    ("street_type", "Code type de voie (coord. structure)", "Structure.street_type"),
+    ("street_type_label", "Libellé type de voie (coord. structure)", ""),
+    ("street_name", "Libellé Voie (coord. structure)", "Structure.street_name"),
+    ("distribution", "Mention distribution (coord. structure)", "Structure.distribution"),
+    ("cedex", "Bureau cedex (coord. structure)", "Structure.cedex"),
+    ("postcode", "Code postal (coord. structure)", "Structure.postcode"),
+    ("commune_code", "Code commune (coord. structure)", "Structure.commune_code"),
+    ("commune", "Libellé commune (coord. structure)", "Structure.commune"),
+    ("country_code", "Code pays (coord. structure)", "Structure.country_code"),
+    ("country", "Libellé pays (coord. structure)", "Structure.country"),
+    ("phone", "Téléphone (coord. structure)", "Structure.phone"),
+    ("phone2", "Téléphone 2 (coord. structure)", "Structure.phone2"),
+    ("fax", "Télécopie (coord. structure)", "Structure.fax"),
+    ("email", "Adresse e-mail (coord. structure)", "Structure.email"),
+    ("department_code", "Code Département (structure)", "Structure.department_code"),
+    ("department", "Libellé Département (structure)", "Structure.department"),
+    ("former_id", "Ancien identifiant de la structure", "Structure.former_id"),
+    ("registration_authority", "Autorité d'enregistrement", "Activity.registration_authority"),
+    ("sector_code", "Code secteur d'activité", "Activity.sector_code"),
+    ("sector", "Libellé secteur d'activité", "Activity.sector"),
+    ("pharmacist_section_code", "Code section tableau pharmaciens", "Exercise.pharmacist_section_code"),
+    ("pharmacist_section", "Libellé section tableau pharmaciens", "Exercise.pharmacist_section"),
+    ("role_code", "Code rôle", "Activity.role_code"),
+    ("role", "Libellé rôle", "Activity.role"),
+    ("genre_code", "Code genre activité", "Activity.genre_code"),
+    ("genre", "Libellé genre activité", "Activity.genre"),
+]
+WIDTH = len(COLUMNS)
+NAMES = [name for name, _, _ in COLUMNS]
+_MODELS = {
+    model.__name__: model
+    for model in (Professional, Exercise, Activity, Structure, Skill, SkillType, Profession, ExerciseMode)
+}
+# Columns checked against an identifier rule when they are filled in.
+STRUCTURE_IDS = [(19, identifiers.check_siret), (20, identifiers.check_siren)]
+STRUCTURE_IDS += [(21, identifiers.check_finess), (22, identifiers.check_finess)]
+PERSON_CHECKS = {"8": identifiers.check_rpps, "0": identifiers.check_adeli}
+
+
+def column_label(index: int) -> str:
+    """``"10 Code profession"``: the column's number (from 1) and its official name, for the report."""
+    return f"{index + 1} {COLUMNS[index][1]}"
+
+
+def _max_length(target: str) -> int:
+    if not target:
+        return 1 << 30
+    model_name, field_name = target.split(".")
+    length = _MODELS[model_name]._meta.get_field(field_name).max_length
+    return int(length) if length else 1 << 30
+
+
+MAX_LENGTHS = [_max_length(target) for _, _, target in COLUMNS]
+
+
+def normalize_label(label: str) -> str:
+    """Header labels compared without accents, case, spacing or punctuation (sources differ on these)."""
+    plain = unicodedata.normalize("NFKD", label).encode("ascii", "ignore").decode().lower()
+    return "".join(char for char in plain if char.isalnum())
+
+
+EXPECTED_HEADER = [normalize_label(label) for _, label, _ in COLUMNS]
+
+
+def header_problem(line: str) -> str | None:
+    """Why the first line is not this format's header, or None."""
+    labels = line.lstrip("\ufeff").split("|")
+    if len(labels) == WIDTH + 1 and labels[-1] == "":
+        labels.pop()
+    if len(labels) != WIDTH:
+        return f"line 1: the header has {len(labels)} columns, expected the {WIDTH} of PS_LibreAcces"
+    for index, (label, expected) in enumerate(zip(labels, EXPECTED_HEADER, strict=True)):
+        if normalize_label(label) != expected:
+            return f"line 1: header column {index + 1} is {label!r}, expected {COLUMNS[index][1]!r}"
+    return None
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One rule broken by a row: the column (index from 0, or None for the whole row) and the rule."""
+
+    column: int | None
+    rule: str
+    value: str = ""
+
+
+class RowChecker:
+    """The per-row rules, with the code tables loaded once and identifier checks memoised in a bounded
+    cache (structures repeat across rows; the cache is cleared when full so memory stays flat)."""
+
+    CACHE_LIMIT = 200_000
+
+    def __init__(self) -> None:
+        self.professions = set(Profession.objects.values_list("code", flat=True))
+        self.modes = set(ExerciseMode.objects.values_list("code", flat=True)) | {""}
+        self.categories = set(ProfessionalCategory.objects.values_list("code", flat=True)) | {""}
+        self._cache: dict[tuple[int, str], str | None] = {}
+        self._last_person: tuple[str, str, str] | None = None
+
+    def problem(self, fields: list[str]) -> Problem | None:
+        return (
+            self._person_problem(fields)
+            or self._code_problem(fields)
+            or self._structure_problem(fields)
+            or self._length_problem(fields)
+        )
+
+    def _person_problem(self, fields: list[str]) -> Problem | None:
+        person = (fields[0], fields[1], fields[2])
+        if person == self._last_person:  # the rows of one person follow each other
+            return None
+        problem = _person_identity_problem(*person)
+        if problem is None:
+            self._last_person = person
+        return problem
+
+    def _code_problem(self, fields: list[str]) -> Problem | None:
+        if not fields[7]:
+            return Problem(7, "the name is missing")
+        if fields[9] not in self.professions:
+            return Problem(9, "unknown profession code (TRE_G15)", fields[9])
+        if fields[11] not in self.categories:
+            return Problem(11, "unknown professional category code (TRE_R09)", fields[11])
+        if fields[17] not in self.modes:
+            return Problem(17, "unknown mode of exercise code (TRE_R23)", fields[17])
+        return None
+
+    def _structure_problem(self, fields: list[str]) -> Problem | None:
+        siret, siren = fields[19], fields[20]
+        if siret and siren and not siret.startswith(siren):
+            return Problem(20, "SIREN must be the first 9 digits of the SIRET", siren)
+        for index, check in STRUCTURE_IDS:
+            value = fields[index]
+            # Beside a SIRET, the SIREN is its first 9 digits, already covered by the SIRET's own key
+            # (published files carry such SIRENs whose standalone key fails: they are not errors).
+            if value and not (index == 20 and siret):
+                rule = self._checked(index, value, check)
+                if rule:
+                    return Problem(index, rule, value)
+        return None
+
+    def _checked(self, index: int, value: str, check: Callable[[str], str | None]) -> str | None:
+        key = (index, value)
+        if key not in self._cache:
+            if len(self._cache) >= self.CACHE_LIMIT:
+                self._cache.clear()
+            self._cache[key] = check(value)
+        return self._cache[key]
+
+    def _length_problem(self, fields: list[str]) -> Problem | None:
+        # One C-level pass in the common case; the loop only runs to name the offending column.
+        if not any(map(operator.gt, map(len, fields), MAX_LENGTHS)):
+            return None
+        for index, (value, limit) in enumerate(zip(fields, MAX_LENGTHS, strict=True)):
+            if len(value) > limit:
+                return Problem(index, f"longer than {limit} characters", value[:60])
+        return None
+
+
+def _person_identity_problem(id_type: str, identifier: str, national_id: str) -> Problem | None:
+    check = PERSON_CHECKS.get(id_type)
+    if check is None:
+        return Problem(0, "identifier type must be 8 (RPPS) or 0 (ADELI)", id_type)
+    rule = check(identifier)
+    if rule:
+        return Problem(1, f"{rule} (identifier type {id_type})", identifier)
+    if national_id != id_type + identifier:
+        rule = identifiers.check_national_id(national_id, id_type, identifier)
+        rule = rule or "national identifier must be the type digit followed by the identifier"
+        return Problem(2, rule, national_id)
+    return None

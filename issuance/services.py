@@ -9,6 +9,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import secrets
+from pathlib import Path
 
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
@@ -17,13 +18,14 @@ from django.db import connection, transaction
 from django.db.models import Count, Q
 from django.utils import timezone
 
-from . import pki, tokens
+from . import mailers, pki, tokens
 from .models import (
     BlankCard,
     Card,
     CardEvent,
     Certificate,
     CertificateAuthority,
+    Mailer,
     PersonalizationJob,
     Reader,
     ReaderStation,
@@ -157,6 +159,22 @@ def new_puk() -> str:
     return f"{secrets.randbelow(100_000_000):08d}"
 
 
+# --- letters --------------------------------------------------------------------------------------
+
+
+def pin_mailer_open(*, mailer: Mailer) -> bytes:
+    """The PIN mailer's PDF in clear, for the print run only (it stays sealed in the database)."""
+    if mailer.kind != Mailer.Kind.PIN or mailer.content is None:
+        raise ValueError("this PIN mailer was printed and purged")
+    return mailers.unseal(bytes(mailer.content))
+
+
+def mailer_mark_printed(*, mailer: Mailer) -> None:
+    """Printed: the PIN mailer's sealed content is purged for good (the carrier letter is kept)."""
+    purge = {"content": None} if mailer.kind == Mailer.Kind.PIN else {}
+    Mailer.objects.filter(pk=mailer.pk).update(printed_at=timezone.now(), **purge)
+
+
 # --- stations and blank stock ----------------------------------------------------------------------
 
 
@@ -168,6 +186,19 @@ def station_register(*, name: str, module: str, readers: int, softhsm_conf: str 
     for slot in range(readers):
         Reader.objects.get_or_create(station=station, slot=slot)
     return station
+
+
+def softhsm_store(name: str) -> str:
+    """A station's own SoftHSM2 token store (development): var/stations/<name>/softhsm2.conf + tokens/.
+    One store per station, so stations never share a token directory (concurrent writers corrupt it)."""
+    root = Path(getattr(settings, "CPX_STATIONS_DIR", settings.VAR_DIR / "stations")) / name
+    (root / "tokens").mkdir(parents=True, exist_ok=True)
+    conf = root / "softhsm2.conf"
+    conf.write_text(
+        f"directories.tokendir = {root / 'tokens'}\nobjectstore.backend = file\nlog.level = ERROR\n"
+        "slots.removable = false\n"
+    )
+    return str(conf)
 
 
 def blank_stock_add(*, station: ReaderStation, count: int) -> list[BlankCard]:

@@ -62,3 +62,64 @@ def pem_files(tmp_path, hierarchy):
 def write_cert_pem(path: Path, der: bytes) -> Path:
     subprocess.run(["openssl", "x509", "-inform", "DER", "-out", str(path)], input=der, check=True)
     return path
+
+
+@pytest.fixture(autouse=True)
+def scheduled(monkeypatch):
+    """Tasks sent to stations are recorded, not put on a broker (tests run the job themselves)."""
+    from issuance import tasks
+
+    sent = []
+    monkeypatch.setattr(tasks.personalize, "apply_async", lambda *a, **k: sent.append((a, k)))
+    return sent
+
+
+@pytest.fixture
+def station(db, settings, tmp_path, hierarchy):
+    from django.core.management import call_command
+
+    from issuance.models import ReaderStation
+
+    settings.CPX_STATIONS_DIR = tmp_path / "stations"
+    call_command("station_register", "t1", "--readers", "2", "--blanks", "4", "--module", SOFTHSM)
+    return ReaderStation.objects.get(name="t1")
+
+
+@pytest.fixture
+def queued_order(db):
+    from orders.models import Order
+    from tests.factories import ActivityFactory, OrderFactory
+
+    activity = ActivityFactory()
+    ActivityFactory(exercise=activity.exercise, mode_id="S", activity_key="S|second")
+    return OrderFactory(exercise=activity.exercise, state=Order.State.QUEUED)
+
+
+def pin_and_puk(card):
+    """Read the codes back from the PIN mailer: the only place they exist once the job is over."""
+    import re
+
+    from issuance import services
+
+    pdf = services.pin_mailer_open(mailer=card.mailers.get(kind="pin"))
+    pin = re.search(rb"PIN\\\) : (\d{4})", pdf).group(1).decode()
+    puk = re.search(rb"PUK\\\) : (\d{8})", pdf).group(1).decode()
+    return pin, puk
+
+
+def token_labels(station):
+    """Labels of the initialized tokens in the station's SoftHSM2 store, seen by an outside process."""
+    import os
+
+    out = subprocess.run(
+        ["softhsm2-util", "--show-slots"],
+        env={**os.environ, "SOFTHSM2_CONF": station.softhsm_conf},
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    return sorted(
+        line.split(":", 1)[1].strip()
+        for line in out.splitlines()
+        if line.strip().startswith("Label:") and line.split(":", 1)[1].strip()
+    )

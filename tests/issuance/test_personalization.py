@@ -1,0 +1,174 @@
+"""The personalization job on SoftHSM2 tokens: from a queued order to a card, checked from outside."""
+
+import os
+import subprocess
+
+import pytest
+from cryptography import x509
+
+from issuance import personalization, services, tokens
+from issuance.models import BlankCard, Card, Certificate, Mailer, PersonalizationJob
+
+from .conftest import SOFTHSM, pin_and_puk, token_labels
+
+pytestmark = pytest.mark.django_db
+
+
+def test_it_personalizes_a_queued_order(station, queued_order):
+    card = personalization.personalize_order(order_id=queued_order.pk, station=station)
+    queued_order.refresh_from_db()
+    assert queued_order.state == "produced" and queued_order.produced_card_id == card.pk
+    assert card.number.startswith("8025000001") and len(card.number) == 20
+    assert card.professional_id == queued_order.professional_id and card.order_id == queued_order.pk
+    assert (card.valid_until - card.valid_from).days in (3 * 365 - 1, 3 * 365)
+    assert BlankCard.objects.get(number=card.number).state == "used"
+    assert PersonalizationJob.objects.get(order_id=queued_order.pk).step == "done"
+    certs = {c.usage: c for c in card.certificates.all()}
+    assert set(certs) == {"auth", "sign"}
+    parsed = x509.load_der_x509_certificate(bytes(certs["auth"].der))
+    assert (
+        parsed.subject.get_attributes_for_oid(x509.oid.NameOID.COMMON_NAME)[0].value
+        == card.professional.national_id
+    )
+    assert parsed.not_valid_after_utc.date() == card.valid_until
+    assert token_labels(station) == [card.number]
+
+
+def test_rerunning_the_job_makes_no_second_card(station, queued_order):
+    first = personalization.personalize_order(order_id=queued_order.pk, station=station)
+    again = personalization.personalize_order(order_id=queued_order.pk, station=station)
+    assert again.pk == first.pk
+    assert Card.objects.filter(order_id=queued_order.pk).count() == 1
+    assert BlankCard.objects.filter(state="available").count() == 3
+
+
+def test_pkcs11_tool_sees_two_unextractable_keys_two_certificates_and_the_data(station, queued_order):
+    card = personalization.personalize_order(order_id=queued_order.pk, station=station)
+    pin, _ = pin_and_puk(card)
+    out = _pkcs11_tool(station, card.number, pin)
+    blocks = _blocks(out)
+    private = [b for b in blocks if b.startswith("Private Key Object")]
+    assert len(private) == 2, out
+    for block in private:
+        assert "RSA" in block
+        assert "never extractable" in block and "sensitive" in block, block
+    assert len([b for b in blocks if b.startswith("Certificate Object")]) == 2, out
+    data = [b for b in blocks if b.startswith("Data object")]
+    assert len(data) == 1 and "CPS_HOLDER" in data[0], out
+
+
+def _pkcs11_tool(station, label, pin):
+    # SoftHSM2 numbers an initialized token's slot from its serial: the label names it in any process.
+    result = subprocess.run(
+        [
+            "pkcs11-tool",
+            "--module",
+            SOFTHSM,
+            "--token-label",
+            label,
+            "--list-objects",
+            "--login",
+            "--pin",
+            pin,
+        ],
+        env={**os.environ, "SOFTHSM2_CONF": station.softhsm_conf},
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return result.stdout
+
+
+def _blocks(out):
+    blocks, current = [], []
+    for line in out.splitlines():
+        if line and not line.startswith(" ") and current:
+            blocks.append("\n".join(current))
+            current = []
+        if line:
+            current.append(line)
+    return [*blocks, "\n".join(current)] if current else blocks
+
+
+def test_the_card_holds_the_holder_data(station, queued_order):
+    import json
+
+    card = personalization.personalize_order(order_id=queued_order.pk, station=station)
+    pin, _ = pin_and_puk(card)
+    token = tokens.find_token(tokens.Reader(station.module, station.softhsm_conf), card.number)
+    with token.open(user_pin=pin) as session:
+        obj = next(session.get_objects({tokens.Attribute.LABEL: tokens.DATA_LABEL}))
+        data = json.loads(obj[tokens.Attribute.VALUE])
+    assert data["card_number"] == card.number
+    assert data["holder"]["national_id"] == card.professional.national_id
+    assert len(data["situations"]) == 2
+
+
+def test_three_wrong_pins_block_the_card_and_the_puk_unblocks_it(station, queued_order):
+    card = personalization.personalize_order(order_id=queued_order.pk, station=station)
+    pin, puk = pin_and_puk(card)
+    wrong = "0000" if pin != "0000" else "1111"
+    assert services.card_pin_verify(card=card, pin=pin)
+    assert not services.card_pin_verify(card=card, pin=wrong)
+    assert not services.card_pin_verify(card=card, pin=wrong)
+    assert services.card_pin_verify(card=card, pin=pin)  # a good PIN resets the count
+    for _ in range(3):
+        assert not services.card_pin_verify(card=card, pin=wrong)
+    card.refresh_from_db()
+    assert card.pin_failures == 3 and card.pin_blocked_at is not None
+    with pytest.raises(services.PinBlocked):
+        services.card_pin_verify(card=card, pin=pin)  # even the right PIN: blocked
+    assert not services.card_pin_unblock(
+        card=card, puk="00000000" if puk != "00000000" else "11111111", new_pin="4321"
+    )
+    assert services.card_pin_unblock(card=card, puk=puk, new_pin="4321")
+    assert services.card_pin_verify(card=card, pin="4321")
+    assert not services.card_pin_verify(card=card, pin=pin) or pin == "4321"
+
+
+def test_the_pin_mailer_is_sealed_until_printed_then_purged(station, queued_order):
+    card = personalization.personalize_order(order_id=queued_order.pk, station=station)
+    mailer = card.mailers.get(kind=Mailer.Kind.PIN)
+    assert not bytes(mailer.content).startswith(b"%PDF")
+    assert services.pin_mailer_open(mailer=mailer).startswith(b"%PDF")
+    assert bytes(card.mailers.get(kind=Mailer.Kind.CARRIER).content).startswith(b"%PDF")
+    services.mailer_mark_printed(mailer=mailer)
+    mailer.refresh_from_db()
+    assert mailer.printed_at is not None and mailer.content is None
+    with pytest.raises(ValueError):
+        services.pin_mailer_open(mailer=mailer)
+
+
+def test_a_failing_card_spoils_the_blank_revokes_and_requeues(station, queued_order, monkeypatch, scheduled):
+    def broken(session, usage, challenge):
+        raise tokens.TokenError("the chip did not answer")
+
+    monkeypatch.setattr(tokens, "sign", broken)
+    assert personalization.personalize_order(order_id=queued_order.pk, station=station) is None
+    job = PersonalizationJob.objects.get(order_id=queued_order.pk)
+    assert job.step == "failed" and "did not answer" in job.error
+    assert BlankCard.objects.get(pk=job.blank_id).state == BlankCard.State.SPOILED
+    assert not Card.objects.filter(order_id=queued_order.pk).exists()
+    revoked = Certificate.objects.filter(card_number=job.blank.number)
+    assert revoked.count() == 2 and all(c.revoked_at for c in revoked)
+    assert token_labels(station) == []
+    queued_order.refresh_from_db()
+    assert queued_order.state == "queued" and queued_order.failure_count == 1
+
+    monkeypatch.undo()
+    card = personalization.personalize_order(order_id=queued_order.pk, station=station)
+    assert card is not None and card.number != job.blank.number
+
+
+def test_without_blanks_the_order_stays_queued(station, queued_order):
+    BlankCard.objects.update(state="used")
+    with pytest.raises(personalization.NoBlankCard):
+        personalization.personalize_order(order_id=queued_order.pk, station=station)
+    queued_order.refresh_from_db()
+    assert queued_order.state == "queued"
+
+
+def test_production_schedule_sends_to_the_station_queue(station, queued_order, scheduled):
+    services.production_schedule(order_id=queued_order.pk)
+    ((args, kwargs),) = scheduled
+    assert kwargs["args"] == [queued_order.pk, "t1"] and kwargs["queue"] == "station.t1"

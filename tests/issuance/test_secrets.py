@@ -1,0 +1,57 @@
+"""PIN and PUK exist in clear only in memory and in the PIN mailer: never in a table, never in a log."""
+
+import logging
+
+import pytest
+from django.db import connection
+
+from issuance import mailers, personalization, services
+from issuance.models import Mailer
+
+from .conftest import pin_and_puk
+
+pytestmark = pytest.mark.django_db
+
+# Codes chosen so that they cannot come from anything else in the dump (dates, card numbers, identifiers).
+PIN, PUK = "7391", "58204617"
+
+
+def _database_dump() -> tuple[str, bytes]:
+    """Every row of every table: text columns as text, binary columns as their raw bytes."""
+    text, binary = [], []
+    with connection.cursor() as cursor:
+        for table in connection.introspection.table_names(cursor):
+            cursor.execute(f'SELECT * FROM "{table}"')  # noqa: S608 - table names from the catalogue
+            for row in cursor.fetchall():
+                for value in row:
+                    if isinstance(value, (bytes, memoryview)):
+                        binary.append(bytes(value))
+                    else:
+                        text.append(str(value))
+    return "\n".join(text), b"\n".join(binary)
+
+
+def test_pin_and_puk_are_nowhere_in_the_database_nor_the_logs(station, queued_order, monkeypatch, caplog):
+    monkeypatch.setattr(services, "new_pin", lambda: PIN)
+    monkeypatch.setattr(services, "new_puk", lambda: PUK)
+    caplog.set_level(logging.DEBUG)
+    card = personalization.personalize_order(order_id=queued_order.pk, station=station)
+    services.card_pin_verify(card=card, pin="0000")
+    assert pin_and_puk(card) == (PIN, PUK)  # the sealed mailer does carry them
+
+    text, binary = _database_dump()
+    assert card.number in text and len(binary) > 10_000  # the dump did read the tables
+    for secret in (PIN, PUK):
+        assert secret not in text
+        assert secret.encode() not in binary
+        assert secret not in caplog.text
+    # The sealed mailer is the only place: opened, it holds the PIN once.
+    sealed = bytes(Mailer.objects.get(card=card, kind="pin").content)
+    assert PIN.encode() not in sealed and mailers.unseal(sealed).count(PIN.encode()) == 1
+
+
+def test_pin_and_puk_are_random_and_well_formed():
+    pins = {services.new_pin() for _ in range(200)}
+    puks = {services.new_puk() for _ in range(200)}
+    assert all(len(p) == 4 and p.isdigit() for p in pins) and len(pins) > 150
+    assert all(len(p) == 8 and p.isdigit() for p in puks) and len(puks) == 200

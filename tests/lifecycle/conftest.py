@@ -1,0 +1,123 @@
+import datetime as dt
+
+import pytest
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
+
+from issuance import pki
+from issuance import services as issuance_services
+from issuance.models import Card
+from orders.models import Order
+from registry.models import Account
+from tests.factories import ActivityFactory, CardFactory, OrderFactory, TariffFactory, persona
+
+
+@pytest.fixture(autouse=True)
+def outside_world(monkeypatch):
+    """Messages and production jobs are recorded, never put on the shared broker (the outside world here)."""
+    import issuance.services
+    import notifications.services
+
+    enqueued: list[int] = []
+    monkeypatch.setattr(
+        notifications.services,
+        "notification_enqueue",
+        lambda *, notification_ids: enqueued.extend(notification_ids),
+    )
+    monkeypatch.setattr(issuance.services, "production_schedule", lambda *, order_id: None)
+    return enqueued
+
+
+@pytest.fixture
+def tariff(db):
+    return TariffFactory()
+
+
+@pytest.fixture
+def pki_dir(settings, tmp_path):
+    settings.CPX_PKI_DIR = tmp_path / "pki"
+    settings.CPX_PKI_PASSPHRASE = "test-passphrase"
+    settings.CPX_PKI_TEST_HIERARCHY = True
+    return settings.CPX_PKI_DIR
+
+
+@pytest.fixture
+def hierarchy(db, pki_dir):
+    root, issuing, _ = pki.pki_init()
+    return root, issuing
+
+
+@pytest.fixture(scope="session")
+def card_key():
+    return rsa.generate_private_key(public_exponent=65537, key_size=2048)
+
+
+@pytest.fixture
+def certify(hierarchy, card_key):
+    """Issue the authentication and signature certificates of a card (keys made here, not on a card)."""
+
+    def certify(card: Card):
+        holder = pki.Holder(
+            national_id=card.professional.national_id,
+            surname=card.professional.last_name,
+            given_name=card.professional.first_name,
+            profession="Médecin",
+        )
+        return [
+            issuance_services.certificate_issue(
+                usage=usage,
+                public_key=card_key.public_key(),
+                holder=holder,
+                valid_until=card.valid_until,
+                card_number=card.number,
+            )
+            for usage in ("auth", "sign")
+        ]
+
+    return certify
+
+
+@pytest.fixture
+def pem_files(tmp_path, hierarchy):
+    chain = tmp_path / "chain.pem"
+    chain.write_bytes(pki.chain_pem())
+    issuer = tmp_path / "issuer.pem"
+    issuer.write_bytes(pki.ca_certificate(hierarchy[1]).public_bytes(serialization.Encoding.PEM))
+    return chain, issuer
+
+
+@pytest.fixture
+def card(db, tariff):
+    """An active CPS of a médecin (RPPS, reviewed by CNOM) with an address, made for a delivered order."""
+    activity = ActivityFactory()
+    order = OrderFactory(exercise=activity.exercise, state=Order.State.DELIVERED)
+    return CardFactory(exercise=activity.exercise, order_id=order.pk)
+
+
+@pytest.fixture
+def holder_of(db):
+    def holder_of(card: Card):
+        return persona(Account.Role.HOLDER, professional=card.professional)
+
+    return holder_of
+
+
+@pytest.fixture
+def cnom(db):
+    return persona(Account.Role.AUTHORITY_OPERATOR, authority="CNOM")
+
+
+@pytest.fixture
+def ans(db):
+    return persona(Account.Role.ANS_OPERATOR)
+
+
+@pytest.fixture
+def system(db):
+    from orders.services import system_user
+
+    return system_user()
+
+
+def days(n: int) -> dt.timedelta:
+    return dt.timedelta(days=n)

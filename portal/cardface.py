@@ -10,7 +10,7 @@ from issuance.models import Card
 from registry.models import CardType
 
 # Band and background colours per card type: a holder recognises their card at a glance.
-COLOURS = {
+COLOURS: dict[str, tuple[str, str, str]] = {
     CardType.CPS: ("#0b4f8a", "#e8f1fa", "#c9dcef"),
     CardType.CPF: ("#1d6b2e", "#eaf6ec", "#cde6d2"),
     CardType.CPE: ("#6b3d8a", "#f3ecf8", "#dfd0ea"),

@@ -22,7 +22,7 @@ class AccessibleForm(forms.Form):
 
     def full_clean(self) -> None:
         super().full_clean()
-        for name in self._errors or {}:
+        for name in self.errors:
             if name in self.fields:
                 widget = self.fields[name].widget
                 widget.attrs["aria-invalid"] = "true"
@@ -93,7 +93,7 @@ class StructureOrderForm(AccessibleForm):
         field = self.fields["member"]
         assert isinstance(field, forms.ModelChoiceField)
         field.queryset = members.select_related("professional").order_by("professional__last_name")
-        field.label_from_instance = member_label  # type: ignore[method-assign]
+        field.label_from_instance = member_label  # type: ignore[method-assign,assignment]
 
 
 def member_label(member: StructureMember) -> str:

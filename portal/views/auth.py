@@ -9,7 +9,7 @@ from django.shortcuts import redirect, render
 
 from portal.access import Role, role_of
 
-HOME_OF_ROLE = {
+HOME_OF_ROLE: dict[str, str] = {
     Role.HOLDER: "portal:cards",
     Role.STRUCTURE_MANAGER: "portal:structure",
     Role.AUTHORITY_OPERATOR: "portal:queue",

@@ -55,6 +55,7 @@ def card_detail(request: HttpRequest, pk: int, account: Account) -> HttpResponse
         "opposition": getattr(card, "opposition", None),
         "replacements": visible_orders(request).filter(replaces=card),
         "can_declare": card.state in Card.LIVE_STATES,
+        "unpaid_states": (Order.State.DRAFT, Order.State.SUBMITTED, Order.State.APPROVED),
     }
     return render(request, "portal/holder/card_detail.html", context)
 
@@ -63,7 +64,7 @@ def card_detail(request: HttpRequest, pk: int, account: Account) -> HttpResponse
 def card_declare(request: HttpRequest, pk: int, account: Account) -> HttpResponse:
     """Two steps: choose what happened, then confirm (the opposition cannot be undone)."""
     card = get_object_or_404(visible_cards(request), pk=pk)
-    form = DeclareForm(request.POST or None)
+    form = DeclareForm(request.POST if request.method == "POST" else None)
     if request.method != "POST" or not form.is_valid():
         return render(request, "portal/holder/declare.html", {"card": card, "form": form})
     if "confirm" not in request.POST:

@@ -23,7 +23,7 @@ from registry.scoping import cards_visible_to, orders_visible_to
 def structure(request: HttpRequest, account: Account) -> HttpResponse:
     cards = cards_visible_to(request.user).order_by("-valid_until")
     members = (
-        StructureMember.objects.filter(structure_id=account.structure_id, is_active=True)
+        StructureMember.objects.filter(structure=account.structure, is_active=True)
         .select_related("professional")
         .prefetch_related(Prefetch("professional__cards", queryset=cards, to_attr="structure_cards"))
         .order_by("professional__last_name", "professional__first_name")
@@ -41,7 +41,9 @@ def structure(request: HttpRequest, account: Account) -> HttpResponse:
 @for_roles(Role.STRUCTURE_MANAGER)
 def structure_order(request: HttpRequest, account: Account) -> HttpResponse:
     assert account.structure_id is not None
-    form = StructureOrderForm(request.POST or None, structure_id=account.structure_id)
+    form = StructureOrderForm(
+        request.POST if request.method == "POST" else None, structure_id=account.structure_id
+    )
     if request.method == "POST" and form.is_valid():
         member = form.cleaned_data["member"]
         try:

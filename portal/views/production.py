@@ -51,7 +51,7 @@ def imports(request: HttpRequest, account: Account) -> HttpResponse:
 
 
 @for_roles(Role.ANS_OPERATOR)
-def import_rejects(request: HttpRequest, pk: int, account: Account) -> HttpResponse:
+def import_rejects(request: HttpRequest, pk: int, account: Account) -> FileResponse:
     """The reject report of an import, only from the reject folder (the path is stored in the row)."""
     run = get_object_or_404(RegistryImport, pk=pk)
     folder = Path(settings.CPX_REJECT_DIR).resolve()

@@ -1,0 +1,188 @@
+"""The operators' back-office: each authority sees its own queue only; transitions go through the services."""
+
+from __future__ import annotations
+
+import datetime
+from decimal import Decimal
+
+import pytest
+from django.urls import reverse
+from django.utils import timezone
+
+from orders.models import Order
+from registry.models import RegistryImport
+from tests.factories import AdeliProfessionalFactory, ExerciseFactory, OrderFactory
+
+pytestmark = pytest.mark.django_db
+
+
+def submitted(profession: str = "10", **fields) -> Order:
+    order: Order = OrderFactory(
+        exercise=ExerciseFactory(profession_id=profession), state=Order.State.SUBMITTED, **fields
+    )
+    order.events.create(transition="submit", from_state="draft", to_state="submitted")
+    return order
+
+
+def test_the_queue_lists_the_operators_authority_only(people, as_user):
+    mine, theirs = submitted("10"), submitted("60")
+    html = as_user(people.cnom).get(reverse("portal:queue")).content.decode()
+    assert f"N° {mine.pk}<" in html
+    assert f"N° {theirs.pk}<" not in html
+
+
+def test_another_ordres_order_is_not_found(people, as_user):
+    theirs = submitted("60")  # infirmier: ONI
+    response = as_user(people.cnom).get(reverse("portal:bo-order", args=[theirs.pk]))
+    assert response.status_code == 404
+    assert as_user(people.cnom).post(reverse("portal:bo-approve", args=[theirs.pk])).status_code == 404
+    assert Order.objects.get(pk=theirs.pk).state == Order.State.SUBMITTED
+
+
+def test_filters_and_search(people, as_user):
+    first = submitted("10")
+    renewal = submitted("10", kind=Order.Kind.RENEWAL)
+    client = as_user(people.cnom)
+    html = client.get(reverse("portal:queue"), {"kind": "renewal"}).content.decode()
+    assert f"N° {renewal.pk}<" in html and f"N° {first.pk}<" not in html
+    name = first.professional.last_name
+    html = client.get(reverse("portal:queue"), {"q": name}).content.decode()
+    assert f"N° {first.pk}<" in html and f"N° {renewal.pk}<" not in html
+    html = client.get(reverse("portal:queue"), {"q": first.professional.rpps}).content.decode()
+    assert f"N° {first.pk}<" in html
+    html = client.get(reverse("portal:queue"), {"state": "approved", "card_type": "CPS"}).content.decode()
+    assert "Aucune commande ne correspond." in html
+
+
+def test_the_htmx_filter_answers_the_rows_only(people, as_user):
+    submitted("10")
+    response = as_user(people.cnom).get(
+        reverse("portal:queue"), {"state": "submitted"}, HTTP_HX_REQUEST="true"
+    )
+    assert "<html" not in response.content.decode() and "<table" in response.content.decode()
+
+
+def test_the_order_page_shows_registry_record_eligibility_history_and_actions(people, as_user):
+    order = submitted("10")
+    html = as_user(people.cnom).get(reverse("portal:bo-order", args=[order.pk])).content.decode()
+    assert order.professional.national_id in html
+    assert "éligibilité sont respectées." in html
+    assert "Historique" in html
+    assert "Approuver" in html and "Rejeter" in html and "Annuler la commande" in html
+
+
+def test_the_operator_approves_an_order(people, as_user):
+    order = submitted("10")
+    response = as_user(people.cnom).post(reverse("portal:bo-approve", args=[order.pk]), follow=True)
+    order.refresh_from_db()
+    assert order.state == Order.State.QUEUED
+    assert "La commande est approuvée." in response.content.decode()
+
+
+def test_a_rejection_without_a_reason_gives_a_french_error(people, as_user):
+    order = submitted("10")
+    response = as_user(people.cnom).post(reverse("portal:bo-reject", args=[order.pk]), {"reason": ""})
+    assert response.status_code == 400
+    assert "Ce champ est obligatoire." in response.content.decode()
+    assert Order.objects.get(pk=order.pk).state == Order.State.SUBMITTED
+
+
+def test_a_rejection_with_a_reason(people, as_user):
+    order = submitted("10")
+    as_user(people.cnom).post(reverse("portal:bo-reject", args=[order.pk]), {"reason": "Pièces manquantes"})
+    order.refresh_from_db()
+    assert order.state == Order.State.REJECTED
+    assert order.events.last().reason == "Pièces manquantes"
+
+
+def test_recording_a_payment(people, as_user):
+    order = OrderFactory(
+        exercise=people.card.exercise,
+        kind=Order.Kind.REPLACEMENT,
+        replacement_reason="lost",
+        replaces=people.card,
+        state=Order.State.AWAITING_PAYMENT,
+        fee=Decimal("36.00"),
+    )
+    url = reverse("portal:bo-payment", args=[order.pk])
+    client = as_user(people.cnom)
+    bad = client.post(url, {"method": "transfer", "amount": "abc", "reference": ""})
+    assert bad.status_code == 400 and "Saisissez un nombre." in bad.content.decode()
+    wrong = client.post(url, {"method": "transfer", "amount": "10", "reference": "VIR-1"}, follow=True)
+    assert "Le montant dû est de 36" in wrong.content.decode()
+    client.post(url, {"method": "transfer", "amount": "36.00", "reference": "VIR-1"})
+    order.refresh_from_db()
+    assert order.state == Order.State.QUEUED and order.payment.reference == "VIR-1"
+
+
+def test_cancelling_an_order(people, as_user):
+    order = submitted("10")
+    as_user(people.cnom).post(reverse("portal:bo-cancel", args=[order.pk]), {"reason": "doublon"})
+    assert Order.objects.get(pk=order.pk).state == Order.State.CANCELLED
+
+
+def test_a_transition_from_the_wrong_state_is_explained(people, as_user):
+    order = submitted("10")
+    client = as_user(people.cnom)
+    client.post(reverse("portal:bo-approve", args=[order.pk]))
+    response = client.post(reverse("portal:bo-approve", args=[order.pk]), follow=True)
+    assert "n&#x27;est pas possible depuis l&#x27;état" in response.content.decode()
+
+
+def test_the_auditor_reads_but_has_no_actions(people, as_user):
+    order = submitted("10")
+    client = as_user(people.auditor)
+    html = client.get(reverse("portal:bo-order", args=[order.pk])).content.decode()
+    assert "Approuver" not in html
+    assert client.post(reverse("portal:bo-approve", args=[order.pk])).status_code == 403
+
+
+def test_overdue_orders(people, as_user):
+    late = submitted("10")
+    Order.objects.filter(pk=late.pk).update(state_changed_at=timezone.now() - datetime.timedelta(days=60))
+    fresh = submitted("10")
+    html = as_user(people.cnom).get(reverse("portal:overdue")).content.decode()
+    assert f"N° {late.pk}<" in html and f"N° {fresh.pk}<" not in html
+
+
+def test_the_holder_page_lists_all_their_cards(people, as_user):
+    professional = people.card.professional
+    html = as_user(people.cnom).get(reverse("portal:bo-holder", args=[professional.pk])).content.decode()
+    assert people.card.display_number in html
+    other = people.other_card.professional
+    assert as_user(people.cnom).get(reverse("portal:bo-holder", args=[other.pk])).status_code == 404
+
+
+def test_the_ans_operator_sees_adeli_orders(people, as_user):
+    adeli = ExerciseFactory(professional=AdeliProfessionalFactory(), profession_id="91")  # orthophoniste
+    order = OrderFactory(exercise=adeli, state=Order.State.SUBMITTED)
+    assert as_user(people.ans).get(reverse("portal:bo-order", args=[order.pk])).status_code == 200
+    assert as_user(people.cnom).get(reverse("portal:bo-order", args=[order.pk])).status_code == 404
+
+
+def test_production_and_imports_are_for_ans(people, as_user, settings, tmp_path):
+    settings.CPX_REJECT_DIR = tmp_path
+    report = tmp_path / "rejects.txt"
+    report.write_text("line 3: bad RPPS\n")
+    run = RegistryImport.objects.create(
+        file_name="PS_LibreAcces.txt",
+        file_sha256="0" * 64,
+        rejected=1,
+        reject_report=str(report),
+        status="done",
+    )
+    client = as_user(people.ans)
+    assert "Stations de personnalisation" in client.get(reverse("portal:production")).content.decode()
+    assert "PS_LibreAcces.txt" in client.get(reverse("portal:imports")).content.decode()
+    download = client.get(reverse("portal:import-rejects", args=[run.pk]))
+    assert b"bad RPPS" in b"".join(download.streaming_content)
+    assert as_user(people.cnom).get(reverse("portal:production")).status_code == 403
+    assert as_user(people.cnom).get(reverse("portal:imports")).status_code == 403
+
+
+def test_a_reject_report_outside_the_reject_folder_is_not_served(people, as_user, settings, tmp_path):
+    settings.CPX_REJECT_DIR = tmp_path / "rejects"
+    run = RegistryImport.objects.create(
+        file_name="x", file_sha256="1" * 64, rejected=1, reject_report="/etc/passwd"
+    )
+    assert as_user(people.ans).get(reverse("portal:import-rejects", args=[run.pk])).status_code == 404

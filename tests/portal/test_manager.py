@@ -1,0 +1,62 @@
+"""The structure manager's pages: staff and their cards, ordering CPE/CPA/CDE, declaring a staff card."""
+
+from __future__ import annotations
+
+import pytest
+from django.urls import reverse
+
+from issuance.models import Card
+from orders.models import Order
+from registry.models import CardType
+from tests.factories import CardFactory, StructureMemberFactory
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def staff_card(people):
+    member = people.staff_member
+    return CardFactory(
+        exercise=None, professional=member.professional, structure=member.structure, card_type=CardType.CPE
+    )
+
+
+def test_the_structure_page_lists_the_staff_and_their_cards(people, as_user, staff_card):
+    stranger = StructureMemberFactory()  # another structure's staff
+    html = as_user(people.manager).get(reverse("portal:structure")).content.decode()
+    assert people.staff_member.professional.last_name.upper() in html
+    assert staff_card.display_number in html
+    assert stranger.professional.last_name.upper() not in html
+
+
+def test_the_manager_orders_a_cpe_for_a_staff_member(people, as_user):
+    url = reverse("portal:structure-order")
+    data = {"member": people.staff_member.pk, "card_type": "CPE"}
+    response = as_user(people.manager).post(url, data, follow=True)
+    order = Order.objects.get(professional=people.staff_member.professional)
+    assert (order.card_type, order.state, order.authority.code) == ("CPE", "submitted", "ANS")
+    assert "La commande est transmise" in response.content.decode()
+
+
+def test_an_ineligible_order_is_refused_with_the_rule_in_french(people, as_user):
+    data = {"member": people.staff_member.pk, "card_type": "CDE"}  # a staff member is no legal representative
+    response = as_user(people.manager).post(reverse("portal:structure-order"), data)
+    assert "La CDE est destinée au représentant légal" in response.content.decode()
+    assert not Order.objects.exists()
+
+
+def test_bad_order_input_gives_french_errors(people, as_user):
+    response = as_user(people.manager).post(reverse("portal:structure-order"), {"member": "999999"})
+    html = response.content.decode()
+    assert "Sélectionnez un choix valide" in html
+    assert "Ce champ est obligatoire." in html
+
+
+def test_the_manager_declares_a_staff_card_lost(people, as_user, staff_card):
+    url = reverse("portal:card-declare", args=[staff_card.pk])
+    as_user(people.manager).post(url, {"reason": "lost", "confirm": "1"})
+    assert Card.objects.get(pk=staff_card.pk).state == Card.State.OPPOSED
+
+
+def test_the_manager_cannot_see_a_holders_own_card(people, as_user):
+    assert as_user(people.manager).get(reverse("portal:card", args=[people.card.pk])).status_code == 404

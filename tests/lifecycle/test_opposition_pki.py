@@ -1,0 +1,82 @@
+"""Within one second of a declaration, the published CRL lists the card's certificates and the OCSP
+responder answers ``revoked``: checked with the real openssl against a live server."""
+
+import subprocess
+import time
+import urllib.request
+
+import pytest
+
+from issuance.models import Certificate
+from lifecycle.services import card_declare_opposition
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+OPENSSL_REASON = {"keyCompromise": "Key Compromise", "superseded": "Superseded"}
+
+
+def _pem(tmp_path, name, der):
+    path = tmp_path / name
+    subprocess.run(["openssl", "x509", "-inform", "DER", "-out", str(path)], input=der, check=True)
+    return path
+
+
+def _crl(live_server, tmp_path):
+    with urllib.request.urlopen(f"{live_server.url}/pki/crl/personnes.crl", timeout=5) as response:  # noqa: S310
+        der = response.read()
+    path = tmp_path / "crl.pem"
+    subprocess.run(["openssl", "crl", "-inform", "DER", "-out", str(path)], input=der, check=True)
+    return path
+
+
+def _verify(chain, crl, cert):
+    result = subprocess.run(
+        ["openssl", "verify", "-crl_check", "-CAfile", str(chain), "-CRLfile", str(crl), str(cert)],
+        capture_output=True,
+        text=True,
+    )
+    return result.stdout + result.stderr
+
+
+def _ocsp(live_server, issuer, chain, cert):
+    result = subprocess.run(
+        ["openssl", "ocsp", "-issuer", str(issuer), "-cert", str(cert), "-CAfile", str(chain)]
+        + ["-url", f"{live_server.url}/pki/ocsp"],
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    return result.stdout + result.stderr
+
+
+@pytest.mark.parametrize(("reason", "crl_reason"), [("stolen", "keyCompromise"), ("defective", "superseded")])
+def test_crl_and_ocsp_show_the_revocation_within_a_second(
+    live_server, card, certify, holder_of, pem_files, tmp_path, reason, crl_reason
+):
+    chain, issuer = pem_files
+    certs = [_pem(tmp_path, f"{c.usage}.pem", bytes(c.der)) for c in certify(card)]
+    crl = _crl(live_server, tmp_path)
+    for cert in certs:
+        assert ": OK" in _verify(chain, crl, cert)
+        assert f"{cert}: good" in _ocsp(live_server, issuer, chain, cert)
+    holder = holder_of(card)
+
+    started = time.monotonic()
+    card_declare_opposition(card=card, reason=reason, actor=holder, channel="online")
+    crl = _crl(live_server, tmp_path)
+    verified = [_verify(chain, crl, cert) for cert in certs]
+    answers = [_ocsp(live_server, issuer, chain, cert) for cert in certs]
+    elapsed = time.monotonic() - started
+
+    for cert, out in zip(certs, verified, strict=True):
+        assert "certificate revoked" in out, out
+    for cert, out in zip(certs, answers, strict=True):
+        assert "Response verify OK" in out and f"{cert}: revoked" in out, out
+        assert f"Reason: {crl_reason}" in out, out
+    crl_text = subprocess.run(
+        ["openssl", "crl", "-in", str(crl), "-noout", "-text"], capture_output=True, text=True, check=True
+    ).stdout
+    assert crl_text.count(OPENSSL_REASON[crl_reason]) == 2
+    for row in Certificate.objects.filter(card_number=card.number):
+        assert f"Serial Number: {row.serial.upper()}" in crl_text.replace(":", "").replace("Serial Number ", "Serial Number: ")
+    assert elapsed < 1.0, f"revocation visible after {elapsed:.3f} s"

@@ -138,7 +138,7 @@ def _ca_key_usage() -> x509.KeyUsage:
 def _create_ca(
     slug: str, parent: CertificateAuthority | None, years: int, path_length: int | None
 ) -> CertificateAuthority:
-    key = rsa.generate_private_key(public_exponent=65537, key_size=3072 if parent is None else 2048)
+    key = new_ca_key(3072 if parent is None else 2048)
     path = _key_path(slug)
     _write_key(path, key)
     issuer = ca_certificate(parent) if parent else None
@@ -152,6 +152,10 @@ def _create_ca(
         key_path=str(path),
         is_test=settings.CPX_PKI_TEST_HIERARCHY,
     )
+
+
+def new_ca_key(bits: int) -> rsa.RSAPrivateKey:
+    return rsa.generate_private_key(public_exponent=65537, key_size=bits)
 
 
 def _usable(ca: CertificateAuthority) -> bool:

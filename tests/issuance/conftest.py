@@ -11,8 +11,15 @@ from issuance import pki, services
 SOFTHSM = "/usr/lib/softhsm/libsofthsm2.so"
 
 
+@pytest.fixture(scope="session")
+def ca_keys():
+    """CA keys are slow to make (RSA-3072): one pair per test session, fresh certificates per test."""
+    return {bits: pki.new_ca_key(bits) for bits in (2048, 3072)}
+
+
 @pytest.fixture
-def pki_dir(settings, tmp_path):
+def pki_dir(settings, tmp_path, ca_keys, monkeypatch):
+    monkeypatch.setattr(pki, "new_ca_key", lambda bits: ca_keys[bits])
     settings.CPX_PKI_DIR = tmp_path / "pki"
     settings.CPX_PKI_PASSPHRASE = "test-passphrase"
     settings.CPX_PKI_TEST_HIERARCHY = True
@@ -62,6 +69,11 @@ def pem_files(tmp_path, hierarchy):
 def write_cert_pem(path: Path, der: bytes) -> Path:
     subprocess.run(["openssl", "x509", "-inform", "DER", "-out", str(path)], input=der, check=True)
     return path
+
+
+@pytest.fixture(autouse=True)
+def fast_passwords(settings):
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
 
 @pytest.fixture(autouse=True)

@@ -1,0 +1,109 @@
+"""REST API of production (``/api/v1/stations/``, ``/api/v1/cards/``): read-only.
+
+Stations, their readers, blank stock, throughput and failures are for the people who watch production
+(ANS operators, auditors, the platform itself); cards are scoped by registry.scoping like everything else.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.db.models import QuerySet
+from drf_spectacular.utils import extend_schema
+from rest_framework import serializers
+from rest_framework.permissions import BasePermission
+from rest_framework.viewsets import ReadOnlyModelViewSet
+
+from registry.models import Account
+from registry.scoping import cards_visible_to, role_of
+
+from . import services
+from .models import Card, Certificate, PersonalizationJob, ReaderStation
+
+PRODUCTION_WATCHERS = {Account.Role.ANS_OPERATOR, Account.Role.AUDITOR, Account.Role.SYSTEM}
+RECENT_FAILURES = 20
+
+
+class WatchesProduction(BasePermission):
+    def has_permission(self, request: Any, view: Any) -> bool:
+        return role_of(request.user) in PRODUCTION_WATCHERS
+
+
+class FailureSerializer(serializers.ModelSerializer):
+    blank = serializers.CharField(source="blank.number", default="")
+
+    class Meta:
+        model = PersonalizationJob
+        fields = ["order_id", "blank", "step", "error", "started_at", "updated_at"]
+
+
+class StationSerializer(serializers.ModelSerializer):
+    queue = serializers.CharField(read_only=True)
+    stats = serializers.SerializerMethodField()
+    recent_failures = serializers.SerializerMethodField()
+
+    class Meta:
+        model = ReaderStation
+        fields = ["name", "module", "queue", "state", "last_heartbeat", "stats", "recent_failures"]
+
+    def get_stats(self, station: ReaderStation) -> dict[str, Any]:
+        return services.station_stats(station=station)
+
+    @extend_schema(responses=FailureSerializer(many=True))
+    def get_recent_failures(self, station: ReaderStation) -> list[dict[str, Any]]:
+        failed = station.jobs.filter(
+            step__in=[PersonalizationJob.Step.FAILED, PersonalizationJob.Step.INTERRUPTED]
+        )
+        rows = failed.select_related("blank").order_by("-updated_at")[:RECENT_FAILURES]
+        return list(FailureSerializer(rows, many=True).data)
+
+
+class StationViewSet(ReadOnlyModelViewSet):
+    """Reader stations: state, heartbeat, readers, blank stock, cards made and failures in the last hour."""
+
+    serializer_class = StationSerializer
+    permission_classes = [WatchesProduction]
+    lookup_field = "name"
+    queryset = ReaderStation.objects.order_by("name")
+
+
+class CertificateSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Certificate
+        fields = ["serial", "usage", "subject", "not_before", "not_after", "revoked_at", "revocation_reason"]
+
+
+class CardSerializer(serializers.ModelSerializer):
+    display_number = serializers.CharField(read_only=True)
+    national_id = serializers.CharField(source="professional.national_id")
+    certificates = CertificateSerializer(many=True, read_only=True)
+    pin_blocked = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Card
+        fields = [
+            "id",
+            "number",
+            "display_number",
+            "card_type",
+            "state",
+            "national_id",
+            "valid_from",
+            "valid_until",
+            "order_id",
+            "pin_blocked",
+            "certificates",
+        ]
+
+    def get_pin_blocked(self, card: Card) -> bool:
+        return card.pin_blocked_at is not None
+
+
+class CardViewSet(ReadOnlyModelViewSet):
+    """Cards the user may see (their own, their structure's, their authority's), with certificates."""
+
+    serializer_class = CardSerializer
+
+    def get_queryset(self) -> QuerySet[Card]:
+        cards = cards_visible_to(self.request.user).select_related("professional")
+        return cards.prefetch_related("certificates").order_by("-id")

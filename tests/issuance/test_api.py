@@ -1,0 +1,59 @@
+"""The production API: stations for those who watch production, cards scoped like everything else."""
+
+import pytest
+from rest_framework.test import APIClient
+
+from issuance import services
+from issuance.models import PersonalizationJob
+from tests.factories import CardFactory, persona
+
+pytestmark = pytest.mark.django_db
+
+
+def _client(user):
+    client = APIClient()
+    client.force_authenticate(user)
+    return client
+
+
+@pytest.mark.parametrize(
+    ("role", "status"),
+    [("ans_operator", 200), ("auditor", 200), ("system", 200), ("authority_operator", 403), ("holder", 403)],
+)
+def test_stations_are_visible_to_production_watchers_only(station, role, status):
+    response = _client(persona(role)).get("/api/v1/stations/")
+    assert response.status_code == status
+
+
+def test_a_station_shows_stock_throughput_and_failures(station):
+    blank = station.blanks.first()
+    PersonalizationJob.objects.create(order_id=1, station=station, blank=blank, step="failed", error="chip")
+    PersonalizationJob.objects.create(order_id=2, station=station, step="done")
+    services.station_heartbeat(station=station)
+    body = _client(persona("ans_operator")).get("/api/v1/stations/t1/").json()
+    assert body["queue"] == "station.t1" and body["state"] == "online" and body["last_heartbeat"]
+    assert body["stats"]["blanks"] == {"available": 4, "in_use": 0, "used": 0, "spoiled": 0}
+    assert body["stats"]["cards_last_period"] == 1 and body["stats"]["failures_last_period"] == 1
+    assert [r["slot"] for r in body["stats"]["readers"]] == [0, 1]
+    assert body["recent_failures"][0]["error"] == "chip"
+    assert body["recent_failures"][0]["blank"] == blank.number
+
+
+def test_stations_are_read_only(station):
+    client = _client(persona("ans_operator"))
+    assert client.delete("/api/v1/stations/t1/").status_code == 405
+    assert client.post("/api/v1/stations/", {"name": "x"}).status_code == 405
+
+
+def test_a_holder_sees_only_their_cards(db):
+    holder = persona("holder")
+    mine = CardFactory(exercise__professional=holder.account.professional)
+    CardFactory()
+    body = _client(holder).get("/api/v1/cards/").json()
+    assert [c["number"] for c in body["results"]] == [mine.number]
+    assert _client(holder).get(f"/api/v1/cards/{mine.pk + 1}/").status_code == 404
+
+
+def test_blank_numbers_follow_the_issuer_prefix(station):
+    more = services.blank_stock_add(station=station, count=2)
+    assert [b.number for b in more] == ["80250000010000000005", "80250000010000000006"]

@@ -162,7 +162,10 @@ def _usable(ca: CertificateAuthority) -> bool:
     path = Path(ca.key_path)
     if not path.exists():
         return False
-    return ca_key(ca).public_key().public_numbers() == ca_certificate(ca).public_key().public_numbers()
+    certified = ca_certificate(ca).public_key()
+    return isinstance(certified, rsa.RSAPublicKey) and ca_key(ca).public_key().public_numbers() == (
+        certified.public_numbers()
+    )
 
 
 def pki_init() -> tuple[CertificateAuthority, CertificateAuthority, bool]:
@@ -311,7 +314,8 @@ def _revoked_entries(ca: CertificateAuthority):  # noqa: ANN202 - a generator of
         "serial", "revoked_at", "revocation_reason"
     )
     for serial, revoked_at, reason in rows.iterator(chunk_size=2000):
-        entry = x509.RevokedCertificateBuilder().serial_number(int(serial, 16)).revocation_date(revoked_at)
+        entry = x509.RevokedCertificateBuilder().serial_number(int(serial, 16))
+        entry = entry.revocation_date(revoked_at)  # type: ignore[arg-type]  # filtered: never None
         if reason and reason != "unspecified":
             entry = entry.add_extension(x509.CRLReason(x509.ReasonFlags(reason)), critical=False)
         yield entry.build()

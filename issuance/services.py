@@ -221,7 +221,7 @@ def station_heartbeat(*, station: ReaderStation) -> None:
 
 def station_stats(*, station: ReaderStation, since_minutes: int = 60) -> dict[str, object]:
     """What an operator watches: stock, throughput over the last period, failures, readers."""
-    since = timezone.now() - timezone.timedelta(minutes=since_minutes)
+    since = timezone.now() - dt.timedelta(minutes=since_minutes)
     stock = dict(station.blanks.values_list("state").annotate(n=Count("id")))
     recent = station.jobs.filter(updated_at__gte=since)
     return {

@@ -19,6 +19,7 @@ import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pkcs11
 from cryptography.hazmat.primitives.asymmetric import rsa
@@ -51,7 +52,7 @@ class Reader:
         return Path(self.softhsm_conf).with_suffix(".lock") if self.softhsm_conf else None
 
 
-def library(reader: Reader) -> pkcs11.lib:  # type: ignore[name-defined]
+def library(reader: Reader) -> Any:
     """The loaded module, pointed at the reader's SoftHSM2 configuration.
 
     SoftHSM2 reads SOFTHSM2_CONF at C_Initialize, so switching configuration re-initializes the module
@@ -185,7 +186,7 @@ def write_data(session: pkcs11.Session, value: bytes) -> None:
 
 def sign(session: pkcs11.Session, usage: str, challenge: bytes) -> bytes:
     key = session.get_key(ObjectClass.PRIVATE_KEY, KeyType.RSA, label=KEY_LABELS[usage])
-    return key.sign(challenge, mechanism=Mechanism.SHA256_RSA_PKCS)
+    return bytes(key.sign(challenge, mechanism=Mechanism.SHA256_RSA_PKCS))  # type: ignore[attr-defined]
 
 
 def read_objects(session: pkcs11.Session) -> dict[str, int]:

@@ -239,3 +239,6 @@ CPX_NOT_RECEIVED_DAYS = env_int("CPX_NOT_RECEIVED_DAYS", 10)
 CPX_RENEWAL_LINK_MAX_AGE_DAYS = env_int("CPX_RENEWAL_LINK_MAX_AGE_DAYS", 90)
 # Cards per transaction in the daily renewal scan (memory is one chunk's, whatever the table size).
 CPX_RENEWAL_SCAN_CHUNK = env_int("CPX_RENEWAL_SCAN_CHUNK", 1000)
+
+# --- issuance ---
+CPX_STATIONS_DIR = Path(env("CPX_STATIONS_DIR", str(VAR_DIR / "stations")))  # SoftHSM2 token stores (dev)

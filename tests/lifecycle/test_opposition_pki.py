@@ -68,7 +68,7 @@ def test_crl_and_ocsp_show_the_revocation_within_a_second(
     answers = [_ocsp(live_server, issuer, chain, cert) for cert in certs]
     elapsed = time.monotonic() - started
 
-    for cert, out in zip(certs, verified, strict=True):
+    for out in verified:
         assert "certificate revoked" in out, out
     for cert, out in zip(certs, answers, strict=True):
         assert "Response verify OK" in out and f"{cert}: revoked" in out, out
@@ -77,6 +77,7 @@ def test_crl_and_ocsp_show_the_revocation_within_a_second(
         ["openssl", "crl", "-in", str(crl), "-noout", "-text"], capture_output=True, text=True, check=True
     ).stdout
     assert crl_text.count(OPENSSL_REASON[crl_reason]) == 2
+    listed = crl_text.replace(":", "")  # openssl prints "Serial Number: 1A2B..." with no colons inside
     for row in Certificate.objects.filter(card_number=card.number):
-        assert f"Serial Number: {row.serial.upper()}" in crl_text.replace(":", "").replace("Serial Number ", "Serial Number: ")
+        assert f"Serial Number {row.serial.upper()}" in listed
     assert elapsed < 1.0, f"revocation visible after {elapsed:.3f} s"

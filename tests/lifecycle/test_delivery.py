@@ -1,0 +1,252 @@
+"""Shipping batches, the PIN mailer a day later, activation (explicit or by PIN), the renewed card
+superseding the old one, expiry and striking off."""
+
+import datetime as dt
+
+import pytest
+from freezegun import freeze_time
+
+from issuance.models import Card, CardEvent, Certificate
+from lifecycle import errors
+from lifecycle.models import Shipment
+from lifecycle.services import (
+    ShipmentLine,
+    card_activate,
+    card_activate_with_pin,
+    card_pin_checked,
+    cards_expire,
+    cards_revoke_for_inactive_holders,
+    pin_mailers_release,
+    shipping_batch_create,
+)
+from notifications.models import Notification
+from orders.models import Order
+from registry.models import Account, Professional
+from tests.factories import ActivityFactory, CardFactory, OrderFactory, persona
+
+pytestmark = pytest.mark.django_db
+
+SHIP_DAY = dt.date(2026, 3, 2)
+
+
+@pytest.fixture
+def produced(tariff):
+    """A card fresh from the station, its order `produced`."""
+    activity = ActivityFactory()
+    order = OrderFactory(exercise=activity.exercise, state=Order.State.PRODUCED)
+    return CardFactory(exercise=activity.exercise, order_id=order.pk, state=Card.State.PERSONALIZED)
+
+
+def ship(card, ans, reference="B-2026-001", tracking="6A00000001"):
+    with freeze_time(SHIP_DAY):
+        return shipping_batch_create(
+            actor=ans, carrier="La Poste", reference=reference, lines=[ShipmentLine(card.pk, tracking)]
+        )
+
+
+def events(card) -> list[str]:
+    return list(
+        Notification.objects.filter(recipient=card.professional, channel="in_app").values_list(
+            "event", flat=True
+        )
+    )
+
+
+def test_shipping_ships_the_card_and_its_order_and_tells_the_holder(produced, ans):
+    batch = ship(produced, ans)
+    produced.refresh_from_db()
+    assert produced.state == Card.State.SHIPPED
+    assert Order.objects.get(pk=produced.order_id).state == Order.State.SHIPPED
+    shipment = Shipment.objects.get(card=produced)
+    assert (shipment.batch, shipment.tracking_reference) == (batch, "6A00000001")
+    assert shipment.pin_release_on == SHIP_DAY + dt.timedelta(days=1)
+    assert events(produced) == ["card_shipped"]
+    message = Notification.objects.get(event="card_shipped", channel="email")
+    assert message.context["tracking_reference"] == "6A00000001"
+
+
+def test_the_pin_mailer_goes_the_day_after_and_only_once(produced, ans):
+    ship(produced, ans)
+    assert pin_mailers_release(today=SHIP_DAY) == 0
+    assert "pin_mailer_sent" not in events(produced)
+    assert pin_mailers_release(today=SHIP_DAY + dt.timedelta(days=1)) == 1
+    assert pin_mailers_release(today=SHIP_DAY + dt.timedelta(days=2)) == 0
+    assert events(produced).count("pin_mailer_sent") == 1
+    assert Shipment.objects.get(card=produced).pin_released_at is not None
+
+
+def test_only_ans_ships_and_a_card_ships_once(produced, ans, cnom):
+    with pytest.raises(errors.NotPermitted):
+        ship(produced, cnom)
+    ship(produced, ans)
+    with pytest.raises(errors.InvalidCardState):
+        ship(produced, ans, reference="B-2026-002")
+    assert Shipment.objects.count() == 1
+
+
+def test_a_bad_batch_changes_nothing(produced, ans):
+    other = CardFactory(state=Card.State.ACTIVE)
+    with pytest.raises(errors.InvalidCardState), freeze_time(SHIP_DAY):
+        shipping_batch_create(
+            actor=ans,
+            carrier="La Poste",
+            reference="B-X",
+            lines=[ShipmentLine(produced.pk, "6A1"), ShipmentLine(other.pk, "6A2")],
+        )
+    assert Card.objects.get(pk=produced.pk).state == Card.State.PERSONALIZED
+    assert not Shipment.objects.exists()
+    for lines in (
+        [],
+        [ShipmentLine(produced.pk, "")],
+        [ShipmentLine(produced.pk, "a"), ShipmentLine(produced.pk, "b")],
+    ):
+        with pytest.raises(errors.InvalidInput):
+            shipping_batch_create(actor=ans, carrier="La Poste", reference="B-Y", lines=lines)
+    with pytest.raises(errors.CardNotFound):
+        shipping_batch_create(
+            actor=ans, carrier="La Poste", reference="B-Z", lines=[ShipmentLine(10**9, "x")]
+        )
+
+
+def test_the_holder_activates_the_card_and_the_order_is_delivered(produced, ans):
+    ship(produced, ans)
+    holder = persona(Account.Role.HOLDER, professional=produced.professional)
+    card = card_activate(card=produced, actor=holder)
+    assert card.state == Card.State.ACTIVE
+    assert Order.objects.get(pk=produced.order_id).state == Order.State.DELIVERED
+    assert CardEvent.objects.get(card=card, kind="active").detail["method"] == "confirmation"
+    with pytest.raises(errors.InvalidCardState):
+        card_activate(card=produced, actor=holder)
+
+
+def test_nobody_else_activates_it(produced, ans, cnom):
+    ship(produced, ans)
+    with pytest.raises(errors.CardNotFound):
+        card_activate(card=produced, actor=persona(Account.Role.HOLDER))
+    with pytest.raises(errors.NotPermitted):
+        card_activate(card=produced, actor=cnom)
+    assert Card.objects.get(pk=produced.pk).state == Card.State.SHIPPED
+
+
+def test_activating_the_renewed_card_revokes_the_old_one(tariff, certify, ans):
+    activity = ActivityFactory()
+    old = CardFactory(exercise=activity.exercise)
+    certificates = certify(old)
+    order = OrderFactory(exercise=activity.exercise, kind="renewal", replaces=old, state=Order.State.PRODUCED)
+    new = CardFactory(exercise=activity.exercise, order_id=order.pk, state=Card.State.PERSONALIZED)
+    ship(new, ans)
+    card_activate(card=new, actor=persona(Account.Role.HOLDER, professional=new.professional))
+    old.refresh_from_db()
+    assert old.state == Card.State.REVOKED
+    assert {c.revocation_reason for c in Certificate.objects.filter(pk__in=[c.pk for c in certificates])} == {
+        "superseded"
+    }
+    revoked = Notification.objects.get(event="card_revoked", channel="in_app")
+    assert new.display_number in revoked.context["reason"]
+    # Another exercise's card of the same person is left alone.
+    other = CardFactory(
+        exercise=ActivityFactory(
+            exercise__professional=new.professional, exercise__profession_id="21"
+        ).exercise
+    )
+    assert Card.objects.get(pk=other.pk).state == Card.State.ACTIVE
+
+
+def test_activation_by_the_first_good_pin(produced, ans, monkeypatch):
+    from issuance import tokens
+
+    ship(produced, ans)
+    pins = {"1234": True}
+    monkeypatch.setattr(tokens, "verify_pin", lambda reader, label, pin: pins.get(pin, False))
+    monkeypatch.setattr("issuance.services._station_reader", lambda card: None)
+    holder = persona(Account.Role.HOLDER, professional=produced.professional)
+    with pytest.raises(errors.PinRefused):
+        card_activate_with_pin(card=produced, actor=holder, pin="0000")
+    assert (
+        Card.objects.get(pk=produced.pk).pin_failures == 1
+    )  # the wrong PIN counts, though nothing else moved
+    card = card_activate_with_pin(card=produced, actor=holder, pin="1234")
+    assert card.state == Card.State.ACTIVE and card.pin_failures == 0
+    assert CardEvent.objects.get(card=card, kind="active").detail["method"] == "pin"
+
+
+def test_three_wrong_pins_block_the_card(produced, ans, monkeypatch):
+    from issuance import tokens
+
+    ship(produced, ans)
+    monkeypatch.setattr(tokens, "verify_pin", lambda reader, label, pin: False)
+    monkeypatch.setattr("issuance.services._station_reader", lambda card: None)
+    holder = persona(Account.Role.HOLDER, professional=produced.professional)
+    for _ in range(3):
+        with pytest.raises(errors.PinRefused):
+            card_activate_with_pin(card=produced, actor=holder, pin="0000")
+    with pytest.raises(errors.PinBlocked):
+        card_activate_with_pin(card=produced, actor=holder, pin="1234")
+    with pytest.raises(errors.InvalidInput):
+        card_activate_with_pin(card=produced, actor=holder, pin="12a4")
+    assert Card.objects.get(pk=produced.pk).state == Card.State.SHIPPED
+
+
+def test_the_pin_hook_activates_a_shipped_card_once(produced, ans):
+    ship(produced, ans)
+    assert card_pin_checked(card=produced).state == Card.State.ACTIVE
+    assert card_pin_checked(card=produced) is None
+
+
+# --- expiry ----------------------------------------------------------------------------------------------
+
+
+def test_cards_past_their_date_expire_and_their_holders_are_told(tariff, certify):
+    today = dt.date(2027, 1, 10)
+    past = CardFactory(exercise=ActivityFactory().exercise, valid_until=today - dt.timedelta(days=1))
+    shipped = CardFactory(
+        exercise=ActivityFactory().exercise, valid_until=today - dt.timedelta(days=3), state="shipped"
+    )
+    last_day = CardFactory(exercise=ActivityFactory().exercise, valid_until=today)
+    opposed = CardFactory(
+        exercise=ActivityFactory().exercise, valid_until=today - dt.timedelta(days=1), state="opposed"
+    )
+    certificates = certify(past)
+    with freeze_time(today):
+        assert cards_expire(today=today, chunk=1) == 2
+        assert cards_expire(today=today) == 0
+    states = {c.pk: c.state for c in Card.objects.all()}
+    assert states[past.pk] == states[shipped.pk] == Card.State.EXPIRED
+    assert states[last_day.pk] == Card.State.ACTIVE and states[opposed.pk] == Card.State.OPPOSED
+    # Not revoked: the certificates simply end with the card and are not renewed.
+    assert not Certificate.objects.filter(
+        pk__in=[c.pk for c in certificates], revoked_at__isnull=False
+    ).exists()
+    assert Notification.objects.filter(event="card_expired", channel="in_app").count() == 2
+
+
+# --- striking off ----------------------------------------------------------------------------------------
+
+
+def test_an_inactive_holders_live_cards_are_revoked_and_they_are_told_why(tariff, certify):
+    struck = CardFactory(exercise=ActivityFactory().exercise)
+    second = CardFactory(
+        exercise=ActivityFactory(
+            exercise__professional=struck.professional, exercise__profession_id="21"
+        ).exercise,
+        state="shipped",
+    )
+    kept = CardFactory(exercise=ActivityFactory().exercise)
+    certificates = certify(struck)
+    Professional.objects.filter(pk=struck.professional_id).update(
+        is_active=False, deactivation_reason="radié du tableau de l'Ordre"
+    )
+    assert cards_revoke_for_inactive_holders(chunk=1) == 2
+    assert cards_revoke_for_inactive_holders() == 0
+    assert Card.objects.get(pk=struck.pk).state == Card.State.REVOKED
+    assert Card.objects.get(pk=second.pk).state == Card.State.REVOKED
+    assert Card.objects.get(pk=kept.pk).state == Card.State.ACTIVE
+    reasons = set(
+        Certificate.objects.filter(pk__in=[c.pk for c in certificates]).values_list(
+            "revocation_reason", flat=True
+        )
+    )
+    assert reasons == {"cessationOfOperation"}
+    told = Notification.objects.filter(event="card_revoked", recipient=struck.professional)
+    assert {n.channel for n in told} == {"email", "in_app", "letter"}
+    assert {n.context["reason"] for n in told} == {"radié du tableau de l'Ordre"}

@@ -17,9 +17,8 @@ pytestmark = pytest.mark.django_db
 
 
 def submitted(profession: str = "10", **fields) -> Order:
-    order: Order = OrderFactory(
-        exercise=ExerciseFactory(profession_id=profession), state=Order.State.SUBMITTED, **fields
-    )
+    exercise = ExerciseFactory(profession_id=profession)
+    order: Order = OrderFactory(exercise=exercise, state=Order.State.SUBMITTED, **fields)  # type: ignore[assignment]
     order.events.create(transition="submit", from_state="draft", to_state="submitted")
     return order
 

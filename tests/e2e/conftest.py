@@ -1,0 +1,76 @@
+"""Browser tests: Playwright driving Debian's Chromium (headless) against pytest-django's live server.
+
+Playwright's sync API runs an event loop in this thread, which makes Django refuse database access from it
+unless told that this is deliberate (the ORM calls here are the test's own, never concurrent).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+
+CHROMIUM = "/usr/bin/chromium"
+SCREENSHOTS = Path(__file__).resolve().parent.parent / "artifacts" / "screenshots"
+PASSWORD = "correct-horse-battery"  # tests.factories.UserFactory's
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[Any]:
+    if not Path(CHROMIUM).exists():
+        pytest.skip("Debian's chromium is not installed")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=CHROMIUM,
+            headless=True,
+            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking"],
+        )
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def page(browser: Any, live_server: Any) -> Iterator[Any]:
+    context = browser.new_context(
+        base_url=live_server.url, locale="fr-FR", viewport={"width": 1280, "height": 900}
+    )
+    context.set_default_timeout(15_000)
+    page = context.new_page()
+    yield page
+    context.close()
+
+
+@pytest.fixture(autouse=True)
+def outside_world(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """The stations and the broker are the outside world: the live server (a thread of this process)
+    records what it would hand them instead."""
+    import issuance.services
+    import notifications.services
+
+    scheduled: list[int] = []
+    monkeypatch.setattr(
+        issuance.services, "production_schedule", lambda *, order_id: scheduled.append(order_id)
+    )
+    monkeypatch.setattr(notifications.services, "notification_enqueue", lambda *, notification_ids: None)
+    return scheduled
+
+
+def sign_in(page: Any, username: str) -> None:
+    page.goto("/accounts/login/")
+    page.get_by_label("Nom d’utilisateur").fill(username)
+    page.get_by_label("Mot de passe").fill(PASSWORD)
+    page.get_by_role("button", name="Se connecter").click()
+
+
+def screenshot(page: Any, name: str) -> Path:
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    path = SCREENSHOTS / f"{name}.png"
+    page.screenshot(path=str(path), full_page=True)
+    return path

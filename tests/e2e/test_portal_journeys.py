@@ -1,0 +1,182 @@
+"""The main journeys of the portal, in a real browser: what a holder, an Ordre operator, an ANS operator
+and a structure manager do every day. Each main page is saved as a screenshot under tests/artifacts/."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import pytest
+from django.contrib.auth import get_user_model
+from playwright.sync_api import expect
+
+from issuance.models import Card
+from orders import services as order_services
+from orders.models import Order
+from registry.models import Account, CardType, StructureMember
+from tests.e2e.conftest import screenshot, sign_in
+from tests.factories import (
+    AdeliProfessionalFactory,
+    CardFactory,
+    ExerciseFactory,
+    StaffFactory,
+    StructureFactory,
+    StructureMemberFactory,
+    persona,
+)
+
+pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
+
+
+def submitted_order(exercise: Any) -> Order:
+    """An order as the holder's side leaves it: created and submitted through the services."""
+    owner = persona(Account.Role.HOLDER, professional=exercise.professional)
+    order = order_services.order_create(
+        actor=owner,
+        professional=exercise.professional,
+        card_type=CardType.CPS,
+        kind=Order.Kind.FIRST,
+        exercise=exercise,
+    )
+    return order_services.order_submit(order=order, actor=owner)
+
+
+def test_a_holder_declares_a_card_stolen_and_sees_it_blocked_and_the_replacement_owed(page):
+    exercise = ExerciseFactory(
+        profession_id="10", professional__first_name="Claire", professional__last_name="MARTIN"
+    )
+    card = CardFactory(exercise=exercise)
+    holder = persona(Account.Role.HOLDER, professional=exercise.professional)
+
+    sign_in(page, holder.username)
+    expect(page.get_by_role("heading", name="Mes cartes")).to_be_visible()
+    expect(page.locator("svg.card-face")).to_contain_text(card.display_number)
+    screenshot(page, "holder_cards")
+
+    page.get_by_role("link", name="Carte de Professionnel de Santé").click()
+    expect(page.locator("#main")).to_contain_text("Active")
+    screenshot(page, "holder_card")
+    page.set_viewport_size({"width": 390, "height": 844})
+    screenshot(page, "holder_card_phone")
+    page.set_viewport_size({"width": 1280, "height": 900})
+
+    page.get_by_role("link", name="Déclarer cette carte perdue, volée ou endommagée").click()
+    page.get_by_label("Volée").check()
+    page.get_by_role("button", name="Continuer").click()
+    expect(page.get_by_role("heading", name="Veuillez confirmer")).to_be_visible()
+    screenshot(page, "holder_declare_confirm")
+    page.get_by_role("button", name="Oui, bloquer cette carte").click()
+
+    expect(page.get_by_role("status").first).to_contain_text("La carte est bloquée")
+    expect(page.locator("#main")).to_contain_text("En opposition")
+    expect(page.locator("#main")).to_contain_text("36,00 EUR à payer")
+    screenshot(page, "holder_card_blocked")
+    assert Card.objects.get(pk=card.pk).state == Card.State.OPPOSED
+
+    page.get_by_role("link", name=re.compile(r"Commande n° \d+")).click()
+    expect(page.locator("#main")).to_contain_text("Historique")
+    screenshot(page, "holder_order")
+    page.get_by_role("link", name="Mes commandes").click()
+    screenshot(page, "holder_orders")
+    page.get_by_role("link", name="Messages").click()
+    expect(page.locator("#main")).to_contain_text("Non lu")
+    screenshot(page, "holder_messages")
+
+
+def test_an_ordre_operator_approves_an_order_and_cannot_see_another_ordres(page):
+    mine = submitted_order(ExerciseFactory(profession_id="10", professional__last_name="DURAND"))
+    theirs = submitted_order(ExerciseFactory(profession_id="60", professional__last_name="LEROY"))
+    for name in ("BLANC", "GARNIER", "FAURE"):
+        submitted_order(ExerciseFactory(profession_id="10", professional__last_name=name))
+    operator = persona(Account.Role.AUTHORITY_OPERATOR, authority="CNOM")
+
+    sign_in(page, operator.username)
+    expect(page.get_by_role("heading", name="File des commandes")).to_be_visible()
+    expect(page.locator("#queue-results")).to_contain_text("DURAND")
+    expect(page.locator("#queue-results")).not_to_contain_text("LEROY")
+    screenshot(page, "operator_queue")
+
+    page.get_by_role("link", name=f"N° {mine.pk}", exact=True).click()
+    expect(page.locator("#main")).to_contain_text("Fiche du répertoire")
+    screenshot(page, "operator_order")
+    page.get_by_role("button", name="Approuver").click()
+    expect(page.get_by_role("status").first).to_contain_text("La commande est approuvée.")
+    expect(page.locator("#order-state")).to_contain_text("En file de fabrication")
+    assert Order.objects.get(pk=mine.pk).state == Order.State.QUEUED
+
+    response = page.goto(f"/backoffice/orders/{theirs.pk}/")
+    assert response is not None and response.status == 404
+    expect(page.get_by_role("heading", name="Page introuvable")).to_be_visible()
+    screenshot(page, "operator_other_ordre_404")
+    assert Order.objects.get(pk=theirs.pk).state == Order.State.SUBMITTED
+
+
+def test_an_ans_operator_follows_an_order_through_production(page):
+    exercise = ExerciseFactory(professional=AdeliProfessionalFactory(last_name="PETIT"), profession_id="91")
+    order = submitted_order(exercise)
+    operator = persona(Account.Role.ANS_OPERATOR)
+
+    sign_in(page, operator.username)
+    page.goto(f"/backoffice/orders/{order.pk}/")
+    page.get_by_role("button", name="Approuver").click()
+    state = page.locator("#order-state")
+    expect(state).to_contain_text("En file de fabrication")
+
+    order_services.order_start_production(order=order.pk)  # the station claims the job
+    page.reload()
+    expect(state).to_contain_text("En fabrication")
+    screenshot(page, "ans_order_in_production")
+
+    card = CardFactory(exercise=exercise, state=Card.State.PERSONALIZED)  # the station wrote it
+    order_services.order_mark_produced(order=order.pk, card=card)
+    page.reload()
+    expect(state).to_contain_text("Fabriquée")
+    expect(page.locator("#main")).to_contain_text(card.display_number)
+    screenshot(page, "ans_order_produced")
+
+    page.get_by_role("link", name="Production").click()
+    expect(page.get_by_role("heading", name="Production", exact=True)).to_be_visible()
+    screenshot(page, "ans_production")
+    page.get_by_role("link", name="Imports du répertoire").click()
+    screenshot(page, "ans_imports")
+
+
+def test_a_structure_manager_orders_a_cpe_and_declares_a_staff_card_lost(page):
+    structure = StructureFactory(name="Centre de santé des Lilas")
+    newcomer = StructureMemberFactory(
+        structure=structure, professional=StaffFactory(last_name="BERNARD"), role=StructureMember.Role.STAFF
+    )
+    veteran = StructureMemberFactory(
+        structure=structure, professional=StaffFactory(last_name="THOMAS"), role=StructureMember.Role.STAFF
+    )
+    card = CardFactory(exercise=None, professional=veteran.professional, structure=structure, card_type="CPE")
+    manager = persona(Account.Role.STRUCTURE_MANAGER, structure=structure)
+
+    sign_in(page, manager.username)
+    expect(page.locator("#main")).to_contain_text("THOMAS")
+    screenshot(page, "manager_structure")
+
+    page.get_by_role("link", name="Commander une carte").first.click()
+    page.get_by_label("Membre du personnel").select_option(str(newcomer.pk))
+    page.get_by_label("CPE").check()
+    screenshot(page, "manager_order_form")
+    page.get_by_role("button", name="Envoyer la commande").click()
+    expect(page.get_by_role("status").first).to_contain_text("transmise à l'ANS")
+    assert Order.objects.get(professional=newcomer.professional).card_type == "CPE"
+
+    page.goto("/structure/")
+    page.get_by_role("link", name=f"Déclarer perdue (carte {card.display_number})").click()
+    page.get_by_label("Perdue").check()
+    page.get_by_role("button", name="Continuer").click()
+    page.get_by_role("button", name="Oui, bloquer cette carte").click()
+    expect(page.locator("#main")).to_contain_text("En opposition")
+    assert Card.objects.get(pk=card.pk).state == Card.State.OPPOSED
+
+
+def test_the_login_page_and_the_english_switch(page):
+    page.goto("/accounts/login/")
+    screenshot(page, "login")
+    page.get_by_label("Langue").select_option("en")
+    page.get_by_role("button", name="Changer").click()
+    expect(page.get_by_role("heading", name="Sign in")).to_be_visible()
+    assert get_user_model().objects.count() == 0

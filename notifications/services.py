@@ -13,6 +13,7 @@ Guarantees, and how they are kept:
 
 import csv
 import logging
+import time as clock
 import uuid
 from collections.abc import Iterable
 from datetime import date, datetime, time, timedelta
@@ -124,15 +125,30 @@ def _default_language() -> str:
     return settings.CPX_NOTIFY_DEFAULT_LANGUAGE
 
 
+class BrokerCircuit:
+    """When the broker is down, each publish spends seconds in connection retries. After one failure this
+    process stops trying for a sweep period: the rows are safe in the outbox and the sweep delivers them."""
+
+    down_until = 0.0
+    pause_seconds = 30.0
+
+
 def notification_enqueue(*, notification_ids: list[int]) -> None:
     """Hand the rows to the workers. If the broker is down they stay pending and the sweep delivers them."""
     from .tasks import deliver
 
-    for notification_id in notification_ids:
+    if clock.monotonic() < BrokerCircuit.down_until:
+        logger.info(
+            "broker recently unavailable, %s notification(s) left for the sweep", len(notification_ids)
+        )
+        return
+    for position, notification_id in enumerate(notification_ids):
         try:
             deliver.apply_async((notification_id,), retry=False)
         except (kombu.exceptions.OperationalError, redis.exceptions.ConnectionError) as exc:
-            logger.warning("broker unavailable, notification %s left for the sweep: %s", notification_id, exc)
+            BrokerCircuit.down_until = clock.monotonic() + BrokerCircuit.pause_seconds
+            left = len(notification_ids) - position
+            logger.warning("broker unavailable, %s notification(s) left for the sweep: %s", left, exc)
             return
 
 

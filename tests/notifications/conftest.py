@@ -6,6 +6,7 @@ import pytest
 from django.contrib.auth import get_user_model
 from rest_framework.test import APIClient
 
+from notifications.services import BrokerCircuit
 from registry.models import Account, Activity, Exercise, Professional, Structure
 
 _numbers = itertools.count(10_000_001)
@@ -38,6 +39,12 @@ def make_professional(*, email: str = "", address: bool = True, **fields) -> Pro
             exercise=exercise, structure=structure, activity_key=f"L|{structure.technical_id}"
         )
     return professional
+
+
+@pytest.fixture(autouse=True)
+def broker_presumed_up():
+    """A test that took the broker down must not make the next one skip publishing."""
+    BrokerCircuit.down_until = 0.0
 
 
 @pytest.fixture
@@ -87,6 +94,7 @@ def broker(url: str) -> Iterator[None]:
         app.conf.broker_url = to
         app._pool = None
         app.amqp._producer_pool = None
+        BrokerCircuit.down_until = 0.0
 
     reset(url)
     try:

@@ -32,8 +32,8 @@ INSTALLED_APPS = [
     "orders",
     "issuance",
     "notifications",
-    "lifecycle",
     "portal",
+    "lifecycle",
 ]
 
 MIDDLEWARE = [
@@ -132,6 +132,17 @@ SPECTACULAR_SETTINGS = {
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
     "COMPONENT_SPLIT_REQUEST": True,
+    # Several models have a `state`/`reason` field with their own choices: name each enum after its model.
+    "ENUM_NAME_OVERRIDES": {
+        "OrderStateEnum": "orders.models.Order.State",
+        "CardStateEnum": "issuance.models.Card.State",
+        "ReaderStationStateEnum": "issuance.models.ReaderStation.State",
+        "ReaderStateEnum": "issuance.models.Reader.State",
+        "BlankCardStateEnum": "issuance.models.BlankCard.State",
+        "NotificationStateEnum": "notifications.models.Notification.State",
+        "ReplacementReasonEnum": "orders.models.Order.ReplacementReason",
+        "RevocationReasonEnum": "issuance.models.Certificate.Reason",
+    },
 }
 
 # Celery: Redis by default; CELERY_BROKER_URL may be filesystem:// for the embedded default.

@@ -245,6 +245,7 @@ class PersonalizationJob(models.Model):
     order_id = models.BigIntegerField(db_index=True)
     station = models.ForeignKey(ReaderStation, on_delete=models.PROTECT, related_name="jobs")
     blank = models.ForeignKey(BlankCard, null=True, blank=True, on_delete=models.PROTECT, related_name="jobs")
+    reader = models.ForeignKey(Reader, null=True, blank=True, on_delete=models.SET_NULL, related_name="jobs")
     card = models.ForeignKey(Card, null=True, blank=True, on_delete=models.PROTECT, related_name="jobs")
     step = models.CharField(max_length=12, choices=Step.choices, default=Step.CLAIMED)
     error = models.TextField(blank=True)

@@ -34,7 +34,7 @@ from django.utils import timezone
 from registry.models import Activity, CardType, Exercise, Professional, Structure
 
 from . import mailers, pki, services, tokens
-from .models import BlankCard, Card, CardEvent, Certificate, Mailer, PersonalizationJob, ReaderStation
+from .models import BlankCard, Card, CardEvent, Certificate, Mailer, PersonalizationJob, Reader, ReaderStation
 
 log = logging.getLogger(__name__)
 
@@ -46,6 +46,10 @@ CRASH_HOOK = "CPX_CRASH_AT"  # tests: SIGKILL this process right after committin
 
 class NoBlankCard(Exception):
     """The station's stock is empty: the order stays queued."""
+
+
+class NoReaderFree(Exception):
+    """Every reader of the station is busy: the task is retried."""
 
 
 @dataclass(frozen=True)
@@ -130,8 +134,10 @@ def _crash_hook(step: str) -> None:
     os.kill(os.getpid(), signal.SIGKILL)
 
 
-def _reader(station: ReaderStation) -> tokens.Reader:
-    return tokens.Reader(station.module, station.softhsm_conf)
+def _reader(station: ReaderStation, reader: Reader | None = None) -> tokens.Reader:
+    """How to reach the card: SoftHSM2's free slot in the station's store, or the reader's own slot."""
+    slot = reader.slot if reader is not None and not station.softhsm_conf else None
+    return tokens.Reader(station.module, station.softhsm_conf, slot)
 
 
 # --- recovery --------------------------------------------------------------------------------------
@@ -142,13 +148,40 @@ def _abandon(job: PersonalizationJob, step: str, error: str) -> None:
     spoil the blank. Safe to repeat."""
     blank = job.blank
     if blank is not None:
-        tokens.wipe_token(_reader(job.station), blank.number)
+        tokens.wipe_token(_reader(job.station, job.reader), blank.number)
         services.certificate_revoke(card_number=blank.number, reason=Certificate.Reason.CESSATION)
     with transaction.atomic():
         if blank is not None:
             BlankCard.objects.filter(pk=blank.pk).update(state=BlankCard.State.SPOILED)
+        _release(job)
         job.step, job.error = step, error[:2000]
         job.save(update_fields=["step", "error", "updated_at"])
+
+
+def _release(job: PersonalizationJob) -> None:
+    if job.reader_id is not None:
+        Reader.objects.filter(pk=job.reader_id).update(state=Reader.State.IDLE)
+
+
+def station_recover(*, station: ReaderStation) -> list[int]:
+    """At station start-up: account for the attempts its dead processes left (no live process holds their
+    order's lock), then hand their orders back to production. Returns the orders handed back."""
+    orders = []
+    final = [str(step) for step in PersonalizationJob.FINAL_STEPS]
+    for order_id in station.jobs.exclude(step__in=final).values_list("order_id", flat=True).distinct():
+        if not _try_lock(order_id):
+            continue  # alive somewhere
+        try:
+            _recover_interrupted(order_id)
+        finally:
+            _unlock(order_id)
+        if _order_state(order_id) in ("queued", "in_production"):
+            orders.append(order_id)
+    busy = station.jobs.exclude(step__in=final).values("reader_id")
+    station.readers.exclude(pk__in=busy).update(state=Reader.State.IDLE)
+    for order_id in orders:
+        services.production_schedule(order_id=order_id)
+    return orders
 
 
 def _recover_interrupted(order_id: int) -> None:
@@ -199,22 +232,30 @@ def _run(order_id: int, station: ReaderStation) -> Card | None:
 
 
 def _claim(order_id: int, station: ReaderStation, *, start: bool) -> PersonalizationJob:
-    """Take a blank from the station's stock and move the order to in_production, together."""
+    """Take a free reader and a blank from the station's stock, and move the order to in_production,
+    together. SKIP LOCKED: two workers of a station never wait on, nor take, the same row."""
     with transaction.atomic():
+        readers = station.readers.select_for_update(skip_locked=True).filter(state=Reader.State.IDLE)
+        reader = readers.order_by("slot").first()
+        if reader is None:
+            raise NoReaderFree(station.name)
         blanks = station.blanks.select_for_update(skip_locked=True).filter(state=BlankCard.State.AVAILABLE)
         blank = blanks.order_by("number").first()
         if blank is None:
             raise NoBlankCard(station.name)
-        blank.state = BlankCard.State.IN_USE
+        reader.state, blank.state = Reader.State.BUSY, BlankCard.State.IN_USE
+        reader.save(update_fields=["state"])
         blank.save(update_fields=["state", "updated_at"])
         if start:
             _order_start(order_id)
-        return PersonalizationJob.objects.create(order_id=order_id, station=station, blank=blank)
+        return PersonalizationJob.objects.create(
+            order_id=order_id, station=station, blank=blank, reader=reader
+        )
 
 
 def _personalize(job: PersonalizationJob, request: Request) -> Card:
     assert job.blank is not None
-    reader, number = _reader(job.station), job.blank.number
+    reader, number = _reader(job.station, job.reader), job.blank.number
     pin, puk = services.new_pin(), services.new_puk()
     valid_from = timezone.localdate()
     valid_until = _valid_until(valid_from, request.card_type)
@@ -383,6 +424,7 @@ def _record(
         )
         Certificate.objects.filter(pk__in=[c.pk for c in certs.values()]).update(card=card)
         BlankCard.objects.filter(pk=job.blank.pk).update(state=BlankCard.State.USED)
+        _release(job)
         Mailer.objects.bulk_create(Mailer(card=card, kind=kind, content=pdf) for kind, pdf in letters.items())
         serials = {usage: row.serial for usage, row in certs.items()}
         CardEvent.objects.create(card=card, kind="personalized", detail={"order": job.order_id, **serials})

@@ -15,7 +15,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from django.conf import settings
 from django.db import connection, transaction
-from django.db.models import Count, Q
+from django.db.models import Case, Count, Q, When
 from django.utils import timezone
 
 from . import mailers, pki, tokens
@@ -35,6 +35,7 @@ log = logging.getLogger(__name__)
 
 CARD_ISSUER = "8025000001"
 PIN_TRIES = 3
+STATION_ALIVE = dt.timedelta(minutes=2)
 BLANK_STOCK_LOCK = 0x43505801  # "CPX" + 1: pg advisory lock key for numbering blanks
 
 
@@ -240,14 +241,35 @@ def station_stats(*, station: ReaderStation, since_minutes: int = 60) -> dict[st
 
 
 def station_choose() -> ReaderStation | None:
-    """The online station with the most available blanks (ties: the least recently used)."""
+    """Where a job goes: among stations with blanks and not paused, those alive (a heartbeat within
+    STATION_ALIVE) first, then the most available blanks. A station that is down still gets work when
+    no other can take it: its queue waits for it."""
+    alive_since = timezone.now() - STATION_ALIVE
     return (
         ReaderStation.objects.exclude(state=ReaderStation.State.PAUSED)
-        .annotate(available=Count("blanks", filter=Q(blanks__state=BlankCard.State.AVAILABLE)))
+        .annotate(
+            available=Count("blanks", filter=Q(blanks__state=BlankCard.State.AVAILABLE)),
+            alive=Case(When(last_heartbeat__gte=alive_since, then=1), default=0),
+        )
         .filter(available__gt=0)
-        .order_by("-available", "name")
+        .order_by("-alive", "-available", "name")
         .first()
     )
+
+
+def production_sweep(*, older_than: dt.timedelta = dt.timedelta(minutes=10)) -> int:
+    """Hand back to production the queued orders nobody is working on (no station had blanks when they
+    were queued, or the broker lost the message). Idempotent: a duplicate task finds the card made."""
+    from orders.models import Order
+
+    final = [str(step) for step in PersonalizationJob.FINAL_STEPS]
+    running = PersonalizationJob.objects.exclude(step__in=final).values("order_id")
+    stale = Order.objects.filter(state=Order.State.QUEUED, state_changed_at__lt=timezone.now() - older_than)
+    count = 0
+    for order_id in stale.exclude(pk__in=running).values_list("pk", flat=True).iterator():
+        production_schedule(order_id=order_id)
+        count += 1
+    return count
 
 
 def production_schedule(*, order_id: int) -> None:

@@ -4,10 +4,13 @@ import logging
 
 from celery import shared_task
 
+from config.celery import app
+
 from . import personalization, services
 from .models import ReaderStation
 
 log = logging.getLogger(__name__)
+SWEEP_EVERY = 300.0  # seconds
 
 
 @shared_task(bind=True, acks_late=True, max_retries=60, default_retry_delay=60)
@@ -17,6 +20,8 @@ def personalize(self, order_id: int, station_name: str) -> int | None:
     station = ReaderStation.objects.get(name=station_name)
     try:
         card = personalization.personalize_order(order_id=order_id, station=station)
+    except personalization.NoReaderFree:
+        raise self.retry(countdown=5) from None
     except personalization.NoBlankCard:
         log.warning("station %s has no blank card for order %s: retrying later", station_name, order_id)
         raise self.retry() from None
@@ -24,5 +29,11 @@ def personalize(self, order_id: int, station_name: str) -> int | None:
 
 
 @shared_task
-def heartbeat(station_name: str) -> None:
-    services.station_heartbeat(station=ReaderStation.objects.get(name=station_name))
+def production_sweep() -> int:
+    """Every few minutes: queued orders that no station is working on go back to a station's queue."""
+    return services.production_sweep()
+
+
+@app.on_after_finalize.connect
+def schedule(sender, **kwargs) -> None:  # noqa: ANN001 - Celery's signal signature
+    sender.add_periodic_task(SWEEP_EVERY, production_sweep.s(), name="issuance production sweep")

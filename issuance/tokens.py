@@ -46,6 +46,8 @@ class Reader:
 
     module: str
     softhsm_conf: str = ""
+    # The reader's PKCS#11 slot id with real readers; None with SoftHSM2, whose one free slot is the blank.
+    slot: int | None = None
 
     @property
     def lock_path(self) -> Path | None:
@@ -110,12 +112,14 @@ def close_sessions(reader: Reader, slot_id: int) -> None:
 
 
 def initialize_token(reader: Reader, *, label: str, so_pin: str, user_pin: str) -> int:
-    """Initialize the first blank slot: label = card number, SO PIN = PUK, user PIN set as SO.
+    """Initialize the blank in the reader: label = card number, SO PIN = PUK, user PIN set as SO.
 
     Returns the slot id it used. Runs under the reader lock (see reader_lock).
     """
     with reader_lock(reader):
         free = blank_slots(reader)
+        if reader.slot is not None:
+            free = [slot for slot in free if slot == reader.slot]
         if not free:
             raise TokenError("no blank card in the reader")
         slot_id = free[0]

@@ -5,7 +5,7 @@ from django.core.management.base import BaseCommand, CommandError
 from django.db import close_old_connections
 
 from config.celery import app
-from issuance import services
+from issuance import personalization, services
 from issuance.models import ReaderStation
 
 
@@ -24,6 +24,9 @@ class Command(BaseCommand):
             raise CommandError(f"no station {name}: register it with station_register")
         if station.softhsm_conf:
             os.environ["SOFTHSM2_CONF"] = station.softhsm_conf
+        handed_back = personalization.station_recover(station=station)
+        if handed_back:
+            self.stdout.write(f"recovered interrupted jobs; orders handed back: {handed_back}")
         processes = concurrency or max(station.readers.count(), 1)
         stop = threading.Event()
         threading.Thread(target=self._beat, args=(station, heartbeat, stop), daemon=True).start()

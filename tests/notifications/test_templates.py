@@ -71,3 +71,12 @@ def test_replacement_tells_whether_it_is_paid(holder, amount, language, expected
     context = {**context_for("replacement_ordered"), "amount": amount}
     rendered = render_text(event="replacement_ordered", language=language, context=context, recipient=holder)
     assert expected in rendered.body
+
+
+@pytest.mark.parametrize(
+    ("automatic", "expected"), [(False, "en un clic"), (True, "renouvellement automatique")]
+)
+def test_a_renewal_reminder_says_whether_the_holder_must_act(holder, automatic, expected):
+    context = {**context_for("renewal_due"), "automatic": automatic}
+    rendered = render_text(event="renewal_due", language="fr", context=context, recipient=holder)
+    assert expected in rendered.body

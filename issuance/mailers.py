@@ -87,7 +87,7 @@ def render_pin_mailer(to: Addressee, *, pin: str, puk: str) -> bytes:
             "et ne les conservez pas avec la carte.",
         ],
     )
-    pdf.setFont("Courier-Bold", 16)
+    pdf.setFont("Helvetica-Bold", 16)
     pdf.drawString(20 * mm, 160 * mm, f"Code porteur (PIN) : {pin}")
     pdf.drawString(20 * mm, 150 * mm, f"Code de déblocage (PUK) : {puk}")
     _lines(

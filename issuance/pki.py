@@ -138,9 +138,13 @@ def _ca_key_usage() -> x509.KeyUsage:
 def _create_ca(
     slug: str, parent: CertificateAuthority | None, years: int, path_length: int | None
 ) -> CertificateAuthority:
-    key = new_ca_key(3072 if parent is None else 2048)
     path = _key_path(slug)
-    _write_key(path, key)
+    if path.exists():
+        # A key without its record (a database rebuilt beside kept keys): never overwrite a CA key.
+        key = _load_key(str(path), path.stat().st_mtime)
+    else:
+        key = new_ca_key(3072 if parent is None else 2048)
+        _write_key(path, key)
     issuer = ca_certificate(parent) if parent else None
     issuer_key = ca_key(parent) if parent else key
     cert = _ca_certificate(_ca_subject(ca_names()[slug]), key, issuer, issuer_key, years, path_length)

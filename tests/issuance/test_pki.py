@@ -44,6 +44,17 @@ def test_it_keeps_ca_keys_out_of_the_database_encrypted(hierarchy, pki_dir):
         load_pem_private_key(pem, None)
 
 
+def test_it_never_overwrites_a_kept_ca_key(hierarchy):
+    root, issuing = hierarchy
+    kept = Path(issuing.key_path).read_bytes()
+    CertificateAuthority.objects.filter(slug="personnes").delete()
+    CertificateAuthority.objects.filter(slug="racine").delete()
+    pki.pki_init()
+    assert Path(issuing.key_path).read_bytes() == kept
+    again = CertificateAuthority.objects.get(slug="personnes")
+    assert pki.ca_certificate(again).public_key() == pki.ca_certificate(issuing).public_key()
+
+
 def test_it_refuses_a_hierarchy_whose_key_file_is_gone(hierarchy):
     import os
 

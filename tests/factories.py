@@ -13,6 +13,7 @@ from typing import Any
 
 import factory
 from django.contrib.auth import get_user_model
+from django.contrib.auth.hashers import make_password
 from django.utils import timezone
 
 from issuance.models import Card
@@ -123,13 +124,23 @@ class StructureMemberFactory(factory.django.DjangoModelFactory):
 
 
 class UserFactory(factory.django.DjangoModelFactory):
+    """A user who cannot sign in with a password (hashing one costs ~0.3 s; tests authenticate directly).
+    Use ``UserWithPasswordFactory`` for sign-in tests (password ``PASSWORD``)."""
+
     class Meta:
         model = get_user_model()
         django_get_or_create = ("username",)
 
     username = factory.Sequence(lambda n: f"user{n}")
     email = factory.LazyAttribute(lambda u: f"{u.username}@example.test")
-    password = factory.django.Password("correct-horse-battery")
+    password = factory.LazyFunction(lambda: make_password(None))
+
+
+PASSWORD = "correct-horse-battery"
+
+
+class UserWithPasswordFactory(UserFactory):
+    password = factory.django.Password(PASSWORD)  # type: ignore[assignment]
 
 
 class AccountFactory(factory.django.DjangoModelFactory):

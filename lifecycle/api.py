@@ -1,7 +1,8 @@
 """REST API of the card lifecycle: opposition, activation, renewal links, shipping batches.
 
 Views authenticate, validate, call one service and map domain errors to HTTP answers. Every error is JSON
-``{"code", "message"}`` (plus ``details`` per field for invalid input); a card the caller may not see is 404.
+``{"code", "message"}`` (plus ``fields`` for invalid input, as registry.api sets for every app); a card
+the caller may not see is 404.
 """
 
 from __future__ import annotations
@@ -14,9 +15,9 @@ from rest_framework import exceptions, serializers, status
 from rest_framework.permissions import AllowAny
 from rest_framework.request import Request
 from rest_framework.response import Response
-from rest_framework.views import APIView
 
 from issuance.models import Card
+from registry.api import ApiErrorSerializer, ApiView, error_responses
 from registry.models import Account
 from registry.scoping import role_of
 
@@ -24,12 +25,6 @@ from . import errors, renewal, services
 from .models import Opposition, Shipment, ShippingBatch
 
 # --- serializers -----------------------------------------------------------------------------------------
-
-
-class ErrorSerializer(serializers.Serializer):
-    code = serializers.CharField()
-    message = serializers.CharField()
-    details = serializers.JSONField(required=False, help_text="Invalid input: the messages per field.")
 
 
 class OppositionInputSerializer(serializers.Serializer):
@@ -59,7 +54,7 @@ class OppositionSerializer(serializers.ModelSerializer):
 
 class ActivationInputSerializer(serializers.Serializer):
     pin = serializers.RegexField(
-        r"^\d{4}$",
+        r"^[0-9]{4}$",
         required=False,
         help_text="The card's PIN, checked on the card by the platform; omit to confirm receipt explicitly.",
     )
@@ -116,36 +111,25 @@ class ShippingBatchSerializer(serializers.ModelSerializer):
 
 
 def _errors(*codes: int) -> dict[int, OpenApiResponse]:
-    text = {
-        400: "Invalid input",
-        401: "Not authenticated",
-        403: "Not allowed",
-        404: "No such card (or not visible)",
-        409: "Conflict with the card's state",
-        410: "Expired",
+    """The shared 400/401/403/404 answers, plus the lifecycle's own conflicts."""
+    own = {
+        409: OpenApiResponse(ApiErrorSerializer, description="Conflict with the card's or link's state."),
+        410: OpenApiResponse(ApiErrorSerializer, description="The link has expired."),
     }
-    return {code: OpenApiResponse(ErrorSerializer, description=text[code]) for code in codes}
+    shared = error_responses(*[c for c in codes if c not in own])
+    return {**shared, **{c: own[c] for c in codes if c in own}}
 
 
 # --- the error convention --------------------------------------------------------------------------------
 
 
-class LifecycleAPIView(APIView):
-    """Maps domain errors and DRF's own (authentication, validation, parsing) to ``{code, message}``."""
+class LifecycleAPIView(ApiView):
+    """The shared API conventions (registry.api.ApiView), plus the lifecycle's domain errors."""
 
     def handle_exception(self, exc: Exception) -> Response:
         if isinstance(exc, errors.LifecycleError):
             return Response({"code": exc.code, "message": exc.message}, status=exc.status)
-        response = super().handle_exception(exc)
-        if isinstance(exc, exceptions.ValidationError):
-            response.data = {"code": "invalid", "message": _first_message(exc.detail), "details": exc.detail}
-        elif isinstance(exc, exceptions.APIException):
-            codes = exc.get_codes()
-            response.data = {
-                "code": codes if isinstance(codes, str) else exc.default_code,
-                "message": str(exc.detail),
-            }
-        return response
+        return super().handle_exception(exc)
 
     def validated(self, serializer_class: type[serializers.Serializer], data: Any) -> dict[str, Any]:
         if not isinstance(data, dict):
@@ -153,15 +137,6 @@ class LifecycleAPIView(APIView):
         serializer = serializer_class(data=data)
         serializer.is_valid(raise_exception=True)
         return dict(serializer.validated_data)
-
-
-def _first_message(detail: Any) -> str:
-    if isinstance(detail, dict):
-        for key, value in detail.items():
-            return f"{key}: {_first_message(value)}"
-    if isinstance(detail, list) and detail:
-        return _first_message(detail[0])
-    return str(detail) or "Invalid input."
 
 
 # --- cards -----------------------------------------------------------------------------------------------
@@ -183,7 +158,7 @@ class CardOppositionView(LifecycleAPIView):
     )
     def post(self, request: Request, card_id: int) -> Response:
         data = self.validated(OppositionInputSerializer, request.data)
-        card = services.card_for(actor=request.user, card_id=card_id)
+        card = services.card_for(actor=request.user, card_id=self.check_id(card_id))
         opposition = services.card_declare_opposition(
             card=card, reason=data["reason"], channel=data["channel"], actor=request.user
         )
@@ -206,7 +181,7 @@ class CardActivationView(LifecycleAPIView):
     )
     def post(self, request: Request, card_id: int) -> Response:
         data = self.validated(ActivationInputSerializer, request.data)
-        card = services.card_for(actor=request.user, card_id=card_id)
+        card = services.card_for(actor=request.user, card_id=self.check_id(card_id))
         if "pin" in data:
             card = services.card_activate_with_pin(card=card, actor=request.user, pin=data["pin"])
         else:
@@ -218,10 +193,10 @@ class CardActivationView(LifecycleAPIView):
 
 
 class RenewalLinkView(LifecycleAPIView):
-    """The one-click link of a renewal reminder. The signed token is the credential: no sign-in needed."""
+    """The one-click link of a renewal reminder. The signed token is the credential: no sign-in needed
+    (a signed-in holder is recorded as the order's creator)."""
 
     permission_classes = [AllowAny]
-    authentication_classes: list = []
 
     @extend_schema(
         operation_id="renewal_link_show",
@@ -318,7 +293,7 @@ class ShippingBatchDetailView(LifecycleAPIView):
         tags=["lifecycle"],
     )
     def get(self, request: Request, batch_id: int) -> Response:
-        batch = _batches_for(request.user).filter(pk=batch_id).first()
+        batch = _batches_for(request.user).filter(pk=self.check_id(batch_id)).first()
         if batch is None:
             raise errors.BatchNotFound()
         return Response(ShippingBatchSerializer(batch).data)

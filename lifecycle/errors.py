@@ -95,3 +95,11 @@ class BatchNotFound(LifecycleError):
     code = "not_found"
     status = 404
     default_message = _("No such shipping batch.")
+
+
+class CardUnreachable(LifecycleError):
+    """The PIN can be checked only on the card, through its station's reader; it is not there."""
+
+    code = "card_unreachable"
+    status = 409
+    default_message = _("The PIN cannot be checked now: confirm receipt instead, or retry later.")

@@ -29,6 +29,7 @@ from django_fsm import ConcurrentTransition, can_proceed
 
 from issuance import services as issuance_services
 from issuance.models import Card, CardEvent, Certificate
+from issuance.tokens import TokenError
 from notifications.events import Event
 from notifications.services import notify
 from orders import services as order_services
@@ -287,7 +288,7 @@ def card_activate_with_pin(*, card: Card | int, actor: User, pin: str) -> Card:
     """Activation by the first successful PIN check through the platform (issuance's three-tries counter).
 
     The PIN check commits on its own (a wrong PIN must count even if nothing else happens)."""
-    if not (isinstance(pin, str) and pin.isdigit() and len(pin) == 4):
+    if not (isinstance(pin, str) and pin.isascii() and pin.isdigit() and len(pin) == 4):
         raise errors.InvalidInput(_("A PIN is 4 digits."))
     _check_activator(actor, card)
     locked = Card.objects.get(pk=card) if isinstance(card, int) else card
@@ -295,6 +296,9 @@ def card_activate_with_pin(*, card: Card | int, actor: User, pin: str) -> Card:
         ok = issuance_services.card_pin_verify(card=locked, pin=pin)
     except issuance_services.PinBlocked:
         raise errors.PinBlocked() from None
+    except TokenError as exc:
+        log.warning("card %s: PIN check impossible: %s", locked.pk, exc)
+        raise errors.CardUnreachable() from None
     if not ok:
         raise errors.PinRefused()
     return card_activate(card=locked, actor=actor, method="pin")

@@ -13,7 +13,7 @@ from tests.factories import ActivityFactory, CardFactory, OrderFactory, TariffFa
 
 
 @pytest.fixture(autouse=True)
-def outside_world(monkeypatch):
+def outside_world(monkeypatch) -> list[int]:
     """Messages and production jobs are recorded, never put on the shared broker (the outside world here)."""
     import issuance.services
     import notifications.services

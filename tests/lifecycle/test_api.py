@@ -1,0 +1,259 @@
+"""The lifecycle API: each endpoint's answers, errors as {code, message}, scoping (invisible → 404)."""
+
+import pytest
+from freezegun import freeze_time
+from rest_framework.test import APIClient
+
+from issuance.models import Card
+from lifecycle.models import Opposition, RenewalReminder
+from lifecycle.renewal import renewal_link_token
+from orders.models import Order
+from registry.models import Account
+from tests.factories import ActivityFactory, CardFactory, OrderFactory, persona
+
+from .test_renewal import EXPIRY, before, run_on
+
+pytestmark = pytest.mark.django_db
+
+
+def client_for(user) -> APIClient:
+    client = APIClient()
+    if user is not None:
+        client.force_authenticate(user)
+    return client
+
+
+def assert_error(response, status: int, code: str) -> dict:
+    assert response.status_code == status, response.content
+    body = response.json()
+    assert body["code"] == code and body["message"], body
+    return body
+
+
+# --- opposition ------------------------------------------------------------------------------------------
+
+
+def test_a_holder_declares_their_card_lost(card, holder_of, hierarchy):
+    response = client_for(holder_of(card)).post(
+        f"/api/v1/cards/{card.pk}/opposition/", {"reason": "lost"}, format="json"
+    )
+    assert response.status_code == 201, response.content
+    body = response.json()
+    assert (body["card"], body["reason"], body["channel"], body["card_state"]) == (
+        card.pk,
+        "lost",
+        "online",
+        "opposed",
+    )
+    assert Order.objects.get(pk=body["replacement_order_id"]).fee is not None
+
+
+def test_a_second_declaration_answers_409(card, holder_of, hierarchy):
+    client = client_for(holder_of(card))
+    client.post(f"/api/v1/cards/{card.pk}/opposition/", {"reason": "stolen"}, format="json")
+    assert_error(
+        client.post(f"/api/v1/cards/{card.pk}/opposition/", {"reason": "lost"}, format="json"),
+        409,
+        "already_opposed",
+    )
+    assert Opposition.objects.get().reason == "stolen"
+
+
+@pytest.mark.parametrize(
+    "payload",
+    [
+        {},
+        {"reason": "forgotten"},
+        {"reason": "lost", "channel": "pigeon"},
+        {"reason": ["lost"]},
+        {"reason": None},
+    ],
+)
+def test_bad_opposition_input_is_400(card, holder_of, payload):
+    body = assert_error(
+        client_for(holder_of(card)).post(f"/api/v1/cards/{card.pk}/opposition/", payload, format="json"),
+        400,
+        "invalid",
+    )
+    assert body["fields"]
+    assert Card.objects.get(pk=card.pk).state == Card.State.ACTIVE
+
+
+def test_opposition_body_must_be_json_object(card, holder_of):
+    client = client_for(holder_of(card))
+    assert_error(client.post(f"/api/v1/cards/{card.pk}/opposition/", [1, 2], format="json"), 400, "invalid")
+    response = client.post(
+        f"/api/v1/cards/{card.pk}/opposition/", "{not json", content_type="application/json"
+    )
+    assert_error(response, 400, "parse_error")
+
+
+def test_invisible_or_unknown_cards_are_404(card):
+    stranger = client_for(persona(Account.Role.HOLDER))
+    for card_id in (card.pk, 10**9, 2**63):
+        assert_error(
+            stranger.post(f"/api/v1/cards/{card_id}/opposition/", {"reason": "lost"}, format="json"),
+            404,
+            "not_found",
+        )
+        assert_error(
+            stranger.post(f"/api/v1/cards/{card_id}/activation/", {}, format="json"), 404, "not_found"
+        )
+
+
+def test_anonymous_is_401(card):
+    assert_error(
+        client_for(None).post(f"/api/v1/cards/{card.pk}/opposition/", {"reason": "lost"}),
+        401,
+        "not_authenticated",
+    )
+
+
+def test_role_and_channel_rules_are_403(card, cnom, hierarchy):
+    response = client_for(cnom).post(
+        f"/api/v1/cards/{card.pk}/opposition/", {"reason": "lost"}, format="json"
+    )
+    assert_error(response, 403, "not_permitted")
+    response = client_for(cnom).post(
+        f"/api/v1/cards/{card.pk}/opposition/", {"reason": "lost", "channel": "phone"}, format="json"
+    )
+    assert response.status_code == 201
+
+
+# --- activation ------------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def shipped(tariff):
+    activity = ActivityFactory()
+    order = OrderFactory(exercise=activity.exercise, state=Order.State.SHIPPED)
+    return CardFactory(exercise=activity.exercise, order_id=order.pk, state=Card.State.SHIPPED)
+
+
+def test_the_holder_confirms_receipt(shipped, holder_of):
+    response = client_for(holder_of(shipped)).post(
+        f"/api/v1/cards/{shipped.pk}/activation/", {}, format="json"
+    )
+    assert response.status_code == 200, response.content
+    assert response.json()["state"] == "active"
+    again = client_for(holder_of(shipped)).post(f"/api/v1/cards/{shipped.pk}/activation/", {}, format="json")
+    assert_error(again, 409, "invalid_state")
+
+
+@pytest.mark.parametrize("pin", ["123", "12345", "abcd", "12 4", "１２３４", None, ["1234"]])
+def test_a_malformed_pin_is_400(shipped, holder_of, pin):
+    response = client_for(holder_of(shipped)).post(
+        f"/api/v1/cards/{shipped.pk}/activation/", {"pin": pin}, format="json"
+    )
+    assert_error(response, 400, "invalid")
+
+
+def test_a_wrong_pin_is_400_pin_incorrect(shipped, holder_of, monkeypatch):
+    from issuance import tokens
+
+    monkeypatch.setattr(tokens, "verify_pin", lambda reader, label, pin: False)
+    monkeypatch.setattr("issuance.services._station_reader", lambda card: None)
+    response = client_for(holder_of(shipped)).post(
+        f"/api/v1/cards/{shipped.pk}/activation/", {"pin": "0000"}, format="json"
+    )
+    assert_error(response, 400, "pin_incorrect")
+
+
+def test_a_card_out_of_reach_of_its_station_is_409(shipped, holder_of):
+    response = client_for(holder_of(shipped)).post(
+        f"/api/v1/cards/{shipped.pk}/activation/", {"pin": "1234"}, format="json"
+    )
+    assert_error(response, 409, "card_unreachable")
+    assert Card.objects.get(pk=shipped.pk).state == Card.State.SHIPPED
+
+
+# --- renewal links ---------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def link(tariff):
+    CardFactory(exercise=ActivityFactory().exercise, valid_until=EXPIRY)
+    run_on(before(90))
+    with freeze_time(before(90)):
+        url = f"/api/v1/renewal-links/{renewal_link_token(RenewalReminder.objects.get())}/"
+    with freeze_time(before(80)):  # the holder clicks ten days later
+        yield url
+
+
+def test_the_link_shows_then_confirms_once_without_signing_in(link):
+    anonymous = client_for(None)
+    shown = anonymous.get(link)
+    assert shown.status_code == 200 and shown.json()["used"] is False
+    confirmed = anonymous.post(link)
+    assert confirmed.status_code == 201, confirmed.content
+    assert confirmed.json()["kind"] == "renewal" and confirmed.json()["state"] == "submitted"
+    assert anonymous.get(link).json()["used"] is True
+    assert_error(anonymous.post(link), 409, "renewal_link_used")
+
+
+def test_bad_and_expired_links(link, settings):
+    anonymous = client_for(None)
+    assert_error(anonymous.get("/api/v1/renewal-links/garbage/"), 400, "renewal_link_invalid")
+    assert_error(anonymous.post("/api/v1/renewal-links/a:b:c/"), 400, "renewal_link_invalid")
+    settings.CPX_RENEWAL_LINK_MAX_AGE_DAYS = 5  # the link was signed 10 days ago
+    assert_error(anonymous.post(link), 410, "renewal_link_expired")
+    assert not Order.objects.filter(kind="renewal").exists()
+
+
+# --- shipping batches ------------------------------------------------------------------------------------
+
+
+def test_ans_records_and_lists_batches(tariff, ans):
+    activity = ActivityFactory()
+    order = OrderFactory(exercise=activity.exercise, state=Order.State.PRODUCED)
+    card = CardFactory(exercise=activity.exercise, order_id=order.pk, state=Card.State.PERSONALIZED)
+    client = client_for(ans)
+    payload = {
+        "carrier": "La Poste",
+        "reference": "B-1",
+        "cards": [{"card": card.pk, "tracking_reference": "6A1"}],
+    }
+    created = client.post("/api/v1/shipping-batches/", payload, format="json")
+    assert created.status_code == 201, created.content
+    batch = created.json()
+    assert batch["shipments"][0]["card"] == card.pk and batch["shipments"][0]["pin_release_on"]
+    listed = client.get("/api/v1/shipping-batches/")
+    assert listed.status_code == 200 and listed.json()["count"] == 1
+    assert client.get(f"/api/v1/shipping-batches/{batch['id']}/").json()["reference"] == "B-1"
+    assert_error(client.get("/api/v1/shipping-batches/999999/"), 404, "not_found")
+    assert_error(
+        client.post("/api/v1/shipping-batches/", payload, format="json"), 400, "invalid"
+    )  # same reference
+
+
+@pytest.mark.parametrize(
+    "payload",
+    [
+        {},
+        {"carrier": "La Poste", "reference": "B-2", "cards": []},
+        {"carrier": "La Poste", "reference": "B-2", "cards": [{"card": "x", "tracking_reference": "1"}]},
+        {"carrier": "", "reference": "B-2", "cards": [{"card": 1, "tracking_reference": "1"}]},
+    ],
+)
+def test_bad_batches_are_400(ans, payload):
+    assert_error(client_for(ans).post("/api/v1/shipping-batches/", payload, format="json"), 400, "invalid")
+
+
+def test_an_unknown_card_in_a_batch_is_404_and_others_may_not_ship(ans, card, holder_of):
+    payload = {
+        "carrier": "La Poste",
+        "reference": "B-3",
+        "cards": [{"card": 10**9, "tracking_reference": "1"}],
+    }
+    assert_error(client_for(ans).post("/api/v1/shipping-batches/", payload, format="json"), 404, "not_found")
+    assert_error(client_for(holder_of(card)).get("/api/v1/shipping-batches/"), 403, "not_permitted")
+    assert_error(client_for(ans).get("/api/v1/shipping-batches/?limit=x"), 400, "invalid")
+
+
+def test_the_schema_declares_the_lifecycle_endpoints(client):
+    schema = client.get("/api/schema/", {"format": "json"}).json()
+    paths = schema["paths"]
+    opposition = paths["/api/v1/cards/{card_id}/opposition/"]["post"]["responses"]
+    assert {"201", "400", "401", "403", "404", "409"} <= set(opposition)
+    assert {"200", "400", "410"} <= set(paths["/api/v1/renewal-links/{token}/"]["get"]["responses"])
+    assert "/api/v1/shipping-batches/{batch_id}/" in paths

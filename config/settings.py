@@ -2,6 +2,7 @@
 
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 from django.utils.translation import gettext_lazy as _
 
@@ -126,7 +127,7 @@ REST_FRAMEWORK = {
     "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.LimitOffsetPagination",
     "PAGE_SIZE": 50,
 }
-SPECTACULAR_SETTINGS = {
+SPECTACULAR_SETTINGS: dict[str, Any] = {
     "TITLE": "CPx card platform API",
     "DESCRIPTION": "Registry, orders, cards and their lifecycle for French health-professional smart cards.",
     "VERSION": "1.0.0",
@@ -141,6 +142,8 @@ SPECTACULAR_SETTINGS = {
         "BlankCardStateEnum": "issuance.models.BlankCard.State",
         "NotificationStateEnum": "notifications.models.Notification.State",
         "ReplacementReasonEnum": "orders.models.Order.ReplacementReason",
+        "OrderKindEnum": "orders.models.Order.Kind",
+        "PaymentMethodEnum": "orders.models.Payment.Method",
         "RevocationReasonEnum": "issuance.models.Certificate.Reason",
     },
 }
@@ -212,15 +215,6 @@ CPX_MAX_PRODUCTION_FAILURES = env_int("CPX_MAX_PRODUCTION_FAILURES", 3)
 CPX_PAYMENT_PROVIDER = env("CPX_PAYMENT_PROVIDER", "")
 # Who issues the invoices (printed on the invoice PDF).
 CPX_INVOICE_ISSUER = env("CPX_INVOICE_ISSUER", "Agence du numérique en santé — CPx")
-# Stable OpenAPI names for the orders' choice sets (several models have a field named "state").
-SPECTACULAR_SETTINGS.setdefault("ENUM_NAME_OVERRIDES", {}).update(
-    {
-        "OrderStateEnum": "orders.models.Order.State",
-        "OrderKindEnum": "orders.models.Order.Kind",
-        "ReplacementReasonEnum": "orders.models.Order.ReplacementReason",
-        "PaymentMethodEnum": "orders.models.Payment.Method",
-    }
-)
 
 # --- notifications ---
 # Delivery attempts before a message is marked failed (shown to operators in the admin), and the back-off

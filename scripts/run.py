@@ -48,7 +48,11 @@ def as_postgres(args: list[str]) -> list[str]:
     return ["runuser", "-u", "postgres", "--", *args] if os.geteuid() == 0 else args
 
 
+STARTED_POSTGRES = False
+
+
 def embedded_database() -> str:
+    global STARTED_POSTGRES
     data = VAR / "pg" / "data"
     sockets = VAR / "pg" / "run"
     if not (data / "PG_VERSION").exists():
@@ -83,7 +87,18 @@ def embedded_database() -> str:
             check=True,
             stdout=subprocess.DEVNULL,
         )
+        STARTED_POSTGRES = True
     return f"postgres://postgres@127.0.0.1:{PG_PORT}/cpx"
+
+
+def stop_embedded_database() -> None:
+    if STARTED_POSTGRES:
+        log("stopping the private PostgreSQL")
+        subprocess.run(
+            as_postgres([pg_bin("pg_ctl"), "-D", str(VAR / "pg" / "data"), "-m", "fast", "-w", "stop"]),
+            check=False,
+            stdout=subprocess.DEVNULL,
+        )
 
 
 def configure() -> dict[str, str]:
@@ -110,8 +125,13 @@ def ensure_database(env: dict[str, str]) -> None:
     subprocess.run(["bash", str(ROOT / "scripts" / "ensure_db.sh")], env=env, check=True)
 
 
-def manage(env: dict[str, str], *args: str) -> None:
-    subprocess.run([PY, "manage.py", *args], cwd=ROOT, env=env, check=True)
+def manage(env: dict[str, str], *args: str) -> str:
+    """Run a management command, echoing its output, and return that output."""
+    result = subprocess.run(
+        [PY, "manage.py", *args], cwd=ROOT, env=env, check=True, stdout=subprocess.PIPE, text=True
+    )
+    print(result.stdout, end="", flush=True)
+    return result.stdout
 
 
 def start(env: dict[str, str], name: str, args: list[str]) -> subprocess.Popen:
@@ -136,7 +156,8 @@ def main() -> None:
     env = configure()
     ensure_database(env)
     manage(env, "migrate", "--noinput", "-v", "0")
-    manage(env, "demo_setup")
+    demo = manage(env, "demo_setup")
+    accounts = demo[demo.find("Demo accounts") :].strip()
     processes = {
         "web": start(env, "web", [PY, "manage.py", "runserver", "127.0.0.1:8000", "--noreload"]),
         "worker": start(
@@ -163,7 +184,15 @@ def main() -> None:
     }
     if has_command(env, "run_station"):
         processes["station"] = start(env, "station", [PY, "manage.py", "run_station", "demo"])
-    log("the platform runs on http://127.0.0.1:8000/ (admin: /admin/, API docs: /api/docs/); Ctrl-C stops it")
+    time.sleep(3)
+    print(
+        "\n" + "=" * 78 + "\n"
+        "  The CPx platform runs on http://127.0.0.1:8000/\n"
+        "  portals: /   admin: /admin/   API: /api/v1/ (docs /api/docs/)   CRL: /pki/crl/   OCSP: /pki/ocsp\n"
+        f"  processes: {', '.join(processes)}\n\n  {accounts.replace(chr(10), chr(10) + '  ')}\n\n"
+        "  Ctrl-C stops everything.\n" + "=" * 78,
+        flush=True,
+    )
     signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt()))
     try:
         while all(process.poll() is None for process in processes.values()):
@@ -174,6 +203,7 @@ def main() -> None:
         pass
     finally:
         stop_all(processes)
+        stop_embedded_database()
 
 
 def has_command(env: dict[str, str], name: str) -> bool:

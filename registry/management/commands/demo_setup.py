@@ -14,7 +14,7 @@ from django.core.management import call_command, get_commands
 from django.core.management.base import BaseCommand
 from django.db import transaction
 
-from registry.models import Account, Authority, Professional, StructureMember
+from registry.models import Account, Activity, Authority, Professional, StructureMember
 
 DEMO_PASSWORD = "demo-cpx-2026"  # noqa: S105  (printed on the console: demo accounts only)
 
@@ -41,6 +41,27 @@ class Command(BaseCommand):
         for username, description in accounts:
             self.stdout.write(f"  {username:<22} {description}")
 
+    def structure_representative(self) -> StructureMember | None:
+        """The demo structure manager: a legal representative (one is named if the registry has none)."""
+        managers = StructureMember.objects.filter(
+            role__in=[StructureMember.Role.LEGAL_REPRESENTATIVE, StructureMember.Role.MANDATAIRE]
+        )
+        if not managers.exists():
+            activity = (
+                Activity.objects.filter(structure__isnull=False, exercise__professional__is_active=True)
+                .select_related("structure", "exercise__professional")
+                .order_by("id")
+                .first()
+            )
+            if activity is None:
+                return None
+            StructureMember.objects.get_or_create(
+                structure=activity.structure,
+                professional=activity.exercise.professional,
+                role=StructureMember.Role.LEGAL_REPRESENTATIVE,
+            )
+        return managers.select_related("structure").first()
+
     @transaction.atomic
     def create_accounts(self) -> list[tuple[str, str]]:
         user_model = get_user_model()
@@ -56,9 +77,7 @@ class Command(BaseCommand):
             .order_by("national_id")
             .first()
         )
-        manager_membership = StructureMember.objects.filter(
-            role__in=[StructureMember.Role.LEGAL_REPRESENTATIVE, StructureMember.Role.MANDATAIRE]
-        ).first()
+        manager_membership = self.structure_representative()
         plans: list[tuple[str, str, dict[str, Any]]] = [
             (
                 "ordre.cnom",

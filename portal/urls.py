@@ -1,6 +1,6 @@
 from django.urls import path
 
-from .views import auth, backoffice, holder, manager, production
+from .views import auth, backoffice, holder, manager, production, renewal
 
 app_name = "portal"
 
@@ -10,6 +10,8 @@ urlpatterns = [
     path("cards/", holder.cards, name="cards"),
     path("cards/<int:pk>/", holder.card_detail, name="card"),
     path("cards/<int:pk>/declare/", holder.card_declare, name="card-declare"),
+    path("cards/<int:pk>/activate/", renewal.card_activate, name="card-activate"),
+    path("renew/<str:token>/", renewal.renew, name="renew"),
     path("orders/", holder.orders, name="orders"),
     path("orders/<int:pk>/", holder.order_detail, name="order"),
     path("orders/<int:pk>/cancel/", holder.order_cancel, name="order-cancel"),

@@ -17,7 +17,7 @@ os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
 
 CHROMIUM = "/usr/bin/chromium"
 SCREENSHOTS = Path(__file__).resolve().parent.parent / "artifacts" / "screenshots"
-PASSWORD = "correct-horse-battery"  # tests.factories.UserFactory's
+PASSWORD = "correct-horse-battery"
 
 
 @pytest.fixture(scope="session")
@@ -62,9 +62,12 @@ def outside_world(monkeypatch: pytest.MonkeyPatch) -> list[int]:
     return scheduled
 
 
-def sign_in(page: Any, username: str) -> None:
+def sign_in(page: Any, user: Any) -> None:
+    """Sign in through the login form, as a person would (personas have no password until given one)."""
+    user.set_password(PASSWORD)
+    user.save(update_fields=["password"])
     page.goto("/accounts/login/")
-    page.get_by_label("Nom d’utilisateur").fill(username)
+    page.get_by_label("Nom d’utilisateur").fill(user.username)
     page.get_by_label("Mot de passe").fill(PASSWORD)
     page.get_by_role("button", name="Se connecter").click()
 

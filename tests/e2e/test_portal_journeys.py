@@ -48,7 +48,7 @@ def test_a_holder_declares_a_card_stolen_and_sees_it_blocked_and_the_replacement
     card = CardFactory(exercise=exercise)
     holder = persona(Account.Role.HOLDER, professional=exercise.professional)
 
-    sign_in(page, holder.username)
+    sign_in(page, holder)
     expect(page.get_by_role("heading", name="Mes cartes")).to_be_visible()
     expect(page.locator("svg.card-face")).to_contain_text(card.display_number)
     screenshot(page, "holder_cards")
@@ -90,7 +90,7 @@ def test_an_ordre_operator_approves_an_order_and_cannot_see_another_ordres(page)
         submitted_order(ExerciseFactory(profession_id="10", professional__last_name=name))
     operator = persona(Account.Role.AUTHORITY_OPERATOR, authority="CNOM")
 
-    sign_in(page, operator.username)
+    sign_in(page, operator)
     expect(page.get_by_role("heading", name="File des commandes")).to_be_visible()
     expect(page.locator("#queue-results")).to_contain_text("DURAND")
     expect(page.locator("#queue-results")).not_to_contain_text("LEROY")
@@ -116,7 +116,7 @@ def test_an_ans_operator_follows_an_order_through_production(page):
     order = submitted_order(exercise)
     operator = persona(Account.Role.ANS_OPERATOR)
 
-    sign_in(page, operator.username)
+    sign_in(page, operator)
     page.goto(f"/backoffice/orders/{order.pk}/")
     page.get_by_role("button", name="Approuver").click()
     state = page.locator("#order-state")
@@ -152,7 +152,7 @@ def test_a_structure_manager_orders_a_cpe_and_declares_a_staff_card_lost(page):
     card = CardFactory(exercise=None, professional=veteran.professional, structure=structure, card_type="CPE")
     manager = persona(Account.Role.STRUCTURE_MANAGER, structure=structure)
 
-    sign_in(page, manager.username)
+    sign_in(page, manager)
     expect(page.locator("#main")).to_contain_text("THOMAS")
     screenshot(page, "manager_structure")
 

@@ -71,6 +71,16 @@ def people(db) -> People:
     )
 
 
+PASSWORD = "correct-horse-battery"
+
+
+def with_password(user: Any) -> Any:
+    """Personas cannot sign in with a password until they are given one (hashing costs time)."""
+    user.set_password(PASSWORD)
+    user.save(update_fields=["password"])
+    return user
+
+
 def client_for(user: Any) -> Client:
     client = Client()
     client.force_login(user)

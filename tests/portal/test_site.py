@@ -7,6 +7,7 @@ from django.test import Client
 from django.urls import reverse
 
 from tests.factories import UserFactory
+from tests.portal.conftest import PASSWORD, with_password
 
 pytestmark = pytest.mark.django_db
 
@@ -45,7 +46,7 @@ def test_signing_in_sends_each_role_home(people):
     cases = [(people.holder, "/cards/"), (people.manager, "/structure/"), (people.cnom, "/backoffice/")]
     for user, home in cases:
         client = Client()
-        client.post(reverse("login"), {"username": user.username, "password": "correct-horse-battery"})
+        client.post(reverse("login"), {"username": with_password(user).username, "password": PASSWORD})
         assert client.get("/")["Location"] == home
 
 
@@ -55,12 +56,11 @@ def test_a_wrong_password_is_refused_in_french(people):
 
 
 def test_repeated_failures_lock_the_account(people, settings):
+    with_password(people.holder)
     client = Client()
     for _attempt in range(settings.AXES_FAILURE_LIMIT):
         client.post(reverse("login"), {"username": people.holder.username, "password": "nope"})
-    response = client.post(
-        reverse("login"), {"username": people.holder.username, "password": "correct-horse-battery"}
-    )
+    response = client.post(reverse("login"), {"username": people.holder.username, "password": PASSWORD})
     assert response.status_code == 429
     assert "_auth_user_id" not in client.session
 

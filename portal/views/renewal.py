@@ -1,0 +1,53 @@
+"""Receiving a card and renewing one: the holder's confirmations, each a single lifecycle service."""
+
+from __future__ import annotations
+
+from django.contrib import messages
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_POST
+
+from lifecycle import renewal
+from lifecycle import services as lifecycle
+from lifecycle.errors import LifecycleError
+from portal.access import Role, for_roles
+from portal.cardface import card_face
+from registry.models import Account
+from registry.scoping import cards_visible_to
+
+
+@require_POST
+@for_roles(Role.HOLDER, Role.STRUCTURE_MANAGER)
+def card_activate(request: HttpRequest, pk: int, account: Account) -> HttpResponse:
+    """The holder confirms the card arrived: it becomes active (and the card it replaces is withdrawn)."""
+    card = get_object_or_404(cards_visible_to(request.user), pk=pk)
+    try:
+        lifecycle.card_activate(card=card, actor=request.user, method="confirmation")
+    except LifecycleError as error:
+        messages.error(request, error.message)
+    else:
+        messages.success(request, _("The card is active. Your PIN arrives in a separate letter."))
+    return redirect("portal:card", pk=card.pk)
+
+
+@for_roles(Role.HOLDER)
+def renew(request: HttpRequest, token: str, account: Account) -> HttpResponse:
+    """The page behind the reminder's renewal link: the card it names, and one button to confirm."""
+    try:
+        reminder = renewal.renewal_link_reminder(token=token)
+    except LifecycleError as error:
+        return render(request, "portal/holder/renew.html", {"error": error.message}, status=410)
+    card = cards_visible_to(request.user).filter(pk=reminder.card_id).first()
+    if card is None:
+        raise Http404
+    if request.method == "POST":
+        try:
+            order = renewal.renewal_link_confirm(token=token, actor=request.user)
+        except LifecycleError as error:
+            messages.error(request, error.message)
+        else:
+            messages.success(request, _("Your renewal is ordered."))
+            return redirect("portal:order", pk=order.pk)
+    context = {"card": card, "face": card_face(card), "used": reminder.link_used_at is not None}
+    return render(request, "portal/holder/renew.html", context)

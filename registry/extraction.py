@@ -104,7 +104,7 @@ def _max_length(target: str) -> int:
     if not target:
         return 1 << 30
     model_name, field_name = target.split(".")
-    length = _MODELS[model_name]._meta.get_field(field_name).max_length
+    length = getattr(_MODELS[model_name]._meta.get_field(field_name), "max_length", None)
     return int(length) if length else 1 << 30
 
 

@@ -229,8 +229,11 @@ def _wrong_key(number: str) -> str:
     return number[:-1] + str((int(number[-1]) + 1) % 10)
 
 
-def sample_rows(*, rows: int, bad_share: float, seed: int, stats: SampleStats) -> Iterator[list[str]]:
+def sample_rows(
+    *, rows: int, bad_share: float, seed: int, stats: SampleStats, bad_kinds: list[str] | None = None
+) -> Iterator[list[str]]:
     """``rows`` rows, about ``bad_share`` of them bad (each kind in turn); ``stats`` counts as it goes."""
+    kinds = bad_kinds or BAD_KINDS
     maker = RowMaker(rows=rows, seed=seed)
     previous: list[str] | None = None
     turn = 0
@@ -240,7 +243,7 @@ def sample_rows(*, rows: int, bad_share: float, seed: int, stats: SampleStats) -
             pending = maker.person()
         row = pending.pop(0)
         if maker.random.random() < bad_share:
-            kind = _bad_kind(row, previous, turn)
+            kind = _bad_kind(row, previous, kinds[turn % len(kinds)])
             turn += 1
             stats.bad += 1
             stats.bad_kinds[kind] += 1
@@ -253,10 +256,9 @@ def sample_rows(*, rows: int, bad_share: float, seed: int, stats: SampleStats) -
     stats.people = maker.people
 
 
-def _bad_kind(row: list[str], previous: list[str] | None, turn: int) -> str:
-    kind = BAD_KINDS[turn % len(BAD_KINDS)]
+def _bad_kind(row: list[str], previous: list[str] | None, kind: str) -> str:
     if kind == "duplicate" and previous is None:
-        return "columns"
+        return "profession"
     if kind in {"rpps_key", "adeli_key"}:
         return "rpps_key" if row[0] == "8" else "adeli_key"
     return kind
@@ -292,6 +294,7 @@ def registry_sample_write(
     encoding: str = "utf-8",
     zipped: bool = False,
     crlf: bool = False,
+    bad_kinds: list[str] | None = None,
 ) -> SampleStats:
     """Write a synthetic extraction file (header with a trailing ``|``, as published)."""
     stats = SampleStats()
@@ -299,7 +302,7 @@ def registry_sample_write(
     with _open_text(out, encoding=encoding, zipped=zipped) as handle:
         handle.write(HEADER + end[1:])
         batch: list[str] = []
-        for row in sample_rows(rows=rows, bad_share=bad_share, seed=seed, stats=stats):
+        for row in sample_rows(rows=rows, bad_share=bad_share, seed=seed, stats=stats, bad_kinds=bad_kinds):
             batch.append("|".join(row) + (end if len(row) == WIDTH else end[1:]))
             if len(batch) >= 5000:
                 _write(handle, batch, encoding)

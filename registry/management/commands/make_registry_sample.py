@@ -6,7 +6,7 @@ from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from registry.sample import registry_sample_write
+from registry.sample import BAD_KINDS, registry_sample_write
 
 
 class Command(BaseCommand):
@@ -22,10 +22,17 @@ class Command(BaseCommand):
         )
         parser.add_argument("--zip", action="store_true", help="write a zip archive, as ANS publishes")
         parser.add_argument("--crlf", action="store_true", help="Windows line ends")
+        parser.add_argument(
+            "--bad-kinds",
+            help=f"comma-separated kinds of bad rows to write (default all: {', '.join(BAD_KINDS)})",
+        )
 
     def handle(self, *args, **options) -> None:
         if options["rows"] < 1 or not 0 <= options["bad_share"] <= 1:
             raise CommandError("--rows must be at least 1 and --bad-share between 0 and 1")
+        kinds = options["bad_kinds"].split(",") if options["bad_kinds"] else None
+        if kinds and set(kinds) - set(BAD_KINDS):
+            raise CommandError(f"unknown --bad-kinds {sorted(set(kinds) - set(BAD_KINDS))}")
         out = Path(options["out"])
         stats = registry_sample_write(
             out=out,
@@ -35,6 +42,7 @@ class Command(BaseCommand):
             encoding=options["encoding"],
             zipped=options["zip"],
             crlf=options["crlf"],
+            bad_kinds=kinds,
         )
         kinds = ", ".join(f"{kind} {count}" for kind, count in sorted(stats.bad_kinds.items()))
         self.stdout.write(

@@ -445,20 +445,13 @@ def merge_extraction(*, cursor: Any, progress: Progress | None) -> tuple[int, in
     skip_foreign_key_triggers(cursor)
     steps = [
         ("code tables", [ANALYZE_ROWS_SQL, SKILL_TYPES_SQL, SKILLS_SQL]),
-        (
-            "structures",
-            [STRUCTURES_SQL, "ANALYZE import_changed_structures, registry_structure (id, technical_id)"],
-        ),
+        ("structures", [STRUCTURES_SQL, "ANALYZE import_changed_structures"]),
+        ("structures", ["ANALYZE registry_structure (id, technical_id)"]),
         ("professionals", [PEOPLE_SQL, "ANALYZE import_people (national_id, professional_id)"]),
         ("professionals", [PEOPLE_UPDATE_SQL, PEOPLE_INSERT_SQL]),
         ("exercises", ["ANALYZE import_person_ids, import_changed_people, registry_professional (id)"]),
-        (
-            "exercises",
-            [
-                EXERCISES_SQL,
-                "ANALYZE import_changed_exercises, registry_exercise (id, professional_id, profession_id)",
-            ],
-        ),
+        ("exercises", [EXERCISES_SQL, "ANALYZE import_changed_exercises"]),
+        ("exercises", ["ANALYZE registry_exercise (id, professional_id, profession_id)"]),
         ("activities", [ACTIVITIES_SQL, "ANALYZE import_activities (line, first_line, exercise_id)"]),
         ("activities", [DUPLICATES_SQL]),
     ]

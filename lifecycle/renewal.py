@@ -26,6 +26,7 @@ from typing import Any
 from django.conf import settings
 from django.core import signing
 from django.db import connection, transaction
+from django.urls import NoReverseMatch, reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -122,7 +123,7 @@ def _remind(reminder: RenewalReminder, policies: set, *, automatic: bool) -> Non
             reminder.automatic, reminder.renewal_order_id = True, order.pk
             reminder.link_used_at = reminder.sent_at  # the renewal is under way: the link has no use
             reminder.save(update_fields=["automatic", "renewal_order_id", "link_used_at"])
-            url = f"{settings.CPX_BASE_URL}/"
+            url = _absolute(("portal:order",), order.pk)
     notify(
         recipient=card.professional,
         event=Event.RENEWAL_DUE,
@@ -165,7 +166,17 @@ def renewal_link_token(reminder: RenewalReminder) -> str:
 
 
 def renewal_link_url(reminder: RenewalReminder) -> str:
-    return f"{settings.CPX_BASE_URL}/api/v1/renewal-links/{renewal_link_token(reminder)}/"
+    """The link in the reminder: the portal's confirmation page (one button), else the API endpoint."""
+    return _absolute(("portal:renew", "renewal-link"), renewal_link_token(reminder))
+
+
+def _absolute(names: tuple[str, ...], arg: Any) -> str:
+    for name in names:
+        try:
+            return f"{settings.CPX_BASE_URL.rstrip('/')}{reverse(name, args=[arg])}"
+        except NoReverseMatch:
+            continue
+    return f"{settings.CPX_BASE_URL.rstrip('/')}/"
 
 
 def renewal_link_reminder(*, token: str) -> RenewalReminder:

@@ -65,11 +65,13 @@ def test_reminders_at_90_then_30_days_each_once(expiring):
     assert Notification.objects.filter(event="renewal_due").count() == 4  # 2 reminders × (e-mail + in-app)
 
 
-def test_the_reminder_carries_a_working_link_and_the_expiry(expiring):
+def test_the_reminder_carries_a_working_link_and_the_expiry(expiring, settings):
     run_on(before(90))
     message = Notification.objects.get(event="renewal_due", channel="email")
     assert message.context["expires_on"] == "2027-06-30"
-    token = message.context["renewal_url"].rstrip("/").rsplit("/", 1)[1]
+    url = message.context["renewal_url"]
+    assert url.startswith(f"{settings.CPX_BASE_URL}/renew/")  # the portal's one-button confirmation page
+    token = url.rstrip("/").rsplit("/", 1)[1]
     with freeze_time(before(85)):
         order = renewal_link_confirm(token=token)
     assert (order.kind, order.replaces_id, order.state) == ("renewal", expiring.pk, Order.State.SUBMITTED)

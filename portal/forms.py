@@ -39,6 +39,16 @@ class DeclareForm(AccessibleForm):
     )
 
 
+class OperatorDeclareForm(DeclareForm):
+    """An operator declares for the holder, who called or sent form 501."""
+
+    channel = forms.ChoiceField(
+        label=_("How did the holder declare it?"),
+        choices=[("phone", _("Phone")), ("form_501", _("Form 501 by mail"))],
+        widget=forms.RadioSelect,
+    )
+
+
 class RejectForm(AccessibleForm):
     reason = forms.CharField(
         label=_("Reason for the rejection"),

@@ -44,10 +44,12 @@ NAV: dict[str, list[tuple[str, Any]]] = {
 def portal_nav(context: template.Context) -> list[dict[str, Any]]:
     request = context["request"]
     items = NAV.get(role_of(request.user) or "", [])
-    links = []
-    for name, label in items:
-        url = reverse(name)
-        links.append({"url": url, "label": label, "current": request.path.startswith(url)})
+    links = [{"url": reverse(name), "label": label, "current": False} for name, label in items]
+    # The current section is the longest link the page's address starts with (/backoffice/ is the queue,
+    # and also the prefix of every back-office page).
+    matching = [link for link in links if request.path.startswith(link["url"])]
+    if matching:
+        max(matching, key=lambda link: len(link["url"]))["current"] = True
     return links
 
 

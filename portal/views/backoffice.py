@@ -14,6 +14,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
+from issuance.models import Card
 from orders import eligibility
 from orders import services as order_services
 from orders.errors import OrderError
@@ -186,5 +187,7 @@ def holder(request: HttpRequest, pk: int, account: Account) -> HttpResponse:
         "exercises": person.exercises.select_related("profession", "category", "skill"),
         "cards": cards_visible_to(request.user).filter(professional=person).order_by("-valid_until"),
         "orders": orders_visible_to(request.user).filter(professional=person).order_by("-created_at"),
+        "live_states": Card.LIVE_STATES,
+        "can_act": account.role in ACTING_ROLES,
     }
     return render(request, "portal/backoffice/holder.html", context)

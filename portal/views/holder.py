@@ -3,6 +3,8 @@ invoices, messages. Structure managers share the card pages for their staff's ca
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.contrib import messages
 from django.db.models import QuerySet
 from django.http import Http404, HttpRequest, HttpResponse
@@ -23,12 +25,13 @@ from orders.models import Order
 from orders.payments import configured_provider
 from portal.access import Role, for_roles
 from portal.cardface import card_face
-from portal.forms import DeclareForm
+from portal.forms import DeclareForm, OperatorDeclareForm
 from portal.wiring import service
 from registry.models import Account
 from registry.scoping import cards_visible_to, orders_visible_to
 
 CARD_ROLES = (Role.HOLDER, Role.STRUCTURE_MANAGER)
+OPERATORS = (Role.AUTHORITY_OPERATOR, Role.ANS_OPERATOR)
 
 
 def visible_cards(request: HttpRequest) -> QuerySet[Card]:
@@ -60,26 +63,35 @@ def card_detail(request: HttpRequest, pk: int, account: Account) -> HttpResponse
     return render(request, "portal/holder/card_detail.html", context)
 
 
-@for_roles(*CARD_ROLES)
+@for_roles(*CARD_ROLES, *OPERATORS)
 def card_declare(request: HttpRequest, pk: int, account: Account) -> HttpResponse:
-    """Two steps: choose what happened, then confirm (the opposition cannot be undone)."""
+    """Two steps: choose what happened, then confirm (the opposition cannot be undone). Holders and
+    managers declare online; operators record a declaration made by phone or form 501."""
     card = get_object_or_404(visible_cards(request), pk=pk)
-    form = DeclareForm(request.POST if request.method == "POST" else None)
+    by_operator = account.role in OPERATORS
+    form_class = OperatorDeclareForm if by_operator else DeclareForm
+    form = form_class(request.POST if request.method == "POST" else None)
+    back = reverse("portal:bo-holder", args=[card.professional_id]) if by_operator else card_url(card)
+    context: dict[str, Any] = {"card": card, "form": form, "back": back}
     if request.method != "POST" or not form.is_valid():
-        return render(request, "portal/holder/declare.html", {"card": card, "form": form})
-    if "confirm" not in request.POST:
-        reason = form.cleaned_data["reason"]
-        label = Order.ReplacementReason(reason).label
-        context = {"card": card, "reason": reason, "reason_label": label, "confirming": True}
         return render(request, "portal/holder/declare.html", context)
     reason = form.cleaned_data["reason"]
+    channel = form.cleaned_data.get("channel", "online")
+    if "confirm" not in request.POST:
+        label = Order.ReplacementReason(reason).label
+        context.update(reason=reason, reason_label=label, channel=channel, confirming=True)
+        return render(request, "portal/holder/declare.html", context)
     try:
-        lifecycle.card_declare_opposition(card=card, reason=reason, actor=request.user, channel="online")
+        lifecycle.card_declare_opposition(card=card, reason=reason, actor=request.user, channel=channel)
     except LifecycleError as error:
         messages.error(request, error.message)
-        return redirect("portal:card", pk=card.pk)
-    messages.success(request, _("The card is blocked: nobody can use it any more."))
-    return redirect("portal:card", pk=card.pk)
+    else:
+        messages.success(request, _("The card is blocked: nobody can use it any more."))
+    return redirect(back)
+
+
+def card_url(card: Card) -> str:
+    return reverse("portal:card", args=[card.pk])
 
 
 @for_roles(Role.HOLDER)

@@ -10,6 +10,7 @@ import pytest
 from django.contrib.auth import get_user_model
 from playwright.sync_api import expect
 
+from issuance import services as issuance_services
 from issuance.models import Card
 from orders import services as order_services
 from orders.models import Order
@@ -115,6 +116,10 @@ def test_an_ans_operator_follows_an_order_through_production(page):
     exercise = ExerciseFactory(professional=AdeliProfessionalFactory(last_name="PETIT"), profession_id="91")
     order = submitted_order(exercise)
     operator = persona(Account.Role.ANS_OPERATOR)
+    station = issuance_services.station_register(
+        name="lyon-1", module="/usr/lib/softhsm/libsofthsm2.so", readers=2
+    )
+    issuance_services.blank_stock_add(station=station, count=20)
 
     sign_in(page, operator)
     page.goto(f"/backoffice/orders/{order.pk}/")
@@ -122,20 +127,21 @@ def test_an_ans_operator_follows_an_order_through_production(page):
     state = page.locator("#order-state")
     expect(state).to_contain_text("En file de fabrication")
 
-    order_services.order_start_production(order=order.pk)  # the station claims the job
-    page.reload()
+    # The station claims the job: the page, left open, follows the state (htmx polls it).
+    order_services.order_start_production(order=order.pk)
     expect(state).to_contain_text("En fabrication")
     screenshot(page, "ans_order_in_production")
 
     card = CardFactory(exercise=exercise, state=Card.State.PERSONALIZED)  # the station wrote it
     order_services.order_mark_produced(order=order.pk, card=card)
-    page.reload()
     expect(state).to_contain_text("Fabriquée")
+    page.reload()
     expect(page.locator("#main")).to_contain_text(card.display_number)
     screenshot(page, "ans_order_produced")
 
     page.get_by_role("link", name="Production").click()
     expect(page.get_by_role("heading", name="Production", exact=True)).to_be_visible()
+    expect(page.locator("#main")).to_contain_text("lyon-1")
     screenshot(page, "ans_production")
     page.get_by_role("link", name="Imports du répertoire").click()
     screenshot(page, "ans_imports")

@@ -9,6 +9,7 @@ import pytest
 from django.urls import reverse
 from django.utils import timezone
 
+from lifecycle.models import Opposition
 from orders.models import Order
 from registry.models import RegistryImport
 from tests.factories import AdeliProfessionalFactory, ExerciseFactory, OrderFactory
@@ -185,3 +186,25 @@ def test_a_reject_report_outside_the_reject_folder_is_not_served(people, as_user
         file_name="x", file_sha256="1" * 64, rejected=1, reject_report="/etc/passwd"
     )
     assert as_user(people.ans).get(reverse("portal:import-rejects", args=[run.pk])).status_code == 404
+
+
+def test_an_operator_records_a_declaration_made_by_phone(people, as_user):
+    client = as_user(people.cnom)
+    holder_page = client.get(reverse("portal:bo-holder", args=[people.card.professional_id])).content.decode()
+    url = reverse("portal:card-declare", args=[people.card.pk])
+    assert url in holder_page
+    missing = client.post(url, {"reason": "lost"})
+    assert "Ce champ est obligatoire." in missing.content.decode()
+    confirm = client.post(url, {"reason": "lost", "channel": "phone"})
+    assert 'name="channel" value="phone"' in confirm.content.decode()
+    client.post(url, {"reason": "lost", "channel": "phone", "confirm": "1"})
+    opposition = Opposition.objects.get(card=people.card)
+    assert (opposition.channel, opposition.declared_by_role) == ("phone", "authority_operator")
+
+
+def test_an_operator_cannot_declare_another_ordres_card(people, as_user):
+    url = reverse("portal:card-declare", args=[people.other_card.pk])
+    assert (
+        as_user(people.cnom).post(url, {"reason": "lost", "channel": "phone", "confirm": "1"}).status_code
+        == 404
+    )

@@ -27,9 +27,14 @@ def doctor_order(state: str = "draft", **kwargs: Any) -> Order:
     exercise = ExerciseFactory()
     card = CardFactory(exercise=exercise, state=Card.State.OPPOSED)
     fee = FEE if state in ("awaiting_payment", "paid") else None
-    defaults = dict(
-        exercise=exercise, kind="replacement", replacement_reason="lost", replaces=card, state=state, fee=fee
-    )
+    defaults = {
+        "exercise": exercise,
+        "kind": "replacement",
+        "replacement_reason": "lost",
+        "replaces": card,
+        "state": state,
+        "fee": fee,
+    }
     return OrderFactory(**{**defaults, **kwargs})
 
 
@@ -44,17 +49,17 @@ def structure_order(state: str = "draft", **kwargs: Any) -> Order:
         state=Card.State.OPPOSED,
     )
     fee = FEE if state in ("awaiting_payment", "paid") else None
-    defaults = dict(
-        exercise=None,
-        structure=member.structure,
-        professional=member.professional,
-        card_type=CardType.CPE,
-        kind="replacement",
-        replacement_reason="lost",
-        replaces=card,
-        state=state,
-        fee=fee,
-    )
+    defaults = {
+        "exercise": None,
+        "structure": member.structure,
+        "professional": member.professional,
+        "card_type": CardType.CPE,
+        "kind": "replacement",
+        "replacement_reason": "lost",
+        "replaces": card,
+        "state": state,
+        "fee": fee,
+    }
     return OrderFactory(**{**defaults, **kwargs})
 
 

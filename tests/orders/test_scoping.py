@@ -24,7 +24,7 @@ pytestmark = pytest.mark.django_db
 
 @pytest.fixture
 def world():
-    """A CNOM order (doctor), an ONI order (nurse), an ANS order (ADELI audioprothésiste), a structure order."""
+    """Orders of a CNOM doctor, an ONI nurse, an ADELI audioprothésiste (ANS) and a structure (ANS)."""
     nurse = ExerciseFactory(profession=profession("60"))
     adeli = ExerciseFactory(professional=AdeliProfessionalFactory(), profession=profession("26"))
     return {

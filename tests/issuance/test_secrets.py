@@ -50,6 +50,21 @@ def test_pin_and_puk_are_nowhere_in_the_database_nor_the_logs(station, queued_or
     assert PIN.encode() not in sealed and mailers.unseal(sealed).count(PIN.encode()) == 1
 
 
+def test_ca_private_keys_are_not_in_the_database(hierarchy):
+    from cryptography.hazmat.primitives import serialization
+
+    from issuance import pki
+
+    text, binary = _database_dump()
+    for ca in hierarchy:
+        key = pki.ca_key(ca)
+        der = key.private_bytes(
+            serialization.Encoding.DER, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+        )
+        prime = format(key.private_numbers().p, "x")
+        assert der[-64:] not in binary and prime not in text and str(key.private_numbers().p) not in text
+
+
 def test_pin_and_puk_are_random_and_well_formed():
     pins = {services.new_pin() for _ in range(200)}
     puks = {services.new_puk() for _ in range(200)}

@@ -51,11 +51,12 @@ def notify(
 ) -> list[Notification]:
     """Write the notifications of one event, to be delivered once the caller's transaction commits.
 
-    Call it inside the transaction that records the event. ``dedup_key`` names the occurrence (for example
-    ``order_approved:order:42``): calling again with the same key adds nothing, so a retried use case never
-    tells anyone twice. ``channels`` defaults to in-app always, e-mail when the person has an address, and a
-    letter when they have none or the event is a formal notice. ``context`` is stored in clear in the
-    database: only non-secret data (never a PIN, PUK or password; dates as ``*_on`` / ``*_at`` keys).
+    Call it inside the transaction that records the event. ``dedup_key`` names the occurrence for this
+    recipient (for example ``order_approved:order:42``): calling again with the same key adds nothing, so a
+    retried use case never tells anyone twice; the same key for another person is refused. ``channels``
+    defaults to in-app always, e-mail when the person has an address, and a letter when they have none or
+    the event is a formal notice. ``context`` is stored in clear in the database: only non-secret data
+    (never a PIN, PUK or password; dates as ``*_on`` / ``*_at`` keys). Returns the rows of this key.
     """
     _check_context(event, context)
     wanted = choose_channels(recipient=recipient, event=event, channels=channels)
@@ -66,6 +67,9 @@ def notify(
     # ON CONFLICT DO NOTHING: a concurrent or repeated call with the same key is harmless.
     Notification.objects.bulk_create(rows, ignore_conflicts=True)
     notifications = list(Notification.objects.filter(dedup_key=dedup_key, channel__in=wanted))
+    if any(n.recipient_id != recipient.pk for n in notifications):
+        # The key would silently swallow this person's message: a caller's bug, said loudly.
+        raise ValueError(f"dedup_key {dedup_key!r} is already used for another recipient")
     pending = [n.pk for n in notifications if n.state == State.PENDING]
     if pending:
         transaction.on_commit(lambda: notification_enqueue(notification_ids=pending))

@@ -119,3 +119,9 @@ def test_a_second_holder_gets_their_own_rows(holder):
     approve(holder, key="a")
     approve(other, key="b")
     assert Notification.objects.filter(recipient=other).count() == 2
+
+
+def test_it_refuses_a_key_already_used_for_someone_else(holder):
+    approve(holder, key="shared")
+    with pytest.raises(ValueError, match="another recipient"):
+        approve(make_professional(email="o@example.fr"), key="shared")

@@ -1,0 +1,327 @@
+"""Registry imports over HTTP, for ANS operators (``/api/v1/registry/imports/``).
+
+An upload is checked at once (a file, whose first line is the PS_LibreAcces header), kept under
+``VAR_DIR/imports/``, recorded as a RegistryImport in state ``running``, and imported by a Celery task
+through the registry's own service (``registry.services.registry_import``), so a large file never holds a
+web worker. The client gets 202 with the import's id and follows it with GET.
+
+The service records each run in a RegistryImport of its own; the task folds that row into the one the API
+answered with (same counts, status and error) and removes it, so there is one row per upload. A task
+delivered twice (a worker lost mid-import) imports again: the service's transaction is all or nothing, so
+the first attempt left nothing behind but its own ``running`` row, removed in the same way.
+"""
+
+from __future__ import annotations
+
+import re
+import uuid
+from pathlib import Path
+from typing import Any
+
+from celery import shared_task
+from django.conf import settings
+from django.core.files.uploadedfile import UploadedFile
+from django.http import FileResponse, Http404
+from django.urls import path as route
+from django.utils import timezone
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from rest_framework import exceptions, serializers, status
+from rest_framework.parsers import MultiPartParser
+from rest_framework.permissions import BasePermission, IsAuthenticated
+from rest_framework.renderers import JSONRenderer
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from .api import ApiErrorSerializer, ApiView, error_responses
+from .extraction import header_problem
+from .models import Account, RegistryImport
+from .scoping import role_of
+from .services import registry_import
+from .textfile import FileRefused, TextStream, file_sha256, open_binary, read_lines
+
+Status = RegistryImport.Status
+
+
+class IsAnsOperator(BasePermission):
+    message = "Registry imports are run by ANS operators."
+
+    def has_permission(self, request: Any, view: Any) -> bool:
+        return role_of(request.user) == Account.Role.ANS_OPERATOR
+
+
+# --- serializers -----------------------------------------------------------------------------------------
+
+
+class ImportUploadSerializer(serializers.Serializer):
+    file = serializers.FileField(
+        help_text="A PS_LibreAcces_Personne_activite extraction (.txt, .csv or .zip; UTF-8, "
+        "Windows-1252 or ISO-8859-1)."
+    )
+    full = serializers.BooleanField(
+        required=False,
+        default=False,
+        help_text="A full extraction: professionals it no longer lists are marked inactive.",
+    )
+
+
+class RegistryImportSerializer(serializers.ModelSerializer):
+    file_name = serializers.SerializerMethodField(help_text="The uploaded file's name.")
+    reject_report_url = serializers.SerializerMethodField(
+        help_text="Where to download the rejected rows (CSV), once the import is done and rejected some."
+    )
+
+    class Meta:
+        model = RegistryImport
+        fields = [
+            "id",
+            "file_name",
+            "kind",
+            "full",
+            "status",
+            "encoding",
+            "file_sha256",
+            "started_at",
+            "finished_at",
+            "rows_read",
+            "imported",
+            "updated",
+            "unchanged",
+            "rejected",
+            "deactivated",
+            "error",
+            "reject_report_url",
+        ]
+        read_only_fields = fields
+
+    def get_file_name(self, record: RegistryImport) -> str:
+        return Path(record.file_name).name
+
+    def get_reject_report_url(self, record: RegistryImport) -> str | None:
+        if not _report_available(record):
+            return None
+        return f"/api/v1/registry/imports/{record.pk}/reject-report/"
+
+
+def _report_available(record: RegistryImport) -> bool:
+    return bool(record.status == Status.DONE and record.reject_report and Path(record.reject_report).exists())
+
+
+# --- the upload ------------------------------------------------------------------------------------------
+
+
+def _safe_name(name: str) -> str:
+    cleaned = re.sub(r"[^A-Za-z0-9._-]+", "_", Path(name or "upload").name).strip("._")
+    return cleaned[:120] or "upload.txt"
+
+
+def upload_store(upload: UploadedFile) -> Path:
+    """Keep the upload where the worker can read it: VAR_DIR/imports/<uuid>/<name>."""
+    folder = Path(settings.VAR_DIR) / "imports" / uuid.uuid4().hex
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / _safe_name(upload.name or "")
+    with path.open("wb") as out:
+        for chunk in upload.chunks():
+            out.write(chunk)
+    return path
+
+
+def format_problem(path: Path) -> str | None:
+    """Why the file is not an extraction at all (read with the registry's own reader), or None.
+    Row-level problems are the import's business: they go to the reject report."""
+    stream = TextStream(path=path)
+    try:
+        with open_binary(path) as handle:
+            first = next(read_lines(stream, handle), None)
+    except FileRefused as exc:
+        return str(exc).replace(f"{path}: ", "")
+    if first is None or not first[1].strip():
+        return "the file is empty (no header line)"
+    problem = header_problem(first[1])
+    return f"{problem}: not a PS_LibreAcces_Personne_activite extraction" if problem else None
+
+
+def _refuse_upload(path: Path, message: str) -> None:
+    path.unlink(missing_ok=True)
+    path.parent.rmdir()
+    raise exceptions.ValidationError({"file": [message]})
+
+
+# --- the task --------------------------------------------------------------------------------------------
+
+
+def report_path(record: RegistryImport) -> Path:
+    return Path(settings.CPX_REJECT_DIR) / f"api-import-{record.pk}-rejects.csv"
+
+
+@shared_task(name="registry.import_upload", acks_late=True)
+def import_upload(import_id: int) -> str:
+    """Import an uploaded file through registry_import, and fold the service's record into ours."""
+    record = RegistryImport.objects.filter(pk=import_id).first()
+    if record is None or record.status != Status.RUNNING:
+        return "nothing to do"
+    path = Path(record.file_name)
+    _drop_service_records(record)
+    try:
+        result = registry_import(path=path, full=record.full, reject_report=report_path(record))
+    except Exception as exc:
+        _fold_service_record(record, fallback_error=f"{type(exc).__name__}: {exc}")
+        if not isinstance(exc, FileRefused):
+            raise
+        return "refused"
+    if result.rejected == 0:
+        report_path(record).unlink(missing_ok=True)
+    _fold_service_record(record)
+    return result.summary
+
+
+def _service_records(record: RegistryImport) -> Any:
+    return RegistryImport.objects.filter(file_name=record.file_name).exclude(pk=record.pk)
+
+
+def _drop_service_records(record: RegistryImport) -> None:
+    """Rows an earlier, interrupted attempt of this task left (its data work was rolled back)."""
+    _service_records(record).delete()
+
+
+FOLDED = [
+    "status",
+    "file_sha256",
+    "encoding",
+    "rows_read",
+    "imported",
+    "updated",
+    "unchanged",
+    "rejected",
+    "deactivated",
+    "error",
+    "finished_at",
+]
+
+
+def _fold_service_record(record: RegistryImport, fallback_error: str = "") -> None:
+    run = _service_records(record).order_by("-pk").first()
+    if run is not None:
+        for name in FOLDED:
+            setattr(record, name, getattr(run, name))
+        record.reject_report = str(report_path(record)) if run.rejected else ""
+    if fallback_error and record.status == Status.RUNNING:
+        record.status, record.error = Status.REFUSED, fallback_error[:2000]
+        record.finished_at = timezone.now()
+    record.error = record.error.replace(f"{record.file_name}: ", "")
+    record.save()
+    _service_records(record).delete()
+
+
+# --- views -----------------------------------------------------------------------------------------------
+
+ID_PARAMETER = OpenApiParameter("id", OpenApiTypes.INT, OpenApiParameter.PATH, description="Import id.")
+
+
+class ImportsApiView(ApiView):
+    permission_classes = [IsAuthenticated, IsAnsOperator]
+
+    def visible_import(self) -> RegistryImport:
+        record = RegistryImport.objects.filter(pk=self.check_id(self.kwargs["pk"])).first()
+        if record is None:
+            raise Http404
+        return record
+
+
+class RegistryImportCreateView(ImportsApiView):
+    parser_classes = [MultiPartParser]
+
+    @extend_schema(
+        operation_id="registry_import_create",
+        summary="Upload an extraction file and import it (ANS operators)",
+        description=(
+            "The file is checked at once (its header), then imported in the background: the answer is "
+            "202 with the import, in state `running`; follow it with GET until `done` or `refused`."
+        ),
+        request={"multipart/form-data": ImportUploadSerializer},
+        responses={
+            202: RegistryImportSerializer,
+            **error_responses(400, 401, 403),
+            415: OpenApiResponse(ApiErrorSerializer, description="Not a multipart/form-data body."),
+            503: OpenApiResponse(ApiErrorSerializer, description="The task queue is unavailable."),
+        },
+        tags=["registry"],
+    )
+    def post(self, request: Request) -> Response:
+        data = ImportUploadSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        path = upload_store(data.validated_data["file"])
+        problem = format_problem(path)
+        if problem:
+            _refuse_upload(path, problem)
+        record = RegistryImport.objects.create(
+            file_name=str(path), file_sha256=file_sha256(path), full=data.validated_data["full"]
+        )
+        try:
+            import_upload.delay(record.pk)
+        except Exception as exc:  # the broker is down: say so now rather than leave the import "running"
+            RegistryImport.objects.filter(pk=record.pk).update(
+                status=Status.REFUSED,
+                error=f"not queued ({type(exc).__name__}): upload it again later",
+                finished_at=timezone.now(),
+            )
+            body = {"code": "unavailable", "message": "The import queue is unavailable; try again later."}
+            return Response(body, status=status.HTTP_503_SERVICE_UNAVAILABLE)
+        return Response(RegistryImportSerializer(record).data, status=status.HTTP_202_ACCEPTED)
+
+
+class RegistryImportDetailView(ImportsApiView):
+    @extend_schema(
+        operation_id="registry_import_show",
+        summary="An import: its state and counts",
+        parameters=[ID_PARAMETER],
+        responses={200: RegistryImportSerializer, **error_responses(401, 403, 404)},
+        tags=["registry"],
+    )
+    def get(self, request: Request, pk: str) -> Response:
+        return Response(RegistryImportSerializer(self.visible_import()).data)
+
+
+class CsvRenderer(JSONRenderer):
+    """Lets clients ask for ``text/csv``; errors are still JSON (see ``finalize_response``)."""
+
+    media_type = "text/csv"
+    format = "csv"
+
+
+class RegistryImportRejectReportView(ImportsApiView):
+    renderer_classes = [JSONRenderer, CsvRenderer]
+
+    @extend_schema(
+        operation_id="registry_import_reject_report",
+        summary="The rows an import rejected (CSV: line, identifier, column, rule, value)",
+        parameters=[ID_PARAMETER],
+        responses={
+            (200, "text/csv"): OpenApiResponse(OpenApiTypes.STR, description="The reject report."),
+            **error_responses(401, 403, 404),
+        },
+        tags=["registry"],
+    )
+    def get(self, request: Request, pk: str) -> Any:
+        record = self.visible_import()
+        if not _report_available(record):
+            raise exceptions.NotFound("This import has no reject report (not done, or nothing rejected).")
+        report = Path(record.reject_report).open("rb")  # noqa: SIM115 (FileResponse closes it)
+        response = FileResponse(report, content_type="text/csv")
+        response["Content-Disposition"] = f'attachment; filename="import-{record.pk}-rejects.csv"'
+        return response
+
+    def finalize_response(self, request: Request, response: Any, *args: Any, **kwargs: Any) -> Any:
+        if isinstance(response, Response):
+            request.accepted_renderer, request.accepted_media_type = JSONRenderer(), "application/json"
+        return super().finalize_response(request, response, *args, **kwargs)
+
+
+# Included by config/api_urls.py under registry/imports/.
+urlpatterns = [
+    route("", RegistryImportCreateView.as_view(), name="registry-import-create"),
+    route("<str:pk>/", RegistryImportDetailView.as_view(), name="registry-import-detail"),
+    route(
+        "<str:pk>/reject-report/", RegistryImportRejectReportView.as_view(), name="registry-import-rejects"
+    ),
+]

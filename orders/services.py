@@ -65,7 +65,8 @@ def _pk(order: Order | int) -> int:
 def _lock(order: Order | int, actor: User) -> Order:
     """The order, re-read and locked for this transaction, if the actor may see it."""
     try:
-        return orders_visible_to(actor).select_for_update(of=("self",)).get(pk=_pk(order))
+        visible = orders_visible_to(actor).select_related("professional", "exercise")
+        return visible.select_for_update(of=("self",)).get(pk=_pk(order))
     except Order.DoesNotExist:
         raise OrderNotFound() from None
 
@@ -228,7 +229,8 @@ def order_approve(*, order: Order | int, actor: User, reason: str = "") -> Order
 
 def _follow_registry(order_id: int) -> bool:
     """Re-derive a submitted order's authority from the registry; True if it moved."""
-    order = Order.objects.select_related("professional", "exercise__profession").filter(pk=order_id).first()
+    orders = Order.objects.select_related("professional", "exercise__profession__authority")
+    order = orders.filter(pk=order_id).first()
     if order is None or order.state != Order.State.SUBMITTED:
         return False
     authority = authority_for_exercise(order.exercise, order.professional)

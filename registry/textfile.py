@@ -13,6 +13,7 @@ from __future__ import annotations
 import codecs
 import hashlib
 import zipfile
+import zlib
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -65,7 +66,7 @@ def open_binary(path: Path) -> Iterator[BinaryIO]:
     try:
         with zipfile.ZipFile(path) as archive, archive.open(_zip_member(path, archive)) as handle:
             yield handle  # type: ignore[misc]
-    except (zipfile.BadZipFile, EOFError, zipfile.LargeZipFile) as exc:
+    except (zipfile.BadZipFile, zlib.error, EOFError, zipfile.LargeZipFile) as exc:
         raise FileRefused(f"{path}: damaged zip archive ({exc})") from exc
 
 

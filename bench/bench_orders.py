@@ -62,10 +62,8 @@ def run(orders: int = ORDERS) -> list[dict]:
     """Rows {"benchmark", "ours", "limit", "unit", "ratio", "note"}; prints the figures and the ratio."""
     env = child_env()
     me = str(Path(__file__).resolve())
-    prepared = subprocess.run(
-        [PYTHON, me, "--prepare", "--orders", str(orders)], cwd=ROOT, env=env, stdout=subprocess.PIPE, text=True
-    )
-    prepared.check_returncode()
+    command = [PYTHON, me, "--prepare", "--orders", str(orders)]
+    prepared = subprocess.run(command, cwd=ROOT, env=env, stdout=subprocess.PIPE, text=True, check=True)
     ids = json.loads(prepared.stdout.strip().splitlines()[-1])
     ours = drive(me, env, "--service", ids)
     subprocess.run([PYTHON, me, "--reset"], cwd=ROOT, env=env, check=True)
@@ -188,10 +186,10 @@ def wait_for_go() -> float:
 
 def service_worker(ids: list[int]) -> tuple[float, float]:
     setup_django()
-    import issuance.services
     from django.contrib.auth import get_user_model
     from django.db import connection
 
+    import issuance.services
     from orders import services
     from registry.models import Account, Authority
 

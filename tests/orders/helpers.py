@@ -35,7 +35,8 @@ def doctor_order(state: str = "draft", **kwargs: Any) -> Order:
         "state": state,
         "fee": fee,
     }
-    return OrderFactory(**{**defaults, **kwargs})
+    order: Any = OrderFactory(**{**defaults, **kwargs})
+    return order
 
 
 def structure_order(state: str = "draft", **kwargs: Any) -> Order:
@@ -60,7 +61,8 @@ def structure_order(state: str = "draft", **kwargs: Any) -> Order:
         "state": state,
         "fee": fee,
     }
-    return OrderFactory(**{**defaults, **kwargs})
+    order: Any = OrderFactory(**{**defaults, **kwargs})
+    return order
 
 
 def order_and_actor(role: str, state: str) -> tuple[Order, Any]:
@@ -98,7 +100,7 @@ def fire(name: str, order: Order, actor: Any) -> Any:
         return services.order_reject(order=order, actor=actor, reason="Dossier incomplet")
     if name == "mark_failed":
         return services.order_mark_failed(order=order, actor=actor, reason="card did not answer")
-    service = {
+    service: Any = {
         "submit": services.order_submit,
         "approve": services.order_approve,
         "cancel": services.order_cancel,

@@ -167,7 +167,14 @@ def _draw_body(canvas: Canvas, notification: Notification, rendered: Rendered, t
     text.textLine(rendered.subject)
     text.setFont("Helvetica", 10)
     text.textLine("")
-    for paragraph in rendered.body.splitlines():
-        for line in textwrap.wrap(paragraph, 95) or [""]:
-            text.textLine(line)
+    # Above the footer, after the date and subject lines, at 12 pt leading.
+    for line in fit_lines(rendered.body, room=int((top - 25 * mm) / 12) - 4):
+        text.textLine(line)
     canvas.drawText(text)
+
+
+def fit_lines(body: str, *, room: int, width: int = 95) -> list[str]:
+    """The body wrapped to the page. One letter, one page (the manifest counts on it): a body too long for
+    the page (a long free-text reason) is cut, visibly."""
+    lines = [line for paragraph in body.splitlines() for line in textwrap.wrap(paragraph, width) or [""]]
+    return lines if len(lines) <= room else [*lines[: room - 1], "[…]"]

@@ -12,7 +12,7 @@ from freezegun import freeze_time
 from notifications import services, tasks
 from notifications.events import EVENTS
 from notifications.models import Notification, PrintBatch
-from notifications.rendering import letter_pdf
+from notifications.rendering import fit_lines, letter_pdf, render_notification
 
 from .conftest import SAMPLE_CONTEXT, make_professional
 
@@ -102,3 +102,18 @@ def test_an_empty_day_still_has_its_batch(db):
     assert Path(batch.manifest_path).read_text().splitlines() == [
         "page,national_id,name,event,notification_id"
     ]
+
+
+def test_a_very_long_letter_still_fits_on_one_page(paper_holder):
+    context = {
+        **{k: SAMPLE_CONTEXT[k] for k in EVENTS["card_revoked"].fields},
+        "reason": "motif détaillé " * 800,
+    }
+    rows = services.notify(recipient=paper_holder, event="card_revoked", context=context, dedup_key="long")
+    letter = next(n for n in rows if n.channel == "letter")
+    assert services.notification_deliver(notification_id=letter.pk)
+    letter.refresh_from_db()
+    assert pages(letter_pdf(letter)) == 1
+    lines = fit_lines(render_notification(letter).body, room=40)
+    assert len(lines) == 40 and lines[-1] == "[…]"
+    assert fit_lines("short\n\nbody", room=40) == ["short", "", "body"]

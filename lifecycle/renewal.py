@@ -20,6 +20,7 @@ one reminder, not two on the same day.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import logging
 from typing import Any
 
@@ -76,6 +77,7 @@ def renewal_reminders_send(*, today: dt.date | None = None, chunk: int | None = 
     today = today or timezone.localdate()
     chunk = chunk or settings.CPX_RENEWAL_SCAN_CHUNK
     policies = _auto_renewal_policies()
+    _url_template.cache_clear()
     sent: dict[int, int] = {}
     for threshold, after, until in renewal_windows(today):
         sent[threshold] = 0
@@ -171,12 +173,25 @@ def renewal_link_url(reminder: RenewalReminder) -> str:
 
 
 def _absolute(names: tuple[str, ...], arg: Any) -> str:
+    template = _url_template(names)
+    return template.replace(PLACEHOLDER, str(arg)).replace(NUMERIC_PLACEHOLDER, str(arg))
+
+
+PLACEHOLDER, NUMERIC_PLACEHOLDER = "0PLACEHOLDER0", "4242424242424242"
+
+
+@functools.lru_cache(maxsize=8)
+def _url_template(names: tuple[str, ...]) -> str:
+    """The absolute URL of the first route that exists, with a placeholder for its argument. Resolved once
+    per scan (``renewal_reminders_send`` clears the cache), not once per reminder."""
+    base = settings.CPX_BASE_URL.rstrip("/")
     for name in names:
-        try:
-            return f"{settings.CPX_BASE_URL.rstrip('/')}{reverse(name, args=[arg])}"
-        except NoReverseMatch:
-            continue
-    return f"{settings.CPX_BASE_URL.rstrip('/')}/"
+        for placeholder in (PLACEHOLDER, NUMERIC_PLACEHOLDER):
+            try:
+                return f"{base}{reverse(name, args=[placeholder])}"
+            except NoReverseMatch:
+                continue
+    return f"{base}/"
 
 
 def renewal_link_reminder(*, token: str) -> RenewalReminder:

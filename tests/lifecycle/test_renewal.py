@@ -145,6 +145,8 @@ def test_an_ordre_with_auto_renewal_gets_the_order_without_waiting(expiring):
     order = Order.objects.get(pk=reminder.renewal_order_id)
     assert (order.kind, order.replaces_id, order.state) == ("renewal", expiring.pk, Order.State.SUBMITTED)
     assert order.created_by.account.role == Account.Role.SYSTEM
+    told = Notification.objects.get(event="renewal_due", channel="email")
+    assert told.context["automatic"] and told.context["renewal_url"].endswith(f"/orders/{order.pk}/")
     # The order is under way: no second reminder.
     assert run_on(before(30)) == {90: 0, 30: 0}
 

@@ -21,12 +21,12 @@ from notifications.models import Notification
 from notifications.rendering import render_notification
 from orders import services as order_services
 from orders.errors import OrderError
-from orders.models import Order
+from orders.invoices import invoice_filename, invoice_pdf
+from orders.models import Order, Payment
 from orders.payments import configured_provider
 from portal.access import Role, for_roles
 from portal.cardface import card_face
 from portal.forms import DeclareForm, OperatorDeclareForm
-from portal.wiring import service
 from registry.models import Account
 from registry.scoping import cards_visible_to, orders_visible_to
 
@@ -156,12 +156,11 @@ def order_paid(request: HttpRequest, pk: int, account: Account) -> HttpResponse:
 @for_roles(Role.HOLDER, Role.STRUCTURE_MANAGER, Role.AUTHORITY_OPERATOR, Role.ANS_OPERATOR, Role.AUDITOR)
 def invoice(request: HttpRequest, pk: int, account: Account) -> HttpResponse:
     order = get_object_or_404(visible_orders(request), pk=pk)
-    render_invoice = service("orders.invoices.invoice_pdf")
-    payment = getattr(order, "payment", None)
-    if payment is None or render_invoice is None:
+    payment = Payment.objects.filter(order=order).select_related("order__professional").first()
+    if payment is None:
         raise Http404
-    response = HttpResponse(render_invoice(payment), content_type="application/pdf")
-    response["Content-Disposition"] = f'attachment; filename="{payment.invoice_number}.pdf"'
+    response = HttpResponse(invoice_pdf(payment), content_type="application/pdf")
+    response["Content-Disposition"] = f'attachment; filename="{invoice_filename(payment)}"'
     return response
 
 

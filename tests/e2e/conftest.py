@@ -77,3 +77,26 @@ def screenshot(page: Any, name: str) -> Path:
     path = SCREENSHOTS / f"{name}.png"
     page.screenshot(path=str(path), full_page=True)
     return path
+
+
+UNLABELLED_CONTROLS = """() => Array.from(document.querySelectorAll(
+    'input:not([type=hidden]), select, textarea, button, a[href]'))
+  .filter(el => {
+    const byFor = el.id && document.querySelector(`label[for="${el.id}"]`);
+    const named = byFor || el.closest('label') || el.getAttribute('aria-label')
+      || el.getAttribute('aria-labelledby') || el.textContent.trim();
+    return !named;
+  })
+  .map(el => el.outerHTML)"""
+
+
+def assert_accessible(page: Any) -> None:
+    """The checks a keyboard or screen-reader user needs first: a language, one main heading, every control
+    named, every picture titled, and the skip link as the first focusable element (first stop of Tab)."""
+    assert page.locator("html").get_attribute("lang") in ("fr", "en")
+    assert page.locator("h1").count() == 1
+    assert page.evaluate(UNLABELLED_CONTROLS) == []
+    for picture in page.locator("svg[role=img]").all():
+        assert picture.get_attribute("aria-labelledby") or picture.get_attribute("aria-label")
+    first = "document.querySelector('a[href], button, input:not([type=hidden]), select, textarea').className"
+    assert page.evaluate(first) == "skip-link"

@@ -7,7 +7,6 @@ import re
 from typing import Any
 
 import pytest
-from django.contrib.auth import get_user_model
 from playwright.sync_api import expect
 
 from issuance import services as issuance_services
@@ -15,7 +14,7 @@ from issuance.models import Card
 from orders import services as order_services
 from orders.models import Order
 from registry.models import Account, CardType, StructureMember
-from tests.e2e.conftest import screenshot, sign_in
+from tests.e2e.conftest import PASSWORD, assert_accessible, screenshot, sign_in
 from tests.factories import (
     AdeliProfessionalFactory,
     CardFactory,
@@ -53,10 +52,12 @@ def test_a_holder_declares_a_card_stolen_and_sees_it_blocked_and_the_replacement
     expect(page.get_by_role("heading", name="Mes cartes")).to_be_visible()
     expect(page.locator("svg.card-face")).to_contain_text(card.display_number)
     screenshot(page, "holder_cards")
+    assert_accessible(page)
 
     page.get_by_role("link", name="Carte de Professionnel de Santé").click()
     expect(page.locator("#main")).to_contain_text("Active")
     screenshot(page, "holder_card")
+    assert_accessible(page)
     page.set_viewport_size({"width": 390, "height": 844})
     screenshot(page, "holder_card_phone")
     page.set_viewport_size({"width": 1280, "height": 900})
@@ -66,6 +67,7 @@ def test_a_holder_declares_a_card_stolen_and_sees_it_blocked_and_the_replacement
     page.get_by_role("button", name="Continuer").click()
     expect(page.get_by_role("heading", name="Veuillez confirmer")).to_be_visible()
     screenshot(page, "holder_declare_confirm")
+    assert_accessible(page)
     page.get_by_role("button", name="Oui, bloquer cette carte").click()
 
     expect(page.get_by_role("status").first).to_contain_text("La carte est bloquée")
@@ -79,9 +81,11 @@ def test_a_holder_declares_a_card_stolen_and_sees_it_blocked_and_the_replacement
     screenshot(page, "holder_order")
     page.get_by_role("link", name="Mes commandes").click()
     screenshot(page, "holder_orders")
+    assert_accessible(page)
     page.get_by_role("link", name="Messages").click()
     expect(page.locator("#main")).to_contain_text("Non lu")
     screenshot(page, "holder_messages")
+    assert_accessible(page)
 
 
 def test_an_ordre_operator_approves_an_order_and_cannot_see_another_ordres(page):
@@ -96,10 +100,12 @@ def test_an_ordre_operator_approves_an_order_and_cannot_see_another_ordres(page)
     expect(page.locator("#queue-results")).to_contain_text("DURAND")
     expect(page.locator("#queue-results")).not_to_contain_text("LEROY")
     screenshot(page, "operator_queue")
+    assert_accessible(page)
 
     page.get_by_role("link", name=f"N° {mine.pk}", exact=True).click()
     expect(page.locator("#main")).to_contain_text("Fiche du répertoire")
     screenshot(page, "operator_order")
+    assert_accessible(page)
     page.get_by_role("button", name="Approuver").click()
     expect(page.get_by_role("status").first).to_contain_text("La commande est approuvée.")
     expect(page.locator("#order-state")).to_contain_text("En file de fabrication")
@@ -143,8 +149,10 @@ def test_an_ans_operator_follows_an_order_through_production(page):
     expect(page.get_by_role("heading", name="Production", exact=True)).to_be_visible()
     expect(page.locator("#main")).to_contain_text("lyon-1")
     screenshot(page, "ans_production")
+    assert_accessible(page)
     page.get_by_role("link", name="Imports du répertoire").click()
     screenshot(page, "ans_imports")
+    assert_accessible(page)
 
 
 def test_a_structure_manager_orders_a_cpe_and_declares_a_staff_card_lost(page):
@@ -161,11 +169,13 @@ def test_a_structure_manager_orders_a_cpe_and_declares_a_staff_card_lost(page):
     sign_in(page, manager)
     expect(page.locator("#main")).to_contain_text("THOMAS")
     screenshot(page, "manager_structure")
+    assert_accessible(page)
 
     page.get_by_role("link", name="Commander une carte").first.click()
     page.get_by_label("Membre du personnel").select_option(str(newcomer.pk))
     page.get_by_label("CPE").check()
     screenshot(page, "manager_order_form")
+    assert_accessible(page)
     page.get_by_role("button", name="Envoyer la commande").click()
     expect(page.get_by_role("status").first).to_contain_text("transmise à l'ANS")
     assert Order.objects.get(professional=newcomer.professional).card_type == "CPE"
@@ -179,10 +189,21 @@ def test_a_structure_manager_orders_a_cpe_and_declares_a_staff_card_lost(page):
     assert Card.objects.get(pk=card.pk).state == Card.State.OPPOSED
 
 
-def test_the_login_page_and_the_english_switch(page):
+def test_signing_in_with_the_keyboard_only_and_switching_to_english(page):
+    user = persona(Account.Role.HOLDER)
+    user.set_password(PASSWORD)
+    user.save(update_fields=["password"])
     page.goto("/accounts/login/")
     screenshot(page, "login")
+    assert_accessible(page)
+    assert page.evaluate("document.activeElement.id") == "id_username"  # the form takes the focus
+    page.keyboard.type(user.username)
+    page.keyboard.press("Tab")
+    page.keyboard.type(PASSWORD)
+    page.keyboard.press("Enter")
+    expect(page.get_by_role("heading", name="Mes cartes")).to_be_visible()
+
     page.get_by_label("Langue").select_option("en")
     page.get_by_role("button", name="Changer").click()
-    expect(page.get_by_role("heading", name="Sign in")).to_be_visible()
-    assert get_user_model().objects.count() == 0
+    expect(page.get_by_role("heading", name="My cards")).to_be_visible()
+    expect(page.locator("html")).to_have_attribute("lang", "en")

@@ -95,3 +95,11 @@ def test_a_user_without_a_role_is_told_so():
     client = Client()
     client.force_login(UserFactory(username="nobody"))
     assert "Pas encore d" in client.get("/").content.decode()
+
+
+def test_the_session_expires(people, settings):
+    client = Client()
+    client.post(reverse("login"), {"username": with_password(people.holder).username, "password": PASSWORD})
+    session = client.session
+    assert session.get_expire_at_browser_close()
+    assert session.get_expiry_age() == settings.SESSION_COOKIE_AGE <= 3600

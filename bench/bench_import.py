@@ -60,9 +60,9 @@ def ensure_database(url: str) -> None:
 
 def manage(*args: str) -> str:
     env = {**os.environ, "DATABASE_URL": bench_url(), "DJANGO_LOG_LEVEL": "WARNING"}
-    done = subprocess.run(
-        [PYTHON, "manage.py", *args], cwd=ROOT, env=env, check=True, capture_output=True, text=True
-    )
+    done = subprocess.run([PYTHON, "manage.py", *args], cwd=ROOT, env=env, capture_output=True, text=True)
+    if done.returncode:
+        raise RuntimeError(f"manage.py {' '.join(args)} failed:\n{done.stderr[-2000:]}")
     return done.stdout
 
 

@@ -72,7 +72,7 @@ def _run(
     progress: Progress | None,
     load: Loader,
 ) -> ImportResult:
-    record = RegistryImport.objects.create(file_name=str(path), kind=kind, full=full, file_sha256="")
+    record = RegistryImport.objects.create(file_name=str(path)[-500:], kind=kind, full=full, file_sha256="")
     report = reject_report or default_report_path(path, record)
     try:
         with transaction.atomic():

@@ -9,4 +9,5 @@ urlpatterns = [
     path("", include("issuance.api_urls")),
     path("", include("notifications.api_urls")),
     path("", include("lifecycle.api_urls")),
+    path("", include("ecps.api_urls")),
 ]

@@ -35,6 +35,8 @@ INSTALLED_APPS = [
     "notifications",
     "portal",
     "lifecycle",
+    "oauth2_provider",
+    "ecps",
 ]
 
 MIDDLEWARE = [
@@ -247,3 +249,53 @@ CPX_RENEWAL_SCAN_CHUNK = env_int("CPX_RENEWAL_SCAN_CHUNK", 1000)
 
 # --- issuance ---
 CPX_STATIONS_DIR = Path(env("CPX_STATIONS_DIR", str(VAR_DIR / "stations")))  # SoftHSM2 token stores (dev)
+
+# --- ecps ---
+# The e-CPS: a WebAuthn passkey per professional exercise, and the OpenID Connect provider that signs
+# holders in to health services with it (django-oauth-toolkit).
+CPX_WEBAUTHN_RP_ID = env("CPX_WEBAUTHN_RP_ID", "localhost")
+CPX_WEBAUTHN_RP_NAME = env("CPX_WEBAUTHN_RP_NAME", "CPx e-CPS")
+CPX_WEBAUTHN_ORIGIN = env_list("CPX_WEBAUTHN_ORIGIN", "http://localhost:8000")
+CPX_ECPS_ACTIVATION_CODE_SECONDS = env_int("CPX_ECPS_ACTIVATION_CODE_SECONDS", 90)
+CPX_ECPS_CHALLENGE_SECONDS = env_int("CPX_ECPS_CHALLENGE_SECONDS", 300)
+CPX_ECPS_OTP_SECONDS = env_int("CPX_ECPS_OTP_SECONDS", 600)
+CPX_ECPS_OTP_ATTEMPTS = env_int("CPX_ECPS_OTP_ATTEMPTS", 5)
+CPX_ECPS_OTP_SENDS_PER_DAY = env_int("CPX_ECPS_OTP_SENDS_PER_DAY", 5)
+CPX_ECPS_SIGNIN_MAX_AGE_SECONDS = env_int("CPX_ECPS_SIGNIN_MAX_AGE_SECONDS", 300)
+# Dotted path of the SMS sender (ecps.sms.SmsSender); the console one prints codes: development only.
+CPX_SMS_BACKEND = env(
+    "CPX_SMS_BACKEND", "ecps.sms.ConsoleSmsSender" if DEBUG else "ecps.sms.DisabledSmsSender"
+)
+CPX_OIDC_KEY_FILE = Path(env("CPX_OIDC_KEY_FILE", str(CPX_PKI_DIR / "oidc-rs256.key.pem")))
+CPX_OIDC_ACCESS_TOKEN_SECONDS = env_int("CPX_OIDC_ACCESS_TOKEN_SECONDS", 300)
+
+
+def _oidc_private_key() -> str:
+    from ecps.keys import lazy_private_key_pem
+
+    return env("CPX_OIDC_RSA_PRIVATE_KEY", "") or lazy_private_key_pem(CPX_OIDC_KEY_FILE)
+
+
+# django-oauth-toolkit's models, named so that the e-CPS's own models may point at them (swappable).
+OAUTH2_PROVIDER_APPLICATION_MODEL = "oauth2_provider.Application"
+OAUTH2_PROVIDER_ACCESS_TOKEN_MODEL = "oauth2_provider.AccessToken"
+OAUTH2_PROVIDER_REFRESH_TOKEN_MODEL = "oauth2_provider.RefreshToken"
+OAUTH2_PROVIDER_ID_TOKEN_MODEL = "oauth2_provider.IDToken"
+OAUTH2_PROVIDER_GRANT_MODEL = "oauth2_provider.Grant"
+OAUTH2_PROVIDER: dict[str, Any] = {
+    "OIDC_ENABLED": True,
+    "PKCE_REQUIRED": True,
+    "OIDC_RSA_PRIVATE_KEY": _oidc_private_key(),
+    "OAUTH2_VALIDATOR_CLASS": "ecps.oidc.EcpsValidator",
+    "SCOPES": {
+        "openid": "OpenID Connect",
+        "profile": "Identité, profession et situations d'exercice",
+    },
+    "DEFAULT_SCOPES": ["openid"],
+    "ACCESS_TOKEN_EXPIRE_SECONDS": CPX_OIDC_ACCESS_TOKEN_SECONDS,
+    "ID_TOKEN_EXPIRE_SECONDS": CPX_OIDC_ACCESS_TOKEN_SECONDS,
+    "AUTHORIZATION_CODE_EXPIRE_SECONDS": 60,
+    "REFRESH_TOKEN_EXPIRE_SECONDS": env_int("CPX_OIDC_REFRESH_TOKEN_SECONDS", 8 * 3600),
+    "REQUEST_APPROVAL_PROMPT": "force",
+    "ALLOWED_REDIRECT_URI_SCHEMES": env_list("CPX_OIDC_REDIRECT_SCHEMES", "https,http"),
+}

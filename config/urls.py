@@ -1,6 +1,7 @@
 from django.contrib import admin
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+from oauth2_provider.views import ConnectDiscoveryInfoView
 
 from config import health
 from portal.views import auth as portal_auth
@@ -16,5 +17,10 @@ urlpatterns = [
     path("accounts/login/", portal_auth.SignInView.as_view(), name="login"),
     path("accounts/logout/", portal_auth.SignOutView.as_view(), name="logout"),
     path("i18n/", include("django.conf.urls.i18n")),
+    path("ecps/", include("ecps.urls")),
+    # The OpenID Connect provider: the e-CPS's own authorize and introspection views come first.
+    path("o/", include("ecps.provider_urls")),
+    path("o/", include("oauth2_provider.urls", namespace="oauth2_provider")),
+    path(".well-known/openid-configuration", ConnectDiscoveryInfoView.as_view(), name="oidc-discovery"),
     path("", include("portal.urls")),
 ]

@@ -1,0 +1,222 @@
+"""REST API of the e-CPS: the caller's e-CPS (scoped like their cards: others answer 404), opposition
+for a lost or stolen phone, the sign-in audit, and relying parties for ANS operators."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from drf_spectacular.utils import OpenApiResponse, extend_schema, inline_serializer
+from oauth2_provider.models import get_application_model
+from rest_framework import exceptions, serializers, status
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from registry.api import ApiErrorSerializer, ApiView, error_responses
+from registry.scoping import professionals_visible_to
+
+from . import errors, services
+from .models import ECps, SignInEvent
+from .scoping import ecps_visible_to
+
+# --- serializers -----------------------------------------------------------------------------------------
+
+
+class ECpsSerializer(serializers.ModelSerializer):
+    national_id = serializers.CharField(source="holder.national_id")
+    profession = serializers.CharField(source="exercise.profession_id")
+    profession_label = serializers.CharField(source="exercise.profession.label")
+
+    class Meta:
+        model = ECps
+        fields = [
+            "id",
+            "national_id",
+            "exercise",
+            "profession",
+            "profession_label",
+            "state",
+            "activation_method",
+            "activated_with_card",
+            "transports",
+            "created_at",
+            "last_used_at",
+            "revoked_at",
+            "revocation_reason",
+        ]
+
+
+class EcpsOppositionInputSerializer(serializers.Serializer):
+    reason = serializers.ChoiceField(
+        choices=[(ECps.Reason.LOST.value, "lost"), (ECps.Reason.STOLEN.value, "stolen")],
+        default=ECps.Reason.LOST.value,
+    )
+
+
+class SignInEventSerializer(serializers.ModelSerializer):
+    national_id = serializers.CharField(source="professional.national_id", allow_null=True, default=None)
+    service = serializers.CharField(source="application.name", allow_null=True, default=None)
+
+    class Meta:
+        model = SignInEvent
+        fields = ["id", "at", "ecps", "national_id", "client_id", "service", "result", "reason"]
+
+
+class RelyingPartySerializer(serializers.ModelSerializer):
+    redirect_uris = serializers.SerializerMethodField()
+
+    class Meta:
+        model = get_application_model()
+        fields = ["id", "name", "client_id", "redirect_uris", "created"]
+
+    def get_redirect_uris(self, application: Any) -> list[str]:
+        return str(application.redirect_uris).split()
+
+
+class RelyingPartyInputSerializer(serializers.Serializer):
+    name = serializers.CharField(max_length=255)
+    redirect_uris = serializers.ListField(
+        child=serializers.URLField(max_length=500), min_length=1, max_length=10
+    )
+
+
+class RelyingPartyCreatedSerializer(RelyingPartySerializer):
+    client_secret = serializers.CharField(help_text="Shown this once; stored hashed.")
+
+    class Meta(RelyingPartySerializer.Meta):
+        fields = [*RelyingPartySerializer.Meta.fields, "client_secret"]
+
+
+def _page(name: str, item: serializers.Serializer) -> Any:
+    return inline_serializer(name, {"count": serializers.IntegerField(), "results": item})
+
+
+def _errors(*codes: int) -> dict[int, OpenApiResponse]:
+    own = {409: OpenApiResponse(ApiErrorSerializer, description="Conflict with the e-CPS's state.")}
+    shared = error_responses(*[c for c in codes if c not in own])
+    return {**shared, **{c: own[c] for c in codes if c in own}}
+
+
+# --- views -----------------------------------------------------------------------------------------------
+
+
+class EcpsAPIView(ApiView):
+    def handle_exception(self, exc: Exception) -> Response:
+        if isinstance(exc, errors.EcpsError):
+            return Response({"code": exc.code, "message": exc.message}, status=exc.status)
+        return super().handle_exception(exc)
+
+    def page(self, request: Request, rows: Any, serializer: type[serializers.Serializer]) -> Response:
+        limit = _int_param(request, "limit", 50, 1, 500)
+        offset = _int_param(request, "offset", 0, 0, 10**9)
+        results = serializer(rows[offset : offset + limit], many=True).data
+        return Response({"count": rows.count(), "results": results})
+
+
+def _int_param(request: Request, name: str, default: int, low: int, high: int) -> int:
+    raw = request.query_params.get(name)
+    if raw is None:
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise exceptions.ValidationError({name: ["An integer is required."]}) from None
+    if not low <= value <= high:
+        raise exceptions.ValidationError({name: [f"Between {low} and {high}."]})
+    return value
+
+
+class EcpsListView(EcpsAPIView):
+    @extend_schema(
+        operation_id="ecps_list",
+        summary="The e-CPS visible to the caller (a holder: their own), newest first",
+        responses={200: _page("ECpsPage", ECpsSerializer(many=True)), **_errors(400, 401)},
+        tags=["ecps"],
+    )
+    def get(self, request: Request) -> Response:
+        rows = ecps_visible_to(request.user).select_related("holder", "exercise__profession")
+        return self.page(request, rows.order_by("-created_at", "-pk"), ECpsSerializer)
+
+
+class EcpsDetailView(EcpsAPIView):
+    @extend_schema(
+        operation_id="ecps_show",
+        summary="One e-CPS with its state",
+        responses={200: ECpsSerializer, **_errors(401, 404)},
+        tags=["ecps"],
+    )
+    def get(self, request: Request, ecps_id: int) -> Response:
+        ecps = services.ecps_for(actor=request.user, ecps_id=self.check_id(ecps_id))
+        return Response(ECpsSerializer(ecps).data)
+
+
+class EcpsOppositionView(EcpsAPIView):
+    @extend_schema(
+        operation_id="ecps_declare_opposition",
+        summary="Declare the phone lost or stolen: the e-CPS is revoked at once",
+        description=(
+            "Final: the e-CPS can no longer sign in, and the tokens it obtained are refused at their next "
+            "check (introspection answers inactive). A second declaration answers 409 `already_revoked`."
+        ),
+        request=EcpsOppositionInputSerializer,
+        responses={200: ECpsSerializer, **_errors(400, 401, 403, 404, 409)},
+        tags=["ecps"],
+    )
+    def post(self, request: Request, ecps_id: int) -> Response:
+        if not isinstance(request.data, dict):
+            raise exceptions.ValidationError({"non_field_errors": ["Expected a JSON object."]})
+        data = EcpsOppositionInputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        ecps = services.ecps_for(actor=request.user, ecps_id=self.check_id(ecps_id))
+        ecps = services.ecps_declare_opposition(
+            ecps=ecps, actor=request.user, reason=data.validated_data["reason"]
+        )
+        return Response(ECpsSerializer(services.ecps_for(actor=request.user, ecps_id=ecps.pk)).data)
+
+
+class SignInEventListView(EcpsAPIView):
+    @extend_schema(
+        operation_id="ecps_sign_in_list",
+        summary="The audit of sign-ins with an e-CPS (who, which service, when, result), newest first",
+        responses={200: _page("SignInEventPage", SignInEventSerializer(many=True)), **_errors(400, 401)},
+        tags=["ecps"],
+    )
+    def get(self, request: Request) -> Response:
+        people = professionals_visible_to(request.user).values("pk")
+        rows = SignInEvent.objects.filter(professional__in=people).select_related(
+            "professional", "application"
+        )
+        return self.page(request, rows.order_by("-at", "-pk"), SignInEventSerializer)
+
+
+class RelyingPartyListView(EcpsAPIView):
+    @extend_schema(
+        operation_id="ecps_relying_party_list",
+        summary="Health services registered as OpenID Connect clients (ANS operators, auditors)",
+        responses={
+            200: _page("RelyingPartyPage", RelyingPartySerializer(many=True)),
+            **_errors(400, 401, 403),
+        },
+        tags=["ecps"],
+    )
+    def get(self, request: Request) -> Response:
+        return self.page(request, services.relying_parties_for(actor=request.user), RelyingPartySerializer)
+
+    @extend_schema(
+        operation_id="ecps_relying_party_register",
+        summary="Register a health service (authorization code with PKCE; ID tokens signed RS256)",
+        request=RelyingPartyInputSerializer,
+        responses={201: RelyingPartyCreatedSerializer, **_errors(400, 401, 403)},
+        tags=["ecps"],
+    )
+    def post(self, request: Request) -> Response:
+        if not isinstance(request.data, dict):
+            raise exceptions.ValidationError({"non_field_errors": ["Expected a JSON object."]})
+        data = RelyingPartyInputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        application, secret = services.relying_party_register(
+            actor=request.user,
+            name=data.validated_data["name"],
+            redirect_uris=data.validated_data["redirect_uris"],
+        )
+        application.client_secret = secret
+        return Response(RelyingPartyCreatedSerializer(application).data, status=status.HTTP_201_CREATED)

@@ -1,0 +1,6 @@
+from django.apps import AppConfig
+
+
+class EcpsConfig(AppConfig):
+    name = "ecps"
+    verbose_name = "e-CPS"

@@ -1,0 +1,184 @@
+"""The e-CPS: a passkey (WebAuthn credential) on the holder's phone standing for one professional exercise,
+how it is activated, and every sign-in made with it.
+
+The law allows one physical card and one e-CPS per exercise at a time (CSS R.161-52): a database
+constraint keeps at most one non-revoked e-CPS per exercise, so two concurrent activations cannot both
+succeed. Its life follows the card's: opposition (loss of the phone) and striking off revoke it for good.
+"""
+
+from __future__ import annotations
+
+from django.db import models
+from django.db.models import Q
+from django_fsm import ConcurrentTransitionMixin, FSMField, transition
+
+from issuance.models import Card
+from registry.models import Exercise, Professional
+
+
+class ECps(ConcurrentTransitionMixin, models.Model):
+    class State(models.TextChoices):
+        ACTIVE = "active", "Active"
+        SUSPENDED = "suspended", "Suspendue"
+        REVOKED = "revoked", "Révoquée"
+
+    class Reason(models.TextChoices):
+        LOST = "lost", "Téléphone perdu"
+        STOLEN = "stolen", "Téléphone volé"
+        HOLDER_INACTIVE = "holder_inactive", "Titulaire radié ou inactif"
+        EXERCISE_INACTIVE = "exercise_inactive", "Exercice clos"
+
+    class Method(models.TextChoices):
+        CARD = "card", "Carte CPx"
+        CODES = "codes", "Codes par e-mail et SMS"
+
+    holder = models.ForeignKey(Professional, on_delete=models.PROTECT, related_name="ecps")
+    exercise = models.ForeignKey(Exercise, on_delete=models.PROTECT, related_name="ecps")
+    state = FSMField(default=State.ACTIVE, choices=State.choices, protected=True, db_index=True)
+    activation_method = models.CharField(max_length=8, choices=Method.choices)
+    activated_with_card = models.ForeignKey(
+        Card, null=True, blank=True, on_delete=models.PROTECT, related_name="ecps_activated"
+    )
+    # The WebAuthn credential: its id (base64url), COSE public key, signature counter and transports.
+    credential_id = models.CharField(max_length=1400, unique=True)
+    public_key = models.BinaryField()
+    sign_count = models.PositiveBigIntegerField(default=0)
+    transports = models.JSONField(default=list, blank=True)
+    user_handle = models.CharField(max_length=100)
+    aaguid = models.CharField(max_length=36, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    last_used_at = models.DateTimeField(null=True, blank=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+    revocation_reason = models.CharField(max_length=20, choices=Reason.choices, blank=True)
+
+    class Meta:
+        verbose_name = "e-CPS"
+        verbose_name_plural = "e-CPS"
+        constraints = [
+            models.UniqueConstraint(
+                fields=["exercise"], condition=~Q(state="revoked"), name="ecps_one_live_per_exercise"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"e-CPS {self.pk} ({self.state})"
+
+    # Transitions touch only their own fields; fired through ecps.services (which writes the event row).
+    @transition(field=state, source=State.ACTIVE, target=State.SUSPENDED)
+    def suspend(self) -> None:
+        pass
+
+    @transition(field=state, source=State.SUSPENDED, target=State.ACTIVE)
+    def reinstate(self) -> None:
+        pass
+
+    @transition(field=state, source=[State.ACTIVE, State.SUSPENDED], target=State.REVOKED)
+    def revoke(self) -> None:
+        pass
+
+
+class ECpsEvent(models.Model):
+    """One row per e-CPS change (activated, suspended, revoked...): its history."""
+
+    ecps = models.ForeignKey(ECps, on_delete=models.CASCADE, related_name="events")
+    kind = models.CharField(max_length=24)
+    detail = models.JSONField(default=dict, blank=True)
+    at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["at", "id"]
+
+    def __str__(self) -> str:
+        return f"{self.ecps_id} {self.kind}"
+
+
+class Activation(models.Model):
+    """One attempt to activate an e-CPS for an exercise: first a proof (the card signs a challenge, or the
+    codes sent by e-mail and SMS), then a single-use activation code (shown as a QR code for 90 s) that
+    opens the WebAuthn registration on the phone.
+
+    Secrets are stored only as keyed hashes (HMAC with the platform's secret key): a 6-digit code is
+    too short for a plain hash to hide it."""
+
+    class State(models.TextChoices):
+        PENDING = "pending", "En attente de la preuve"
+        PROVEN = "proven", "Prouvée"
+        ENROLLING = "enrolling", "Enregistrement en cours"
+        DONE = "done", "Terminée"
+        FAILED = "failed", "Échouée"
+
+    holder = models.ForeignKey(Professional, on_delete=models.CASCADE, related_name="ecps_activations")
+    exercise = models.ForeignKey(Exercise, on_delete=models.CASCADE, related_name="ecps_activations")
+    method = models.CharField(max_length=8, choices=ECps.Method.choices)
+    state = models.CharField(max_length=10, choices=State.choices, default=State.PENDING)
+    card = models.ForeignKey(Card, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    challenge = models.CharField(max_length=120, blank=True)  # what the card signs (not a secret)
+    email_code_hash = models.CharField(max_length=64, blank=True)
+    sms_code_hash = models.CharField(max_length=64, blank=True)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    expires_at = models.DateTimeField()
+    proven_at = models.DateTimeField(null=True, blank=True)
+    code_hash = models.CharField(max_length=64, blank=True, db_index=True)
+    code_expires_at = models.DateTimeField(null=True, blank=True)
+    code_used_at = models.DateTimeField(null=True, blank=True)
+    registration_challenge = models.CharField(max_length=120, blank=True)
+    user_handle = models.CharField(max_length=100, blank=True)
+    ecps = models.OneToOneField(ECps, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    failure = models.CharField(max_length=40, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["holder", "created_at"])]
+
+    def __str__(self) -> str:
+        return f"activation {self.pk} ({self.method}, {self.state})"
+
+
+class SignInEvent(models.Model):
+    """The audit of every sign-in with an e-CPS at the provider: who, to which service, when, and how it
+    ended (refusals included, with their reason)."""
+
+    class Result(models.TextChoices):
+        SUCCESS = "success", "Réussie"
+        REFUSED = "refused", "Refusée"
+
+    at = models.DateTimeField(auto_now_add=True, db_index=True)
+    ecps = models.ForeignKey(ECps, null=True, blank=True, on_delete=models.SET_NULL, related_name="sign_ins")
+    professional = models.ForeignKey(
+        Professional, null=True, blank=True, on_delete=models.SET_NULL, related_name="ecps_sign_ins"
+    )
+    application = models.ForeignKey(
+        "oauth2_provider.Application", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    client_id = models.CharField(max_length=100, blank=True)
+    result = models.CharField(max_length=8, choices=Result.choices)
+    reason = models.CharField(max_length=40, blank=True)
+    ip_address = models.GenericIPAddressField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-at", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.at:%Y-%m-%d %H:%M} {self.professional_id} {self.result}"
+
+
+class GrantBinding(models.Model):
+    """Which e-CPS signed the holder in for an authorization code (kept until the code is exchanged)."""
+
+    grant = models.OneToOneField("oauth2_provider.Grant", on_delete=models.CASCADE, related_name="+")
+    ecps = models.ForeignKey(ECps, on_delete=models.CASCADE, related_name="+")
+
+    def __str__(self) -> str:
+        return f"grant {self.grant_id} → e-CPS {self.ecps_id}"
+
+
+class TokenBinding(models.Model):
+    """Which e-CPS an access token stands for: introspection and userinfo check it is still usable."""
+
+    access_token = models.OneToOneField(
+        "oauth2_provider.AccessToken", on_delete=models.CASCADE, related_name="ecps_binding"
+    )
+    ecps = models.ForeignKey(ECps, on_delete=models.CASCADE, related_name="+")
+
+    def __str__(self) -> str:
+        return f"token {self.access_token_id} → e-CPS {self.ecps_id}"

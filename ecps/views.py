@@ -1,0 +1,301 @@
+"""The e-CPS pages: the holder's e-CPS beside their cards, activation (card or codes), the registration
+of the passkey on the phone, sign-in with it at the provider, and relying parties for ANS operators.
+
+Views authenticate, validate, call one service, and map domain errors to messages (pages) or JSON
+``{"code", "message"}`` (the WebAuthn ceremony's calls)."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+import segno
+from django.contrib import messages
+from django.contrib.auth import login
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils.http import url_has_allowed_host_and_scheme
+from django.utils.safestring import mark_safe
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_GET, require_POST
+from oauth2_provider.models import get_application_model
+
+from issuance.models import Card
+from portal.access import Role, for_roles
+from registry.models import Account
+from registry.scoping import cards_visible_to
+
+from . import errors, services
+from .models import Activation, ECps
+from .provider import mark_signed_in
+
+ENROLMENT_KEY = "ecps_enrolment"
+CHALLENGE_KEY = "ecps_signin_challenge"
+
+
+# --- the holder's page ----------------------------------------------------------------------------------
+
+
+@for_roles(Role.HOLDER)
+def holder(request: HttpRequest, account: Account) -> HttpResponse:
+    person = account.professional
+    cards = list(cards_visible_to(request.user).order_by("-valid_until", "-pk"))
+    ecps = list(ECps.objects.filter(holder=person).order_by("-created_at"))
+    rows = [
+        {
+            "exercise": exercise,
+            "cards": [c for c in cards if c.exercise_id == exercise.pk],
+            "ecps": [e for e in ecps if e.exercise_id == exercise.pk],
+            "live": next(
+                (e for e in ecps if e.exercise_id == exercise.pk and e.state in services.LIVE), None
+            ),
+            "has_active_card": any(
+                c.exercise_id == exercise.pk and c.state == Card.State.ACTIVE for c in cards
+            ),
+        }
+        for exercise in person.exercises.select_related("profession").order_by("pk")
+    ]
+    context = {"rows": rows, "sign_ins": services.sign_ins_of(professional=person, limit=10)}
+    return render(request, "ecps/holder.html", context)
+
+
+def _refused(request: HttpRequest, exc: errors.EcpsError) -> HttpResponse:
+    messages.error(request, exc.message)
+    return redirect("ecps:holder")
+
+
+@require_POST
+@for_roles(Role.HOLDER)
+def activate_with_card(request: HttpRequest, exercise_id: int, account: Account) -> HttpResponse:
+    try:
+        activation = services.activation_start_with_card(actor=request.user, exercise_id=exercise_id)
+    except errors.EcpsError as exc:
+        return _refused(request, exc)
+    return redirect("ecps:card-proof", pk=activation.pk)
+
+
+@for_roles(Role.HOLDER)
+def card_proof(request: HttpRequest, pk: int, account: Account) -> HttpResponse:
+    """The challenge for the card to sign (the holder's card middleware signs it with the authentication
+    key, after the PIN), then the signature, checked against the card's certificate."""
+    activation = _own_activation(account, pk, ECps.Method.CARD)
+    context: dict[str, Any] = {"activation": activation}
+    if request.method == "POST":
+        try:
+            signature = base64.b64decode(request.POST.get("signature", "").strip(), validate=True)
+            _activation, code = services.activation_prove_with_card(
+                actor=request.user, activation_id=activation.pk, signature=signature
+            )
+            return _show_code(request, activation, code)
+        except (binascii.Error, ValueError):
+            context["error"] = _("The signature must be the card's answer, in base64.")
+        except errors.EcpsError as exc:
+            context["error"] = exc.message
+    return render(request, "ecps/card_proof.html", context)
+
+
+@require_POST
+@for_roles(Role.HOLDER)
+def activate_with_codes(request: HttpRequest, exercise_id: int, account: Account) -> HttpResponse:
+    try:
+        activation = services.activation_start_with_codes(actor=request.user, exercise_id=exercise_id)
+    except errors.EcpsError as exc:
+        return _refused(request, exc)
+    return redirect("ecps:codes-proof", pk=activation.pk)
+
+
+@for_roles(Role.HOLDER)
+def codes_proof(request: HttpRequest, pk: int, account: Account) -> HttpResponse:
+    activation = _own_activation(account, pk, ECps.Method.CODES)
+    context: dict[str, Any] = {"activation": activation}
+    if request.method == "POST":
+        try:
+            _activation, code = services.activation_prove_with_codes(
+                actor=request.user,
+                activation_id=activation.pk,
+                email_code=request.POST.get("email_code", ""),
+                sms_code=request.POST.get("sms_code", ""),
+            )
+            return _show_code(request, activation, code)
+        except errors.EcpsError as exc:
+            context["error"] = exc.message
+    return render(request, "ecps/codes_proof.html", context)
+
+
+def _own_activation(account: Account, pk: int, method: str) -> Activation:
+    activation = Activation.objects.filter(pk=pk, holder=account.professional, method=method).first()
+    if activation is None:
+        raise Http404
+    return activation
+
+
+def _show_code(request: HttpRequest, activation: Activation, code: str) -> HttpResponse:
+    """The activation code as a QR code (scanned by the phone), valid 90 seconds, shown this once."""
+    url = request.build_absolute_uri(reverse("ecps:enrol")) + f"?code={code}"
+    svg = segno.make(url, error="m").svg_inline(scale=5, title=_("e-CPS activation code"))
+    context = {
+        "activation": activation,
+        "code": services.display_code(code),
+        "url": url,
+        "qr": mark_safe(svg),  # noqa: S308 - segno's own SVG of our URL
+        "seconds": int((activation.code_expires_at - activation.proven_at).total_seconds())
+        if activation.code_expires_at and activation.proven_at
+        else 90,
+    }
+    response = render(request, "ecps/activation_code.html", context)
+    response["Cache-Control"] = "no-store"
+    return response
+
+
+@for_roles(Role.HOLDER)
+def opposition(request: HttpRequest, pk: int, account: Account) -> HttpResponse:
+    try:
+        ecps = services.ecps_for(actor=request.user, ecps_id=pk)
+    except errors.NotFound:
+        raise Http404 from None
+    if request.method == "POST" and request.POST.get("confirm"):
+        try:
+            services.ecps_declare_opposition(
+                ecps=ecps, actor=request.user, reason=request.POST.get("reason", ECps.Reason.LOST)
+            )
+            messages.success(request, _("Your e-CPS is revoked: it can no longer sign you in."))
+        except errors.EcpsError as exc:
+            messages.error(request, exc.message)
+        return redirect("ecps:holder")
+    reasons = [(ECps.Reason.LOST, _("My phone is lost")), (ECps.Reason.STOLEN, _("My phone was stolen"))]
+    return render(request, "ecps/opposition.html", {"ecps": ecps, "reasons": reasons})
+
+
+# --- the phone: registration of the passkey -------------------------------------------------------------
+
+
+@require_GET
+def enrol(request: HttpRequest) -> HttpResponse:
+    """Opened from the QR code on the phone (or the link below it): no platform sign-in here, the
+    activation code is the credential."""
+    return render(request, "ecps/enrol.html", {"code": request.GET.get("code", "")[:40]})
+
+
+def _json_body(request: HttpRequest) -> dict[str, Any]:
+    try:
+        body = json.loads(request.body or b"{}")
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        raise errors.EcpsError(_("Expected a JSON object."), code="invalid") from None
+    if not isinstance(body, dict):
+        raise errors.EcpsError(_("Expected a JSON object."), code="invalid")
+    return body
+
+
+def _json_error(exc: errors.EcpsError) -> JsonResponse:
+    return JsonResponse({"code": exc.code, "message": exc.message}, status=exc.status)
+
+
+@require_POST
+def enrol_options(request: HttpRequest) -> JsonResponse:
+    try:
+        activation, options = services.enrolment_begin(code=str(_json_body(request).get("code", "")))
+    except errors.EcpsError as exc:
+        return _json_error(exc)
+    request.session[ENROLMENT_KEY] = activation.pk  # the registration ends on this browser only
+    return JsonResponse(options)
+
+
+@require_POST
+def enrol_verify(request: HttpRequest) -> JsonResponse:
+    activation_id = request.session.get(ENROLMENT_KEY)
+    try:
+        credential = _json_body(request).get("credential")
+        if activation_id is None or not isinstance(credential, dict):
+            raise errors.InvalidState(
+                _("No registration is in progress: start again."), code="activation_closed"
+            )
+        ecps = services.enrolment_finish(activation_id=int(activation_id), credential=credential)
+    except errors.EcpsError as exc:
+        return _json_error(exc)
+    request.session.pop(ENROLMENT_KEY, None)
+    return JsonResponse({"ecps": ecps.pk, "redirect": reverse("ecps:enrolled")})
+
+
+@require_GET
+def enrolled(request: HttpRequest) -> HttpResponse:
+    return render(request, "ecps/enrolled.html")
+
+
+# --- sign-in at the provider ----------------------------------------------------------------------------
+
+
+@require_GET
+def signin(request: HttpRequest) -> HttpResponse:
+    next_url = request.GET.get("next", "")
+    return render(request, "ecps/signin.html", {"next": next_url, "service": _service_name(next_url)})
+
+
+def _client_id(next_url: str) -> str:
+    return (parse_qs(urlsplit(next_url).query).get("client_id") or [""])[0]
+
+
+def _service_name(next_url: str) -> str:
+    client_id = _client_id(next_url)
+    application = get_application_model().objects.filter(client_id=client_id).first() if client_id else None
+    return application.name if application else ""
+
+
+@require_POST
+def signin_options(request: HttpRequest) -> JsonResponse:
+    options, challenge = services.signin_options()
+    request.session[CHALLENGE_KEY] = challenge
+    return JsonResponse(options)
+
+
+@require_POST
+def signin_verify(request: HttpRequest) -> JsonResponse:
+    challenge = request.session.pop(CHALLENGE_KEY, "")
+    try:
+        body = _json_body(request)
+        next_url = str(body.get("next") or "")
+        credential = body.get("credential")
+        if not isinstance(credential, dict):
+            raise errors.EcpsError(_("Expected a credential."), code="invalid")
+        ecps = services.signin_verify(
+            credential=credential,
+            challenge=challenge,
+            client_id=_client_id(next_url),
+            ip_address=request.META.get("REMOTE_ADDR"),
+        )
+    except errors.EcpsError as exc:
+        return _json_error(exc)
+    user = services.holder_user(ecps.holder)
+    login(request, user, backend="django.contrib.auth.backends.ModelBackend")
+    mark_signed_in(request, ecps_id=ecps.pk)
+    safe = url_has_allowed_host_and_scheme(next_url, {request.get_host()}, request.is_secure())
+    return JsonResponse({"redirect": next_url if next_url and safe else reverse("ecps:holder")})
+
+
+# --- the demo relying party, and relying parties for ANS operators ---------------------------------------
+
+
+@require_GET
+def demo_rp_callback(request: HttpRequest) -> HttpResponse:
+    """Where the demo relying party receives the authorization code (it exchanges it server-side)."""
+    context = {"code": request.GET.get("code", ""), "error": request.GET.get("error", "")}
+    return render(request, "ecps/demo_rp.html", context)
+
+
+@for_roles(Role.ANS_OPERATOR, Role.AUDITOR)
+def relying_parties(request: HttpRequest, account: Account) -> HttpResponse:
+    context: dict[str, Any] = {"can_register": account.role == Role.ANS_OPERATOR}
+    if request.method == "POST" and context["can_register"]:
+        uris = request.POST.get("redirect_uris", "").split()
+        try:
+            application, secret = services.relying_party_register(
+                actor=request.user, name=request.POST.get("name", ""), redirect_uris=uris
+            )
+            context.update(created=application, secret=secret)
+        except errors.EcpsError as exc:
+            context["error"] = exc.message
+    context["applications"] = services.relying_parties_for(actor=request.user)
+    return render(request, "ecps/relying_parties.html", context)

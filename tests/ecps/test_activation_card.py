@@ -1,0 +1,117 @@
+"""Activation with the physical card: a challenge signed by the card's authentication key (a SoftHSM2
+token personalized by issuance), checked against the card's certificate; then the QR code's single-use,
+90-second activation code opens the passkey registration."""
+
+from __future__ import annotations
+
+import base64
+import datetime as dt
+
+import pytest
+from django.utils import timezone
+
+from ecps import errors, services
+from ecps.models import Activation, ECps
+from issuance import services as issuance_services
+from issuance.models import Card
+
+from .helpers import personalized_card, sign_on_card, station
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def card_and_pin(doctor, hierarchy, tmp_path, settings):
+    return personalized_card(doctor, station(tmp_path, settings))
+
+
+def _challenge(doctor, user):
+    return services.activation_start_with_card(actor=user, exercise_id=doctor.pk)
+
+
+def test_the_card_signature_opens_an_activation_code(doctor, doctor_user, card_and_pin):
+    card, pin = card_and_pin
+    activation = _challenge(doctor, doctor_user)
+    assert activation.card_id == card.pk
+    signature = base64.b64decode(sign_on_card(card, pin, activation.challenge))
+    proven, code = services.activation_prove_with_card(
+        actor=doctor_user, activation_id=activation.pk, signature=signature
+    )
+    assert proven.state == Activation.State.PROVEN and len(code) == 12
+
+
+def test_it_registers_the_passkey_once_with_the_code(
+    doctor, doctor_user, card_and_pin, authenticator, enrol, client
+):
+    card, pin = card_and_pin
+    activation = _challenge(doctor, doctor_user)
+    signature = base64.b64decode(sign_on_card(card, pin, activation.challenge))
+    _, code = services.activation_prove_with_card(
+        actor=doctor_user, activation_id=activation.pk, signature=signature
+    )
+    response = enrol(services.display_code(code), authenticator)  # typed with its dashes
+    assert response.status_code == 200
+    ecps = ECps.objects.get(pk=response.json()["ecps"])
+    assert ecps.state == ECps.State.ACTIVE and ecps.activated_with_card_id == card.pk
+    assert ecps.holder_id == doctor.professional_id and ecps.exercise_id == doctor.pk
+    assert ecps.events.get().kind == "activated"
+    again = client.post("/ecps/enrol/options/", {"code": code}, content_type="application/json")
+    assert again.status_code == 409 and again.json()["code"] == "activation_code_invalid"
+
+
+def test_the_activation_code_lasts_90_seconds(doctor, doctor_user, card_and_pin, client):
+    card, pin = card_and_pin
+    activation = _challenge(doctor, doctor_user)
+    signature = base64.b64decode(sign_on_card(card, pin, activation.challenge))
+    _, code = services.activation_prove_with_card(
+        actor=doctor_user, activation_id=activation.pk, signature=signature
+    )
+    Activation.objects.filter(pk=activation.pk).update(
+        code_expires_at=timezone.now() - dt.timedelta(seconds=1)
+    )
+    late = client.post("/ecps/enrol/options/", {"code": code}, content_type="application/json")
+    assert late.status_code == 409 and late.json()["code"] == "activation_code_invalid"
+
+
+def test_it_refuses_a_signature_of_another_challenge(doctor, doctor_user, card_and_pin):
+    card, pin = card_and_pin
+    activation = _challenge(doctor, doctor_user)
+    signature = base64.b64decode(sign_on_card(card, pin, "something else"))
+    with pytest.raises(errors.ProofRejected):
+        services.activation_prove_with_card(
+            actor=doctor_user, activation_id=activation.pk, signature=signature
+        )
+    assert Activation.objects.get(pk=activation.pk).attempts == 1
+
+
+def test_it_refuses_a_card_whose_certificate_is_revoked(doctor, doctor_user, card_and_pin):
+    card, pin = card_and_pin
+    activation = _challenge(doctor, doctor_user)
+    issuance_services.certificate_revoke(card=card, reason="keyCompromise")
+    signature = base64.b64decode(sign_on_card(card, pin, activation.challenge))
+    with pytest.raises(errors.ActivationRefused) as refused:
+        services.activation_prove_with_card(
+            actor=doctor_user, activation_id=activation.pk, signature=signature
+        )
+    assert refused.value.code == "card_not_usable"
+
+
+def test_it_needs_an_active_card(doctor, doctor_user, card_and_pin):
+    card, _pin = card_and_pin
+    Card.objects.filter(pk=card.pk).update(state=Card.State.SHIPPED)
+    with pytest.raises(errors.ActivationRefused) as refused:
+        _challenge(doctor, doctor_user)
+    assert refused.value.code == "no_active_card"
+
+
+def test_the_card_pages_show_the_challenge_then_the_qr_code(client, doctor, doctor_user, card_and_pin):
+    card, pin = card_and_pin
+    client.force_login(doctor_user)
+    started = client.post(f"/ecps/exercises/{doctor.pk}/activate-with-card/")
+    assert started.status_code == 302
+    activation = Activation.objects.get()
+    assert activation.challenge in client.get(started["Location"]).content.decode()
+    bad = client.post(started["Location"], {"signature": "not base64!"})
+    assert "base64" in bad.content.decode()
+    page = client.post(started["Location"], {"signature": sign_on_card(card, pin, activation.challenge)})
+    assert page.status_code == 200 and "<svg" in page.content.decode()

@@ -109,9 +109,9 @@ def test_a_station_worker_killed_mid_job_redelivers_and_finishes(station, queued
     worker = subprocess.Popen(
         [sys.executable, "manage.py", "run_station", station.name, "--heartbeat", "1"],
         cwd=ROOT,
-        env=env,
+        env={**env, "DJANGO_LOG_LEVEL": "INFO"},
         stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
+        stderr=(tmp_path / "worker.log").open("w"),
     )
     try:
         with app.connection_for_write(broker) as conn:
@@ -121,12 +121,12 @@ def test_a_station_worker_killed_mid_job_redelivers_and_finishes(station, queued
                 queue=station.queue,
                 connection=conn,
             )
-        card = _wait_for_card(queued_order, timeout=90)
+        card = _wait_for_card(queued_order, timeout=300)
     finally:
         worker.terminate()
         worker.wait(timeout=30)
     assert marker.read_text() == "keys"
-    assert card is not None
+    assert card is not None, (tmp_path / "worker.log").read_text()[-3000:]
     jobs = list(PersonalizationJob.objects.filter(order_id=queued_order.pk).values_list("step", flat=True))
     assert sorted(jobs) == ["done", "interrupted"]
     assert token_labels(station) == [card.number]
@@ -142,3 +142,44 @@ def _wait_for_card(order, timeout):
             return card
         time.sleep(0.5)
     return None
+
+
+@pytest.mark.slow
+def test_two_readers_of_a_station_personalize_in_parallel(station, queued_order, tmp_path):
+    """A real station worker with two processes takes four orders at once: four cards, four tokens, no
+    failure (token initializations on the shared SoftHSM2 store are serialized by the station's lock)."""
+    import redis
+
+    from config.celery import app
+    from tests.factories import ActivityFactory, OrderFactory
+
+    orders = [queued_order] + [
+        OrderFactory(exercise=ActivityFactory().exercise, state="queued") for _ in range(3)
+    ]
+    broker = "redis://127.0.0.1:6379/3"
+    redis.Redis.from_url(broker).flushdb()
+    worker = subprocess.Popen(
+        [sys.executable, "manage.py", "run_station", station.name],
+        cwd=ROOT,
+        env=_env(CELERY_BROKER_URL=broker, DJANGO_LOG_LEVEL="INFO"),
+        stdout=subprocess.DEVNULL,
+        stderr=(tmp_path / "worker.log").open("w"),
+    )
+    try:
+        with app.connection_for_write(broker) as conn:
+            for order in orders:
+                app.send_task(
+                    "issuance.tasks.personalize",
+                    args=[order.pk, station.name],
+                    queue=station.queue,
+                    connection=conn,
+                )
+        cards = [_wait_for_card(order, timeout=300) for order in orders]
+    finally:
+        worker.terminate()
+        worker.wait(timeout=30)
+    assert all(cards), (tmp_path / "worker.log").read_text()[-3000:]
+    assert token_labels(station) == sorted(card.number for card in cards)
+    jobs = PersonalizationJob.objects.filter(station=station)
+    assert sorted(jobs.values_list("step", flat=True)) == ["done"] * 4
+    assert len(set(jobs.values_list("reader_id", flat=True))) == 2  # both readers worked

@@ -172,3 +172,19 @@ def test_production_schedule_sends_to_the_station_queue(station, queued_order, s
     services.production_schedule(order_id=queued_order.pk)
     ((args, kwargs),) = scheduled
     assert kwargs["args"] == [queued_order.pk, "t1"] and kwargs["queue"] == "station.t1"
+
+
+def test_holder_data_carries_at_most_sixteen_situations(queued_order):
+    import datetime as dt
+    import json
+
+    from tests.factories import ActivityFactory
+
+    for n in range(20):
+        ActivityFactory(exercise=queued_order.exercise, activity_key=f"L|extra{n}")
+    request = personalization._request(queued_order.pk)
+    today = dt.date.today()
+    data = json.loads(personalization.holder_data(request, "80250000010000000042", today, today))
+    assert len(data["situations"]) == 16
+    assert data["profession"]["code"] == "10" and data["issuer"] == "8025000001"
+    assert data["holder"]["last_name"] == queued_order.professional.last_name

@@ -121,7 +121,14 @@ def worker(private_redis, tmp_path):
             command, cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
         )
     try:
-        wait_for(lambda: "ready." in log.read_text(errors="replace"), 60, f"the worker (log: {log})")
+        try:
+            wait_for(
+                lambda: "ready." in log.read_text(errors="replace") or process.poll() is not None, 120, ""
+            )
+        except AssertionError:
+            pytest.fail(f"the worker did not start in 120 s:\n{log.read_text(errors='replace')[-3000:]}")
+        if process.poll() is not None:
+            pytest.fail(f"the worker exited:\n{log.read_text(errors='replace')[-3000:]}")
         yield process, log, tmp_path / "mail"
     finally:
         os.killpg(process.pid, signal.SIGTERM)

@@ -177,7 +177,8 @@ def station_recover(*, station: ReaderStation) -> list[int]:
             _unlock(order_id)
         if _order_state(order_id) in ("queued", "in_production"):
             orders.append(order_id)
-    busy = station.jobs.exclude(step__in=final).values("reader_id")
+    # (NOT IN with a NULL in the list matches nothing: keep only jobs that hold a reader.)
+    busy = station.jobs.exclude(step__in=final).filter(reader__isnull=False).values("reader_id")
     station.readers.exclude(pk__in=busy).update(state=Reader.State.IDLE)
     for order_id in orders:
         services.production_schedule(order_id=order_id)

@@ -2,16 +2,22 @@
 
 from __future__ import annotations
 
+import http.client
+import json
 import os
+import shutil
 import signal
 import socket
 import subprocess
 import sys
 import time
+import urllib.parse
 import urllib.request
+import uuid
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
+from typing import Any
 
 from django.db import connection
 
@@ -116,3 +122,212 @@ def http_status(url: str) -> int | None:
             return response.status
     except OSError:
         return None
+
+
+# --- running management commands, as an operator would on the host -------------------------------------
+
+
+def manage(env: dict[str, str], *args: str, timeout: float = 120) -> str:
+    """A management command in a subprocess (its own Django, the given environment); returns stdout."""
+    result = subprocess.run(
+        [sys.executable, "manage.py", *args],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+    if result.returncode != 0:
+        raise AssertionError(f"manage.py {' '.join(args)} failed:\n{result.stdout}\n{result.stderr}")
+    return result.stdout
+
+
+ACCOUNT_SCRIPT = """
+from django.contrib.auth import get_user_model
+from rest_framework.authtoken.models import Token
+from registry.models import Account, Authority
+user, _ = get_user_model().objects.get_or_create(username={username!r})
+links = {links!r}
+if "authority" in links:
+    links["authority"] = Authority.objects.get(code=links["authority"])
+Account.objects.update_or_create(user=user, defaults=dict(role={role!r}, **links))
+print(Token.objects.get_or_create(user=user)[0].key)
+"""
+
+
+def api_account(env: dict[str, str], username: str, role: str, **links: object) -> str:
+    """Create (or update) a user with an Account of ``role`` and return their API token (setup only)."""
+    script = ACCOUNT_SCRIPT.format(username=username, role=role, links=links)
+    return manage(env, "shell", "--no-imports", "-c", script).strip().splitlines()[-1]
+
+
+# --- a JSON client over http.client (no test client: the real server, the real sockets) ----------------
+
+
+class ApiError(AssertionError):
+    def __init__(self, status: int, body: object, what: str):
+        super().__init__(f"{what}: HTTP {status}: {body!r}"[:3000])
+        self.status = status
+        self.body = body
+
+
+class Api:
+    """What an integrator does: HTTP with a token, JSON in and out."""
+
+    def __init__(self, base_url: str, token: str | None = None, timeout: float = 30):
+        parsed = urllib.parse.urlsplit(base_url)
+        self.host, self.port = parsed.hostname or "127.0.0.1", parsed.port or 80
+        self.token = token
+        self.timeout = timeout
+
+    def request(
+        self, method: str, path: str, body: object = None, *, headers: dict[str, str] | None = None
+    ) -> tuple[int, object, dict[str, str]]:
+        all_headers = {"Accept": "application/json", **(headers or {})}
+        if self.token:
+            all_headers["Authorization"] = f"Token {self.token}"
+        payload: bytes | None = None
+        if isinstance(body, bytes):
+            payload = body
+        elif body is not None:
+            payload = json.dumps(body).encode()
+            all_headers["Content-Type"] = "application/json"
+        conn = http.client.HTTPConnection(self.host, self.port, timeout=self.timeout)
+        try:
+            conn.request(method, path, body=payload, headers=all_headers)
+            response = conn.getresponse()
+            raw = response.read()
+            response_headers = {k.lower(): v for k, v in response.getheaders()}
+        finally:
+            conn.close()
+        data: object = raw
+        if response_headers.get("content-type", "").startswith("application/json"):
+            data = json.loads(raw)
+        return response.status, data, response_headers
+
+    def call(self, method: str, path: str, body: object = None, expect: int = 200, **kwargs: object) -> Any:
+        status, data, _headers = self.request(method, path, body, **kwargs)  # type: ignore[arg-type]
+        if status != expect:
+            raise ApiError(status, data, f"{method} {path}")
+        return data
+
+    def get(self, path: str, expect: int = 200) -> Any:
+        return self.call("GET", path, expect=expect)
+
+    def post(self, path: str, body: object = None, expect: int = 200) -> Any:
+        return self.call("POST", path, {} if body is None else body, expect=expect)
+
+    def upload(self, path: str, file: Path, fields: dict[str, str] | None = None, expect: int = 202) -> Any:
+        boundary = f"cpx{uuid.uuid4().hex}"
+        parts = [
+            f'--{boundary}\r\nContent-Disposition: form-data; name="{name}"\r\n\r\n{value}\r\n'.encode()
+            for name, value in (fields or {}).items()
+        ]
+        parts.append(
+            f'--{boundary}\r\nContent-Disposition: form-data; name="file"; filename="{file.name}"\r\n'
+            "Content-Type: text/plain\r\n\r\n".encode()
+            + file.read_bytes()
+            + b"\r\n"
+        )
+        body = b"".join(parts) + f"--{boundary}--\r\n".encode()
+        headers = {"Content-Type": f"multipart/form-data; boundary={boundary}"}
+        return self.call("POST", path, body, expect=expect, headers=headers)
+
+
+# --- private servers: a Redis and a PostgreSQL of the test's own, which it may stop and start -----------
+
+
+class PrivateRedis:
+    """A redis-server on a free port of 127.0.0.1, data under the test's tmp dir. Never the shared one."""
+
+    def __init__(self, directory: Path):
+        self.directory = directory
+        self.directory.mkdir(parents=True, exist_ok=True)
+        self.port = free_port()
+        self.url = f"redis://127.0.0.1:{self.port}/0"
+        self.popen: subprocess.Popen | None = None
+
+    def start(self) -> None:
+        self.popen = subprocess.Popen(
+            ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--dir", str(self.directory)]
+            + ["--save", "", "--appendonly", "yes", "--protected-mode", "no"],
+            stdout=(self.directory / "redis.log").open("ab"),
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        wait_for(lambda: port_open(self.port), 20, "the private redis-server")
+
+    def stop(self) -> None:
+        if self.popen is not None and self.popen.poll() is None:
+            self.popen.terminate()
+            self.popen.wait(timeout=20)
+        self.popen = None
+
+
+def port_open(port: int, host: str = "127.0.0.1") -> bool:
+    with socket.socket() as sock:
+        sock.settimeout(0.5)
+        return sock.connect_ex((host, port)) == 0
+
+
+@contextmanager
+def private_redis(directory: Path) -> Iterator[PrivateRedis]:
+    server = PrivateRedis(directory)
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+def pg_bin(name: str) -> str:
+    for directory in sorted(Path("/usr/lib/postgresql").glob("*/bin"), reverse=True):
+        if (directory / name).exists():
+            return str(directory / name)
+    raise FileNotFoundError(f"PostgreSQL server binary {name} (Debian's postgresql package)")
+
+
+def _as_postgres(args: list[str]) -> list[str]:
+    return ["runuser", "-u", "postgres", "--", *args] if os.geteuid() == 0 else args
+
+
+class PrivatePostgres:
+    """A PostgreSQL cluster of the test's own (initdb under its tmp dir, a free port on 127.0.0.1), which
+    the test may restart at will. Never the shared server."""
+
+    def __init__(self, directory: Path):
+        self.root = directory
+        self.data = directory / "data"
+        self.port = free_port()
+        self.root.mkdir(parents=True, exist_ok=True)
+        if os.geteuid() == 0:
+            shutil.chown(self.root, "postgres", "postgres")
+        self._run([pg_bin("initdb"), "-D", str(self.data), "-U", "postgres", "--auth=trust", "-E", "UTF8"])
+
+    def _run(self, args: list[str]) -> None:
+        subprocess.run(_as_postgres(args), check=True, capture_output=True, timeout=120)
+
+    def url(self, name: str) -> str:
+        return f"postgres://postgres@127.0.0.1:{self.port}/{name}"
+
+    def start(self) -> None:
+        options = f"-p {self.port} -k {self.root} -c listen_addresses=127.0.0.1 -c fsync=off"
+        log = str(self.root / "server.log")
+        self._run([pg_bin("pg_ctl"), "-D", str(self.data), "-l", log, "-o", options, "-w", "start"])
+
+    def stop(self, mode: str = "fast") -> None:
+        self._run([pg_bin("pg_ctl"), "-D", str(self.data), "-m", mode, "-w", "stop"])
+
+    def createdb(self, name: str) -> None:
+        self._run([pg_bin("createdb"), "-h", "127.0.0.1", "-p", str(self.port), "-U", "postgres", name])
+
+
+@contextmanager
+def private_postgres(directory: Path) -> Iterator[PrivatePostgres]:
+    server = PrivatePostgres(directory)
+    server.start()
+    try:
+        yield server
+    finally:
+        with suppress(subprocess.CalledProcessError):
+            server.stop("immediate")

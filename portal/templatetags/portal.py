@@ -40,6 +40,26 @@ NAV: dict[str, list[tuple[str, Any]]] = {
 }
 
 
+# What each order event means, in the reader's language (event rows store the transition's name).
+TRANSITIONS = {
+    "create": _("order created"),
+    "submit": _("submitted for review"),
+    "approve": _("approved"),
+    "reject": _("rejected"),
+    "request_payment": _("payment requested"),
+    "record_payment": _("payment recorded"),
+    "queue": _("sent to production"),
+    "cancel": _("cancelled"),
+    "start_production": _("production started"),
+    "mark_produced": _("card made"),
+    "mark_failed": _("production failure"),
+    "requeue": _("sent back to production"),
+    "ship": _("shipped"),
+    "deliver": _("delivered"),
+    "reroute": _("moved to another authority"),
+}
+
+
 @register.simple_tag(takes_context=True)
 def portal_nav(context: template.Context) -> list[dict[str, Any]]:
     request = context["request"]
@@ -81,3 +101,8 @@ def role_label(value: str) -> str:
         return str(Role(value).label)
     except ValueError:
         return value
+
+
+@register.filter
+def transition_label(value: str) -> str:
+    return str(TRANSITIONS.get(value, value))

@@ -182,7 +182,7 @@ class Api:
 
     def request(
         self, method: str, path: str, body: object = None, *, headers: dict[str, str] | None = None
-    ) -> tuple[int, object, dict[str, str]]:
+    ) -> tuple[int, Any, dict[str, str]]:
         all_headers = {"Accept": "application/json", **(headers or {})}
         if self.token:
             all_headers["Authorization"] = f"Token {self.token}"
@@ -200,7 +200,7 @@ class Api:
             response_headers = {k.lower(): v for k, v in response.getheaders()}
         finally:
             conn.close()
-        data: object = raw
+        data: Any = raw
         if response_headers.get("content-type", "").startswith("application/json"):
             data = json.loads(raw)
         return response.status, data, response_headers

@@ -190,7 +190,7 @@ def import_registry(stack: Stack, ans: Api) -> dict:
     assert done["imported"] + done["updated"] + done["unchanged"] + done["rejected"] == done["rows_read"]
     if done["rejected"]:
         _status, report, headers = ans.request("GET", done["reject_report_url"])
-        assert headers["content-type"] == "text/csv" and bytes(report).count(b"\n") == done["rejected"] + 1
+        assert headers["content-type"] == "text/csv" and report.count(b"\n") == done["rejected"] + 1
     return done
 
 

@@ -31,8 +31,15 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.viewsets import GenericViewSet
 
-from registry.api import MAX_ID, ApiErrorSerializer, ApiView, api_exception_handler, error_responses
-from registry.models import Authority, CardType, Exercise, Structure
+from registry.api import (
+    MAX_ID,
+    ApiErrorSerializer,
+    ApiView,
+    api_exception_handler,
+    error_responses,
+    validate_or_404,
+)
+from registry.models import CardType, Exercise, Structure
 from registry.scoping import (
     cards_visible_to,
     orders_visible_to,
@@ -219,7 +226,9 @@ class ScopedPrimaryKey(serializers.PrimaryKeyRelatedField):
         return self.scope(self.context["request"].user)
 
     def to_internal_value(self, data: Any) -> Any:
-        if isinstance(data, bool) or (isinstance(data, int) and not 0 < data <= MAX_ID):
+        if isinstance(data, bool):
+            self.fail("incorrect_type", data_type=type(data).__name__)
+        if isinstance(data, int) and not 0 < data <= MAX_ID:
             self.fail("does_not_exist", pk_value=data)
         if isinstance(data, str) and data.isdigit() and int(data) > MAX_ID:
             self.fail("does_not_exist", pk_value=data)
@@ -237,8 +246,8 @@ class OrderCreateSerializer(serializers.Serializer):
     exercise = ScopedPrimaryKey(
         _scoped_exercises, required=False, allow_null=True, help_text="The exercise (CPS, CPF)."
     )
-    structure = serializers.PrimaryKeyRelatedField(
-        queryset=Structure.objects.all(), required=False, allow_null=True, help_text="For CPE, CPA, CDE."
+    structure = ScopedPrimaryKey(
+        lambda user: Structure.objects.all(), required=False, allow_null=True, help_text="For CPE, CPA, CDE."
     )
     card_type = serializers.ChoiceField(choices=CardType.choices)
     kind = serializers.ChoiceField(choices=Order.Kind.choices)
@@ -259,9 +268,7 @@ class OrderFilterSerializer(serializers.Serializer):
     state = serializers.ChoiceField(choices=Order.State.choices, required=False)
     kind = serializers.ChoiceField(choices=Order.Kind.choices, required=False)
     card_type = serializers.ChoiceField(choices=CardType.choices, required=False)
-    authority = serializers.SlugRelatedField(  # type: ignore[var-annotated]
-        slug_field="code", queryset=Authority.objects.all(), required=False, help_text="Authority code."
-    )
+    authority = serializers.CharField(required=False, max_length=16, help_text="Authority code, e.g. CNOM.")
     professional = serializers.IntegerField(min_value=1, max_value=MAX_ID, required=False)
     overdue = serializers.BooleanField(
         required=False,
@@ -270,9 +277,11 @@ class OrderFilterSerializer(serializers.Serializer):
 
 
 def filter_orders(orders: QuerySet[Order], params: dict[str, Any]) -> QuerySet[Order]:
-    for field in ("state", "kind", "card_type", "authority"):
+    for field in ("state", "kind", "card_type"):
         if field in params:
             orders = orders.filter(**{field: params[field]})
+    if "authority" in params:
+        orders = orders.filter(authority__code=params["authority"])
     if "professional" in params:
         orders = orders.filter(professional_id=params["professional"])
     if params.get("overdue") is True:
@@ -296,11 +305,12 @@ def filter_orders(orders: QuerySet[Order], params: dict[str, Any]) -> QuerySet[O
     create=extend_schema(
         summary="Create a draft order",
         request=OrderCreateSerializer,
-        responses={201: OrderDetailSerializer, **error_responses(400, 401, 403)},
+        responses={201: OrderDetailSerializer, **error_responses(400, 401, 403, 404)},
     ),
 )
 class OrderViewSet(OrdersApiView, mixins.ListModelMixin, mixins.RetrieveModelMixin, GenericViewSet):
     serializer_class = OrderSerializer
+    lookup_value_regex = "[^/]+"
     queryset = Order.objects.none()
 
     def get_queryset(self) -> QuerySet[Order]:
@@ -317,7 +327,7 @@ class OrderViewSet(OrdersApiView, mixins.ListModelMixin, mixins.RetrieveModelMix
 
     def create(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         data = OrderCreateSerializer(data=request.data, context={"request": request})
-        data.is_valid(raise_exception=True)
+        validate_or_404(data)
         order = services.order_create(actor=request.user, **data.validated_data)
         body = OrderDetailSerializer(order, context={"request": request}).data
         return Response(body, status=status.HTTP_201_CREATED)
@@ -386,7 +396,7 @@ class OrderTransitionView(OrdersApiView, GenericAPIView):
         if not isinstance(request.data or {}, dict):
             raise ValidationError({"non_field_errors": ["Expected a JSON object."]})
         data = input_serializer(data=request.data or {}, context={"request": request})
-        data.is_valid(raise_exception=True)
+        validate_or_404(data)
         order = service(order, request.user, dict(data.validated_data))
         order = Order.objects.get(pk=order.pk)
         return Response(OrderDetailSerializer(order, context={"request": request}).data)
@@ -492,6 +502,7 @@ class InvoiceView(OrdersApiView, GenericAPIView):
 )
 class PaymentViewSet(OrdersApiView, mixins.ListModelMixin, mixins.RetrieveModelMixin, GenericViewSet):
     serializer_class = PaymentSerializer
+    lookup_value_regex = "[^/]+"
     queryset = Payment.objects.none()
 
     def get_queryset(self) -> QuerySet[Payment]:

@@ -74,10 +74,37 @@ def api_exception_handler(exc: Exception, context: dict) -> Response | None:
         code = "not_found"
     if isinstance(exc, exceptions.ValidationError):
         response.data = {"code": code, "message": "Invalid input.", "fields": _flatten(exc.detail)}
+    elif isinstance(exc, ReferencedNotFound):
+        response.data = {"code": code, "message": str(exc.detail), "fields": _flatten(exc.fields)}
     else:
         detail = getattr(exc, "detail", None) or response.data.get("detail", "")
         response.data = {"code": code, "message": str(detail)}
     return response
+
+
+def validate_or_404(serializer: serializers.Serializer) -> None:
+    """Validate; when the only problem is that referenced objects do not exist (or are not visible to the
+    user, which is the same), answer 404 like a path to an invisible object would, else 400."""
+    if serializer.is_valid():
+        return
+    codes = serializer_error_codes(serializer.errors)
+    if codes and codes <= {"does_not_exist"}:
+        raise ReferencedNotFound(serializer.errors)
+    raise exceptions.ValidationError(serializer.errors)
+
+
+def serializer_error_codes(errors: Any) -> set[str]:
+    if isinstance(errors, dict):
+        return set().union(*(serializer_error_codes(v) for v in errors.values())) if errors else set()
+    if isinstance(errors, list):
+        return set().union(*(serializer_error_codes(v) for v in errors)) if errors else set()
+    return {getattr(errors, "code", "invalid")}
+
+
+class ReferencedNotFound(exceptions.NotFound):
+    def __init__(self, fields: Any) -> None:
+        super().__init__("A referenced object does not exist.")
+        self.fields = fields
 
 
 def error_responses(*statuses: int) -> dict[int, OpenApiResponse]:
@@ -91,17 +118,37 @@ def error_responses(*statuses: int) -> dict[int, OpenApiResponse]:
 
 
 class Pagination(LimitOffsetPagination):
+    """limit/offset, strictly validated: a bad value is a 400, not silently replaced."""
+
     default_limit = 50
     max_limit = 500
     MAX_OFFSET = 10**9
+    BOUNDS = {"limit": (1, max_limit), "offset": (0, MAX_OFFSET)}
+
+    def _param(self, request: Any, name: str, default: int) -> int:
+        raw = request.query_params.get(name)
+        if raw is None:
+            return default
+        low, high = self.BOUNDS[name]
+        try:
+            value = int(raw)
+        except ValueError:
+            value = low - 1
+        if not low <= value <= high:
+            raise exceptions.ValidationError({name: [f"Expected an integer from {low} to {high}."]})
+        return value
+
+    def get_limit(self, request: Any) -> int:
+        return self._param(request, "limit", self.default_limit)
 
     def get_offset(self, request: Any) -> int:
-        return min(super().get_offset(request), self.MAX_OFFSET)
+        return self._param(request, "offset", 0)
 
     def get_schema_operation_parameters(self, view: Any) -> list[dict]:
         parameters = super().get_schema_operation_parameters(view)
         for parameter in parameters:
-            parameter["schema"]["minimum"] = 0
+            low, high = self.BOUNDS[parameter["name"]]
+            parameter["schema"].update(minimum=low, maximum=high)
         return parameters
 
 
@@ -176,11 +223,17 @@ class PersonSerializer(serializers.ModelSerializer):
 
 
 class PersonSearchSerializer(serializers.Serializer):
-    identifier = serializers.CharField(
-        required=False, max_length=32, help_text="National identifier, RPPS or ADELI number (exact)."
+    identifier = serializers.RegexField(
+        r"^[0-9A-Za-z/]+$",
+        required=False,
+        max_length=32,
+        help_text="National identifier, RPPS or ADELI number (exact).",
     )
-    name = serializers.CharField(
-        required=False, max_length=120, help_text="Part of the last or first name (case-insensitive)."
+    name = serializers.RegexField(
+        r"^[^\x00]+$",
+        required=False,
+        max_length=120,
+        help_text="Part of the last or first name (case-insensitive).",
     )
 
 
@@ -197,6 +250,7 @@ class PersonSearchSerializer(serializers.Serializer):
 )
 class PersonViewSet(ApiView, ReadOnlyModelViewSet):
     serializer_class = PersonSerializer
+    lookup_value_regex = "[^/]+"  # any id reaches check_id, which answers a JSON 404
 
     def get_queryset(self) -> QuerySet[Professional]:
         people = professionals_visible_to(self.request.user).order_by("last_name", "first_name", "id")
@@ -210,7 +264,7 @@ class PersonViewSet(ApiView, ReadOnlyModelViewSet):
     def filter_queryset(self, queryset: Any) -> Any:
         if self.action != "list":
             return queryset
-        search = PersonSearchSerializer(data=self.request.query_params)
+        search = PersonSearchSerializer(data=self.request.query_params.dict())
         search.is_valid(raise_exception=True)
         if identifier := search.validated_data.get("identifier"):
             queryset = queryset.filter(Q(national_id=identifier) | Q(rpps=identifier) | Q(adeli=identifier))

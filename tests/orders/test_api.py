@@ -95,14 +95,20 @@ def test_a_holder_creates_a_draft(holder, doctor):
     assert [e["transition"] for e in body["events"]] == ["create"]
 
 
+@pytest.mark.parametrize("professional", [HUGE, 10**6, 0, -3])
+def test_order_creation_for_an_unknown_person_answers_404(holder, professional):
+    payload = {"professional": professional, "card_type": "CPS", "kind": "first"}
+    body = assert_error(client_for(holder).post("/api/v1/orders/", payload, format="json"), 404, "not_found")
+    assert "professional" in body["fields"]
+
+
 @pytest.mark.parametrize(
     ("payload", "field"),
     [
         ({}, "professional"),
         ({"professional": "abc", "card_type": "CPS", "kind": "first"}, "professional"),
-        ({"professional": HUGE, "card_type": "CPS", "kind": "first"}, "professional"),
-        ({"professional": 10**6, "card_type": "CPS", "kind": "first"}, "professional"),
         ({"professional": True, "card_type": "CPS", "kind": "first"}, "professional"),
+        ({"professional": [1], "card_type": "CPS", "kind": "first"}, "professional"),
         ("SELF", "card_type"),
         ({"professional": "SELF", "card_type": "CPS", "kind": "bogus"}, "kind"),
         ({"professional": "SELF", "card_type": "CPS", "kind": "first"}, "exercise"),
@@ -139,8 +145,8 @@ def test_a_replacement_for_someone_elses_card_is_refused(holder, doctor, cnom):
         "replacement_reason": "lost",
         "replaces": stranger_card.pk,
     }
-    body = assert_error(client_for(holder).post("/api/v1/orders/", payload, format="json"), 400, "invalid")
-    assert "replaces" in body["fields"]
+    body = assert_error(client_for(holder).post("/api/v1/orders/", payload, format="json"), 404, "not_found")
+    assert "replaces" in body["fields"]  # the holder cannot even see that card
     system = persona("system")  # sees every card: the service refuses it all the same
     body = assert_error(client_for(system).post("/api/v1/orders/", payload, format="json"), 400, "invalid")
     assert "replaces" in body["fields"]
@@ -177,6 +183,7 @@ def test_list_filters(cnom):
     assert ids(kind="replacement") == {submitted.pk}
     assert submitted.pk in ids(card_type="CPS", authority="CNOM")
     assert ids(card_type="CPE") == set()
+    assert ids(authority="ONI") == set() and ids(authority="NOPE") == set()
 
 
 def test_overdue_orders_are_listed_for_operators(cnom):
@@ -197,7 +204,9 @@ def test_overdue_orders_are_listed_for_operators(cnom):
         {"state": "nope"},
         {"kind": 3},
         {"card_type": "XYZ"},
-        {"authority": "NOPE"},
+        {"limit": "0"},
+        {"offset": "-1"},
+        {"limit": "abc"},
         {"overdue": "maybe"},
         {"professional": "x"},
     ],
@@ -215,7 +224,7 @@ def test_detail_has_the_event_history_and_is_scoped(cnom):
     assert_error(client_for(oni).get(f"/api/v1/orders/{order.pk}/"), 404, "not_found")
 
 
-@pytest.mark.parametrize("pk", ["0", "-4", "x", str(HUGE), "999999"])
+@pytest.mark.parametrize("pk", ["0", "-4", "x", "0.5", str(HUGE), "999999"])
 def test_unknown_order_ids_are_not_found_on_every_endpoint(cnom, pk):
     api = client_for(cnom)
     assert_error(api.get(f"/api/v1/orders/{pk}/"), 404, "not_found")
@@ -304,7 +313,7 @@ def test_transition_bodies_are_validated(cnom):
     )
     assert "card" in body["fields"]
     assert_error(
-        api.post(f"/api/v1/orders/{order.pk}/mark_produced/", {"card": HUGE}, format="json"), 400, "invalid"
+        api.post(f"/api/v1/orders/{order.pk}/mark_produced/", {"card": HUGE}, format="json"), 404, "not_found"
     )
     assert_error(api.post(f"/api/v1/orders/{order.pk}/mark_failed/", {}, format="json"), 400, "invalid")
     assert_error(api.post(f"/api/v1/orders/{order.pk}/mark_failed/", [1], format="json"), 400, "invalid")

@@ -59,11 +59,11 @@ def notify(
     (never a PIN, PUK or password; dates as ``*_on`` / ``*_at`` keys). Returns the rows of this key.
     """
     _check_context(event, context)
+    language = language or settings.CPX_NOTIFY_DEFAULT_LANGUAGE
+    if language not in Notification.Language.values:
+        raise ValueError(f"no notification templates in {language!r}")
     wanted = choose_channels(recipient=recipient, event=event, channels=channels)
-    rows = [
-        _new_notification(recipient, event, context, dedup_key, channel, language or _default_language())
-        for channel in wanted
-    ]
+    rows = [_new_notification(recipient, event, context, dedup_key, channel, language) for channel in wanted]
     # ON CONFLICT DO NOTHING: a concurrent or repeated call with the same key is harmless.
     Notification.objects.bulk_create(rows, ignore_conflicts=True)
     notifications = list(Notification.objects.filter(dedup_key=dedup_key, channel__in=wanted))
@@ -123,10 +123,6 @@ def _new_notification(
         sent_at=now if in_app else None,
         next_attempt_at=now,
     )
-
-
-def _default_language() -> str:
-    return settings.CPX_NOTIFY_DEFAULT_LANGUAGE
 
 
 class BrokerCircuit:

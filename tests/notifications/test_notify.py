@@ -125,3 +125,8 @@ def test_it_refuses_a_key_already_used_for_someone_else(holder):
     approve(holder, key="shared")
     with pytest.raises(ValueError, match="another recipient"):
         approve(make_professional(email="o@example.fr"), key="shared")
+
+
+def test_it_refuses_a_language_without_templates(holder):
+    with pytest.raises(ValueError, match="'de'"):
+        approve(holder, language="de")

@@ -109,3 +109,10 @@ class StructureOrderForm(AccessibleForm):
 def member_label(member: StructureMember) -> str:
     person = member.professional
     return f"{person.last_name.upper()} {person.first_name} — {member.get_role_display()}"
+
+
+class ShippingForm(AccessibleForm):
+    carrier = forms.CharField(label=_("Carrier"), max_length=60)
+    reference = forms.CharField(
+        label=_("Batch reference"), help_text=_("The carrier's manifest number."), max_length=60
+    )

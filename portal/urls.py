@@ -35,6 +35,7 @@ urlpatterns = [
     path("backoffice/orders/<int:pk>/requeue/", backoffice.order_requeue, name="bo-requeue"),
     path("backoffice/holders/<int:pk>/", backoffice.holder, name="bo-holder"),
     path("backoffice/production/", production.production, name="production"),
+    path("backoffice/shipping/", production.shipping, name="shipping"),
     path("backoffice/imports/", production.imports, name="imports"),
     path("backoffice/imports/<int:pk>/rejects/", production.import_rejects, name="import-rejects"),
 ]

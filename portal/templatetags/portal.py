@@ -31,6 +31,7 @@ NAV: dict[str, list[tuple[str, Any]]] = {
         ("portal:queue", _("Order queue")),
         ("portal:overdue", _("Overdue orders")),
         ("portal:production", _("Production")),
+        ("portal:shipping", _("Shipping")),
         ("portal:imports", _("Registry imports")),
     ],
     Role.AUDITOR: [

@@ -6,15 +6,21 @@ from datetime import timedelta
 from pathlib import Path
 
 from django.conf import settings
+from django.contrib import messages
 from django.db.models import Count
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse
-from django.shortcuts import get_object_or_404, render
+from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
-from issuance.models import PersonalizationJob, ReaderStation
+from issuance.models import Card, PersonalizationJob, ReaderStation
 from issuance.services import station_stats
+from lifecycle import services as lifecycle
+from lifecycle.errors import LifecycleError
+from lifecycle.models import ShippingBatch
 from orders.models import Order
 from portal.access import Role, for_roles
+from portal.forms import ShippingForm
 from registry.models import Account, RegistryImport
 
 PRODUCTION_STATES = (Order.State.QUEUED, Order.State.IN_PRODUCTION, Order.State.PRODUCED, Order.State.FAILED)
@@ -59,3 +65,36 @@ def import_rejects(request: HttpRequest, pk: int, account: Account) -> FileRespo
     if path is None or not path.is_relative_to(folder) or not path.is_file():
         raise Http404
     return FileResponse(path.open("rb"), as_attachment=True, filename=path.name, content_type="text/plain")
+
+
+@for_roles(Role.ANS_OPERATOR)
+def shipping(request: HttpRequest, account: Account) -> HttpResponse:
+    """Cards made and waiting for the carrier; a batch is recorded with one tracking number per card."""
+    made = Card.objects.filter(state=Card.State.PERSONALIZED).select_related("professional")
+    waiting = list(made.order_by("created_at", "id")[:200])
+    ticked = set(request.POST.getlist("card"))
+    for card in waiting:  # what was typed comes back if the batch is refused
+        card.ticked = str(card.pk) in ticked  # type: ignore[attr-defined]
+        card.typed_tracking = request.POST.get(f"tracking-{card.pk}", "")  # type: ignore[attr-defined]
+    form = ShippingForm(request.POST if request.method == "POST" else None)
+    if request.method == "POST" and form.is_valid():
+        lines = [
+            lifecycle.ShipmentLine(card_id=card.pk, tracking_reference=card.typed_tracking)  # type: ignore[attr-defined]
+            for card in waiting
+            if card.ticked  # type: ignore[attr-defined]
+        ]
+        try:
+            batch = lifecycle.shipping_batch_create(actor=request.user, lines=lines, **form.cleaned_data)
+        except LifecycleError as error:
+            form.add_error(None, error.message)
+        else:
+            messages.success(
+                request, _("Batch %(ref)s is recorded: the holders are told.") % {"ref": batch.reference}
+            )
+            return redirect("portal:shipping")
+    context = {
+        "form": form,
+        "waiting": waiting,
+        "batches": ShippingBatch.objects.prefetch_related("shipments")[:20],
+    }
+    return render(request, "portal/backoffice/shipping.html", context, status=400 if form.errors else 200)

@@ -138,12 +138,26 @@ def test_an_ans_operator_follows_an_order_through_production(page):
     expect(state).to_contain_text("En fabrication")
     screenshot(page, "ans_order_in_production")
 
-    card = CardFactory(exercise=exercise, state=Card.State.PERSONALIZED)  # the station wrote it
+    card = CardFactory(
+        exercise=exercise, state=Card.State.PERSONALIZED, order_id=order.pk
+    )  # the station wrote it
     order_services.order_mark_produced(order=order.pk, card=card)
     expect(state).to_contain_text("Fabriquée")
     page.reload()
     expect(page.locator("#main")).to_contain_text(card.display_number)
     screenshot(page, "ans_order_produced")
+
+    page.get_by_role("link", name="Expédition").click()
+    page.get_by_label("Transporteur").fill("La Poste")
+    page.get_by_label("Référence du lot").fill("LP-2026-001")
+    page.get_by_label(f"Expédier la carte {card.display_number}").check()
+    page.get_by_label(f"Numéro de suivi de la carte {card.display_number}").fill("8R00000000001")
+    screenshot(page, "ans_shipping")
+    assert_accessible(page)
+    page.get_by_role("button", name="Enregistrer le lot").click()
+    expect(page.get_by_role("status").first).to_contain_text("LP-2026-001")
+    page.goto(f"/backoffice/orders/{order.pk}/")
+    expect(state).to_contain_text("Expédiée")
 
     page.get_by_role("link", name="Production").click()
     expect(page.get_by_role("heading", name="Production", exact=True)).to_be_visible()

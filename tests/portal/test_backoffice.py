@@ -9,10 +9,11 @@ import pytest
 from django.urls import reverse
 from django.utils import timezone
 
+from issuance.models import Card
 from lifecycle.models import Opposition
 from orders.models import Order
 from registry.models import RegistryImport
-from tests.factories import AdeliProfessionalFactory, ExerciseFactory, OrderFactory
+from tests.factories import AdeliProfessionalFactory, CardFactory, ExerciseFactory, OrderFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -208,3 +209,17 @@ def test_an_operator_cannot_declare_another_ordres_card(people, as_user):
         as_user(people.cnom).post(url, {"reason": "lost", "channel": "phone", "confirm": "1"}).status_code
         == 404
     )
+
+
+def test_ans_records_a_shipping_batch(people, as_user):
+    made = CardFactory(exercise=people.card.exercise, state=Card.State.PERSONALIZED)
+    client = as_user(people.ans)
+    assert made.display_number in client.get(reverse("portal:shipping")).content.decode()
+    missing = client.post(reverse("portal:shipping"), {"card": [made.pk]})
+    assert missing.status_code == 400 and "Ce champ est obligatoire." in missing.content.decode()
+    empty = client.post(reverse("portal:shipping"), {"carrier": "La Poste", "reference": "LP-1"})
+    assert "Une expédition contient au moins une carte." in empty.content.decode()
+    data = {"carrier": "La Poste", "reference": "LP-1", "card": [made.pk], f"tracking-{made.pk}": "8R1"}
+    client.post(reverse("portal:shipping"), data)
+    assert Card.objects.get(pk=made.pk).state == Card.State.SHIPPED
+    assert as_user(people.cnom).get(reverse("portal:shipping")).status_code == 403

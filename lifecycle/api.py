@@ -22,7 +22,7 @@ from registry.models import Account
 from registry.scoping import role_of
 
 from . import errors, renewal, services
-from .models import Opposition, Shipment, ShippingBatch
+from .models import AutoRenewalPolicy, Opposition, Shipment, ShippingBatch
 
 # --- serializers -----------------------------------------------------------------------------------------
 
@@ -297,6 +297,64 @@ class ShippingBatchDetailView(LifecycleAPIView):
         if batch is None:
             raise errors.BatchNotFound()
         return Response(ShippingBatchSerializer(batch).data)
+
+
+# --- automatic renewal ----------------------------------------------------------------------------------
+
+
+class AutoRenewalPolicySerializer(serializers.ModelSerializer):
+    authority = serializers.CharField(source="authority.code")
+    profession = serializers.CharField(source="profession_id")
+    profession_label = serializers.CharField(source="profession.label")
+
+    class Meta:
+        model = AutoRenewalPolicy
+        fields = ["authority", "profession", "profession_label", "enabled", "created_at"]
+
+
+class AutoRenewalInputSerializer(serializers.Serializer):
+    enabled = serializers.BooleanField()
+
+
+POLICY_READERS = {Account.Role.AUTHORITY_OPERATOR, Account.Role.AUDITOR, Account.Role.SYSTEM}
+
+
+class AutoRenewalPolicyListView(LifecycleAPIView):
+    @extend_schema(
+        operation_id="auto_renewal_policy_list",
+        summary="The Ordre's automatic-renewal choices (an operator sees their own Ordre's)",
+        responses={200: AutoRenewalPolicySerializer(many=True), **_errors(401, 403)},
+        tags=["lifecycle"],
+    )
+    def get(self, request: Request) -> Response:
+        account = getattr(request.user, "account", None)
+        if account is None or account.role not in POLICY_READERS:
+            raise errors.NotPermitted("Automatic renewal is an Ordre's choice.")
+        policies = AutoRenewalPolicy.objects.select_related("authority", "profession")
+        policies = policies.order_by("authority__code", "profession_id")
+        if account.role == Account.Role.AUTHORITY_OPERATOR:
+            policies = policies.filter(authority_id=account.authority_id)
+        return Response(AutoRenewalPolicySerializer(policies, many=True).data)
+
+
+class AutoRenewalPolicyView(LifecycleAPIView):
+    @extend_schema(
+        operation_id="auto_renewal_policy_set",
+        summary="Turn automatic renewal on or off for one of the Ordre's professions",
+        description=(
+            "With it on, the daily scan orders the renewal itself when a card reaches the first reminder "
+            "threshold, instead of waiting for the holder's click."
+        ),
+        request=AutoRenewalInputSerializer,
+        responses={200: AutoRenewalPolicySerializer, **_errors(400, 401, 403)},
+        tags=["lifecycle"],
+    )
+    def put(self, request: Request, profession: str) -> Response:
+        data = self.validated(AutoRenewalInputSerializer, request.data)
+        policy = renewal.auto_renewal_set(
+            actor=request.user, profession_code=profession, enabled=data["enabled"]
+        )
+        return Response(AutoRenewalPolicySerializer(policy).data)
 
 
 def _int_param(request: Request, name: str, default: int, low: int, high: int) -> int:

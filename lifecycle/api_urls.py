@@ -14,4 +14,10 @@ urlpatterns = [
         api.ShippingBatchDetailView.as_view(),
         name="shipping-batch-detail",
     ),
+    path("auto-renewal-policies/", api.AutoRenewalPolicyListView.as_view(), name="auto-renewal-policy-list"),
+    path(
+        "auto-renewal-policies/<str:profession>/",
+        api.AutoRenewalPolicyView.as_view(),
+        name="auto-renewal-policy",
+    ),
 ]

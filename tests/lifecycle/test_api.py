@@ -257,3 +257,30 @@ def test_the_schema_declares_the_lifecycle_endpoints(client):
     assert {"201", "400", "401", "403", "404", "409"} <= set(opposition)
     assert {"200", "400", "410"} <= set(paths["/api/v1/renewal-links/{token}/"]["get"]["responses"])
     assert "/api/v1/shipping-batches/{batch_id}/" in paths
+
+
+# --- automatic renewal -----------------------------------------------------------------------------------
+
+
+def test_an_ordre_turns_auto_renewal_on_and_off(cnom):
+    client = client_for(cnom)
+    on = client.put("/api/v1/auto-renewal-policies/10/", {"enabled": True}, format="json")
+    assert on.status_code == 200, on.content
+    assert on.json()["authority"] == "CNOM" and on.json()["enabled"] is True
+    client.put("/api/v1/auto-renewal-policies/10/", {"enabled": False}, format="json")
+    assert client.get("/api/v1/auto-renewal-policies/").json() == [{**on.json(), "enabled": False}]
+
+
+def test_auto_renewal_bad_input_and_roles(cnom, ans):
+    client = client_for(cnom)
+    url = "/api/v1/auto-renewal-policies/10/"
+    assert_error(client.put(url, {}, format="json"), 400, "invalid")
+    assert_error(client.put(url, {"enabled": "perhaps"}, format="json"), 400, "invalid")
+    assert_error(
+        client.put("/api/v1/auto-renewal-policies/60/", {"enabled": True}, format="json"), 400, "invalid"
+    )
+    assert_error(
+        client.put("/api/v1/auto-renewal-policies/zz/", {"enabled": True}, format="json"), 400, "invalid"
+    )
+    assert_error(client_for(ans).put(url, {"enabled": True}, format="json"), 403, "not_permitted")
+    assert_error(client_for(ans).get("/api/v1/auto-renewal-policies/"), 403, "not_permitted")

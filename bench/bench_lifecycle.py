@@ -128,7 +128,7 @@ def generate(first: int, last: int) -> None:
     from django.db import connection
     from django.utils import timezone
 
-    params = {
+    params: dict[str, Any] = {
         "first": first,
         "last": last,
         "today": timezone.localdate(),
@@ -193,7 +193,7 @@ def count_limit() -> float:
     from django.db import connection
     from django.utils import timezone
 
-    params = {"today": timezone.localdate(), "first_days": settings.CPX_REMINDER_FIRST_DAYS}
+    params: dict[str, Any] = {"today": timezone.localdate(), "first_days": settings.CPX_REMINDER_FIRST_DAYS}
     best = float("inf")
     with connection.cursor() as cursor:
         for _ in range(5):

@@ -288,8 +288,8 @@ STRUCTURES_SQL = f"""
 CREATE TEMP TABLE import_changed_structures AS
 WITH changed AS (
     INSERT INTO registry_structure (technical_id, {_cols("", STRUCTURE_FIELDS)}, updated_at)
-    SELECT DISTINCT ON (technical_id) technical_id, {_cols("", STRUCTURE_FIELDS)}, now()
-    FROM import_rows WHERE technical_id <> '' ORDER BY technical_id, line
+    SELECT DISTINCT ON (technical_id COLLATE "C") technical_id, {_cols("", STRUCTURE_FIELDS)}, now()
+    FROM import_rows WHERE technical_id <> '' ORDER BY technical_id COLLATE "C", line
     ON CONFLICT (technical_id) DO UPDATE SET {_sets(STRUCTURE_FIELDS)}, updated_at = now()
     WHERE ({_cols("registry_structure.", STRUCTURE_FIELDS)})
         IS DISTINCT FROM ({_cols("EXCLUDED.", STRUCTURE_FIELDS)})
@@ -298,13 +298,16 @@ WITH changed AS (
 SELECT technical_id FROM changed WHERE NOT inserted
 """
 
+# Each professional, exercise and structure is read from its first row in the file. Sort keys are compared
+# byte-wise (COLLATE "C"): they are codes and digits, and locale-aware comparison makes big sorts slow.
+
 # A person already switched to RPPS (correspondence) may still appear by ADELI: match them by ADELI too.
 PEOPLE_SQL = f"""
 CREATE TEMP TABLE import_people AS
 SELECT s.*, COALESCE(p.id, a.id) AS professional_id
 FROM (
-    SELECT DISTINCT ON (national_id) national_id, id_type, identifier, {_cols("", PERSON_FIELDS)}
-    FROM import_rows ORDER BY national_id, line
+    SELECT DISTINCT ON (national_id COLLATE "C") national_id, id_type, identifier, {_cols("", PERSON_FIELDS)}
+    FROM import_rows ORDER BY national_id COLLATE "C", line
 ) s
 LEFT JOIN registry_professional p ON p.national_id = s.national_id
 LEFT JOIN registry_professional a ON p.id IS NULL AND s.id_type = '0' AND a.adeli = s.identifier
@@ -346,10 +349,10 @@ EXERCISES_SQL = f"""
 CREATE TEMP TABLE import_changed_exercises AS
 WITH changed AS (
     INSERT INTO registry_exercise (professional_id, profession_id, {", ".join(EXERCISE_FIELDS)}, is_active)
-    SELECT DISTINCT ON (i.professional_id, r.profession_code)
+    SELECT DISTINCT ON (i.professional_id, r.profession_code COLLATE "C")
            i.professional_id, r.profession_code, {", ".join(EXERCISE_FIELDS.values())}, true
     FROM import_rows r JOIN import_person_ids i USING (national_id)
-    ORDER BY i.professional_id, r.profession_code, r.line
+    ORDER BY i.professional_id, r.profession_code COLLATE "C", r.line
     ON CONFLICT (professional_id, profession_id)
     DO UPDATE SET {_sets(list(EXERCISE_FIELDS))}, is_active = true
     WHERE ({_cols("registry_exercise.", list(EXERCISE_FIELDS))}, registry_exercise.is_active)
@@ -365,7 +368,7 @@ CREATE TEMP TABLE import_activities AS
 SELECT r.line, r.national_id, e.id AS exercise_id, r.mode_code || '|' || r.technical_id AS activity_key,
        st.id AS structure_id, NULLIF(r.mode_code, '') AS mode_id, {_cols("r.", ACTIVITY_FIELDS[2:])},
        (cp.id IS NOT NULL OR ce.id IS NOT NULL OR cs.technical_id IS NOT NULL) AS upstream_changed,
-       min(r.line) OVER (PARTITION BY e.id, r.mode_code, r.technical_id) AS first_line
+       min(r.line) OVER (PARTITION BY e.id, r.mode_code COLLATE "C", r.technical_id COLLATE "C") AS first_line
 FROM import_rows r
 JOIN import_person_ids i USING (national_id)
 JOIN registry_exercise e ON e.professional_id = i.professional_id AND e.profession_id = r.profession_code
@@ -429,6 +432,38 @@ SELECT has_parameter_privilege('session_replication_role', 'SET')
 """
 
 
+REGISTRY_TABLES = ["registry_structure", "registry_professional", "registry_exercise", "registry_activity"]
+SECONDARY_INDEXES_SQL = """
+SELECT x.indexrelid::regclass::text, pg_get_indexdef(x.indexrelid)
+FROM pg_index x
+WHERE x.indrelid = ANY(%s::regclass[]) AND NOT x.indisunique AND NOT x.indisprimary
+  AND NOT EXISTS (SELECT 1 FROM pg_constraint c WHERE c.conindid = x.indexrelid)
+ORDER BY 1
+"""
+
+
+def drop_secondary_indexes(cursor: Any) -> list[str]:
+    """On a first load (no professional yet), drop the registry's plain indexes and return the statements that
+    rebuild them, as pg_restore does: building an index once is several times cheaper than growing it row by
+    row. The drop takes the tables' exclusive lock until COMMIT, acceptable only while the registry is empty;
+    unique and primary key indexes (constraints, and the targets of ON CONFLICT) always stay."""
+    cursor.execute("SELECT EXISTS (SELECT 1 FROM registry_professional)")
+    if cursor.fetchone()[0]:
+        return []
+    cursor.execute(SECONDARY_INDEXES_SQL, [REGISTRY_TABLES])
+    indexes = cursor.fetchall()
+    for name, _ in indexes:
+        cursor.execute(f"DROP INDEX {name}")
+    return [definition for _, definition in indexes]
+
+
+def rebuild_indexes(cursor: Any, definitions: list[str]) -> None:
+    if definitions:
+        cursor.execute("SET LOCAL maintenance_work_mem = '256MB'")
+    for definition in definitions:
+        cursor.execute(definition)
+
+
 def skip_foreign_key_triggers(cursor: Any) -> bool:
     """Turn the per-row foreign key triggers off for this transaction when it is safe (see above)."""
     cursor.execute(FAST_PATH_SQL)
@@ -443,6 +478,7 @@ def merge_extraction(*, cursor: Any, progress: Progress | None) -> tuple[int, in
     # Temporary tables get no statistics from autovacuum, and the registry's are stale after a big insert:
     # without ANALYZE the planner guesses "few rows" and picks nested loops over a million rows.
     skip_foreign_key_triggers(cursor)
+    rebuild = drop_secondary_indexes(cursor)
     steps = [
         ("code tables", [ANALYZE_ROWS_SQL, SKILL_TYPES_SQL, SKILLS_SQL]),
         ("structures", [STRUCTURES_SQL, "ANALYZE import_changed_structures"]),
@@ -462,6 +498,9 @@ def merge_extraction(*, cursor: Any, progress: Progress | None) -> tuple[int, in
             cursor.execute(statement)
     cursor.execute(ACTIVITIES_UPSERT_SQL)
     merged, imported, updated = cursor.fetchone()
+    if progress and rebuild:
+        progress(f"building {len(rebuild)} indexes")
+    rebuild_indexes(cursor, rebuild)
     cursor.execute("SET LOCAL session_replication_role = DEFAULT")
     return imported, updated, merged - imported - updated
 

@@ -104,3 +104,23 @@ def test_full_keeps_a_person_whose_row_was_rejected(write_extraction):
     result = registry_import(path=write_extraction(rows), full=True)
     assert (result.rejected, result.deactivated) == (1, 0)
     assert Professional.objects.get(national_id=OPTICIAN).is_active
+
+
+def index_definitions():
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT indexdef FROM pg_indexes WHERE tablename IN "
+            "('registry_professional', 'registry_exercise', 'registry_activity', 'registry_structure') "
+            "ORDER BY indexdef"
+        )
+        return [row[0] for row in cursor.fetchall()]
+
+
+def test_a_first_load_rebuilds_every_index_it_set_aside(write_extraction):
+    before = index_definitions()
+    registry_import(path=write_extraction())  # empty registry: the bulk path
+    assert index_definitions() == before
+    assert counts(registry_import(path=write_extraction())) == (0, 0, 4, 0)
+    assert index_definitions() == before

@@ -132,8 +132,8 @@ class EcpsValidator(OAuth2Validator):
         result = super().save_bearer_token(token, request, *args, **kwargs)
         ecps_id = getattr(request, "ecps_id", None)
         access_token = self._load_access_token(token["access_token"]) if ecps_id else None
-        if access_token is not None:
-            TokenBinding.objects.create(access_token=access_token, ecps_id=ecps_id)
+        if ecps_id is not None and access_token is not None:
+            TokenBinding.objects.create(access_token=access_token, ecps_id=int(ecps_id))
         return result
 
     def validate_bearer_token(self, token: str, scopes: list[str], request: Any) -> bool:

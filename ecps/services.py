@@ -24,6 +24,7 @@ from django.db.models import Q, QuerySet
 from django.utils import timezone
 from django.utils.crypto import constant_time_compare, salted_hmac
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from django_fsm import can_proceed
 from oauth2_provider.generators import generate_client_secret
 from oauth2_provider.models import get_application_model
@@ -585,13 +586,15 @@ def signin_options() -> tuple[dict[str, Any], str]:
 
 
 REFUSALS = {
-    "unknown_credential": _("This passkey is not a known e-CPS."),
-    "verification_failed": _("The e-CPS signature could not be verified."),
-    "ecps_revoked": _("This e-CPS is revoked (opposition or striking off)."),
-    "ecps_suspended": _("This e-CPS is suspended."),
-    "holder_inactive": _("The registry no longer lists you as practising: sign-in refused."),
-    "exercise_inactive": _("The registry no longer lists this professional exercise: sign-in refused."),
-    "no_challenge": _("The sign-in expired: try again."),
+    "unknown_credential": gettext_lazy("This passkey is not a known e-CPS."),
+    "verification_failed": gettext_lazy("The e-CPS signature could not be verified."),
+    "ecps_revoked": gettext_lazy("This e-CPS is revoked (opposition or striking off)."),
+    "ecps_suspended": gettext_lazy("This e-CPS is suspended."),
+    "holder_inactive": gettext_lazy("The registry no longer lists you as practising: sign-in refused."),
+    "exercise_inactive": gettext_lazy(
+        "The registry no longer lists this professional exercise: sign-in refused."
+    ),
+    "no_challenge": gettext_lazy("The sign-in expired: try again."),
 }
 
 

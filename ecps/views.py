@@ -43,6 +43,7 @@ CHALLENGE_KEY = "ecps_signin_challenge"
 @for_roles(Role.HOLDER)
 def holder(request: HttpRequest, account: Account) -> HttpResponse:
     person = account.professional
+    assert person is not None  # a holder's account always names the person (Account constraint)
     cards = list(cards_visible_to(request.user).order_by("-valid_until", "-pk"))
     ecps = list(ECps.objects.filter(holder=person).order_by("-created_at"))
     rows = [

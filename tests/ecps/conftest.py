@@ -31,6 +31,15 @@ def outside_world(monkeypatch: pytest.MonkeyPatch, settings: Any) -> list[tuple[
     return RecordingSmsSender.outbox
 
 
+@pytest.fixture(autouse=True)
+def english() -> Any:
+    """Domain messages checked in English (pages pick their language per request)."""
+    from django.utils import translation
+
+    with translation.override("en"):
+        yield
+
+
 @pytest.fixture
 def sms(outside_world: list[tuple[str, str]]) -> list[tuple[str, str]]:
     return outside_world

@@ -25,7 +25,7 @@ DEMO_REDIRECT = "/ecps/demo-rp/callback"
 def rpps_doctor(**fields: Any) -> Exercise:
     """A médecin registered in RPPS, with an e-mail address, a mobile number and two situations."""
     person = ProfessionalFactory(mobile="+33612345678", **fields)
-    exercise = ExerciseFactory(professional=person, profession_id="10")
+    exercise: Any = ExerciseFactory(professional=person, profession_id="10")
     ActivityFactory(exercise=exercise, mode_id="L", activity_key="L|cabinet")
     ActivityFactory(exercise=exercise, mode_id="S", activity_key="S|hopital")
     return exercise
@@ -43,7 +43,7 @@ def station(tmp_path: Path, settings: Any) -> ReaderStation:
 
 def personalized_card(exercise: Exercise, station: ReaderStation) -> tuple[Card, str]:
     """A real card on a SoftHSM2 token (keys made on the token by issuance), activated; with its PIN."""
-    order = OrderFactory(exercise=exercise, state=Order.State.QUEUED)
+    order: Any = OrderFactory(exercise=exercise, state=Order.State.QUEUED)
     card = personalization.personalize_order(order_id=order.pk, station=station)
     assert card is not None
     Card.objects.filter(pk=card.pk).update(state=Card.State.ACTIVE)

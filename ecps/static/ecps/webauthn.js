@@ -16,7 +16,11 @@
     });
     let data = {};
     try { data = await response.json(); } catch (e) { data = {}; }
-    if (!response.ok) { throw new Error(data.message || response.statusText); }
+    if (!response.ok) {
+      const error = new Error(data.message || response.statusText);
+      error.code = data.code || "error";
+      throw error;
+    }
     return data;
   }
 
@@ -48,6 +52,7 @@
       window.location.assign(done.redirect);
     } catch (e) {
       error.textContent = e.message || String(e);
+      error.dataset.code = e.code || e.name || "error";
       error.hidden = false;
     }
   });

@@ -102,6 +102,16 @@ def test_an_ordre_operator_approves_an_order_and_cannot_see_another_ordres(page)
     screenshot(page, "operator_queue")
     assert_accessible(page)
 
+    # Filtering updates the list in place (htmx) and keeps the filter in the address.
+    page.get_by_label("Identifiant ou nom").fill("GARNIER")
+    page.get_by_role("button", name="Filtrer").click()
+    expect(page.locator("#queue-results")).not_to_contain_text("DURAND")
+    expect(page.locator("#queue-results")).to_contain_text("GARNIER")
+    assert "q=GARNIER" in page.url
+    page.get_by_label("Nature").select_option("renewal")
+    expect(page.locator("#queue-results")).to_contain_text("Aucune commande ne correspond.")
+    page.goto("/backoffice/")
+
     page.get_by_role("link", name=f"N° {mine.pk}", exact=True).click()
     expect(page.locator("#main")).to_contain_text("Fiche du répertoire")
     screenshot(page, "operator_order")

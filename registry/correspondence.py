@@ -16,9 +16,7 @@ from django.db import connection
 from . import identifiers
 from .extraction import normalize_label
 from .importer import (
-    REJECT_COLUMNS,
     ImportResult,
-    Progress,
     RejectSpool,
     copy_spool,
     count_rejects,
@@ -26,6 +24,7 @@ from .importer import (
     drop_temp_tables,
     write_reject_report,
 )
+from .merge import REJECT_COLUMNS, Progress
 from .textfile import TextStream, open_binary, read_lines
 
 ADELI_COLUMN = "1 N° ADELI"

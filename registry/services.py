@@ -15,7 +15,8 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from .correspondence import correspondence_load
-from .importer import ImportResult, Progress, extraction_load
+from .importer import ImportResult, extraction_load
+from .merge import Progress
 from .models import RegistryImport
 from .textfile import FileRefused, file_sha256
 

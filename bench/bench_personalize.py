@@ -1,6 +1,7 @@
 """Benchmark: card personalization by one reader station with two readers, against the physical limit
 measured in the same run: two processes doing nothing but C_InitToken + two RSA-2048 key generations on
-SoftHSM2 (each in its own token store, so nothing is shared or locked). Also PIN mailers (rendered and
+SoftHSM2 (each in its own token store, so nothing is shared or locked), run before and after ours, the
+faster of the two kept. Also PIN mailers (rendered and
 sealed) per second against a bare one-line reportlab page.
 
     .venv/bin/python bench/bench_personalize.py [--cards N]
@@ -103,6 +104,8 @@ print(time.monotonic() - started, flush=True)
 
 def raw_limit(cards: int) -> float:
     """Cards per minute of bare token work, two readers in parallel (started together)."""
+    for old in OUT.glob("raw*"):
+        shutil.rmtree(old)
     per_reader = [cards // READERS + (1 if i < cards % READERS else 0) for i in range(READERS)]
     procs = [
         subprocess.Popen(
@@ -244,9 +247,16 @@ def run(cards: int = CARDS, mailer_count: int = MAILERS) -> list[dict]:
     shutil.rmtree(OUT, ignore_errors=True)
     OUT.mkdir(parents=True)
     fresh_database()
-    limit = raw_limit(cards)
+    # The limit is measured before and after ours and the faster kept: on a shared machine, a load that
+    # slows one measurement must not flatter the ratio.
+    before = raw_limit(cards)
     ours, detail = station_rate(cards)
-    note = f"{detail['cards']} cards, {detail['failed']} failed jobs, 2 readers, goal >= 0.8"
+    after = raw_limit(cards)
+    limit = max(before, after)
+    note = (
+        f"{detail['cards']} cards, {detail['failed']} failed jobs, 2 readers, goal >= 0.8; "
+        f"limit runs {before:.1f} / {after:.1f}"
+    )
     mail = json.loads(python(MAILERS_CODE, str(mailer_count)))
     return [
         {

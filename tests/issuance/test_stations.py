@@ -15,8 +15,10 @@ pytestmark = pytest.mark.django_db
 
 
 def test_station_register_is_idempotent_and_adds_stock(station, capsys):
-    call_command("station_register", "t1", "--readers", "2", "--blanks", "3", "--module", SOFTHSM)
-    assert "3 blanks added (7 available)" in capsys.readouterr().out
+    call_command("station_register", "t1", "--readers", "2", "--blanks", "6", "--module", SOFTHSM)
+    assert "2 blanks added (6 available)" in capsys.readouterr().out
+    call_command("station_register", "t1", "--readers", "2", "--blanks", "6", "--module", SOFTHSM)
+    assert "0 blanks added (6 available)" in capsys.readouterr().out
     assert station.readers.count() == 2
     assert station.queue == "station.t1"
     assert station.softhsm_conf.endswith("stations/t1/softhsm2.conf")

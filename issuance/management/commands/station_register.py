@@ -16,7 +16,12 @@ class Command(BaseCommand):
     def add_arguments(self, parser):
         parser.add_argument("name")
         parser.add_argument("--readers", type=int, default=2)
-        parser.add_argument("--blanks", type=int, default=0)
+        parser.add_argument(
+            "--blanks",
+            type=int,
+            default=0,
+            help="top the stock up to this many available blanks (idempotent)",
+        )
         parser.add_argument("--module", default=settings.CPX_PKCS11_MODULE)
 
     def handle(self, *args, name, readers, blanks, module, **options):
@@ -26,7 +31,8 @@ class Command(BaseCommand):
             )
         conf = services.softhsm_store(name) if "softhsm" in module else ""
         station = services.station_register(name=name, module=module, readers=readers, softhsm_conf=conf)
-        added = services.blank_stock_add(station=station, count=blanks) if blanks else []
+        missing = blanks - station.blanks.filter(state="available").count()
+        added = services.blank_stock_add(station=station, count=missing) if missing > 0 else []
         stock = station.blanks.filter(state="available").count()
         where = f", token store {conf}" if conf else ""
         self.stdout.write(

@@ -231,3 +231,20 @@ def test_signing_in_with_the_keyboard_only_and_switching_to_english(page):
     page.get_by_role("button", name="Changer").click()
     expect(page.get_by_role("heading", name="My cards")).to_be_visible()
     expect(page.locator("html")).to_have_attribute("lang", "en")
+
+
+def test_the_pages_work_without_javascript(browser, live_server):
+    order = submitted_order(ExerciseFactory(profession_id="10", professional__last_name="ROUX"))
+    operator = persona(Account.Role.AUTHORITY_OPERATOR, authority="CNOM")
+    context = browser.new_context(base_url=live_server.url, locale="fr-FR", java_script_enabled=False)
+    page = context.new_page()
+    try:
+        sign_in(page, operator)
+        page.get_by_label("Identifiant ou nom").fill("ROUX")
+        page.get_by_role("button", name="Filtrer").click()
+        expect(page.locator("#queue-results")).to_contain_text("ROUX")
+        page.get_by_role("link", name=f"N° {order.pk}", exact=True).click()
+        page.get_by_role("button", name="Approuver").click()
+        expect(page.locator("#order-state")).to_contain_text("En file de fabrication")
+    finally:
+        context.close()

@@ -89,7 +89,8 @@ def relying_party(live_server: Any) -> dict[str, str]:
 def holder_signed_in(page: Any, exercise: Any) -> Any:
     user = persona(Account.Role.HOLDER, professional=exercise.professional)
     sign_in(page, user)
-    page.goto("/ecps/")
+    page.locator("[data-link=ecps]").click()  # from the holder's cards
+    expect(page).to_have_url(re.compile(r"/ecps/$"))
     return user
 
 

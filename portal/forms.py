@@ -77,6 +77,10 @@ class PaymentForm(AccessibleForm):
     )
 
 
+class HolderSearchForm(forms.Form):
+    q = forms.CharField(label=_("Identifier or name"), required=False, max_length=100)
+
+
 class QueueFilterForm(forms.Form):
     q = forms.CharField(label=_("Identifier or name"), required=False, max_length=100)
     state = forms.ChoiceField(

@@ -33,6 +33,7 @@ urlpatterns = [
     path("backoffice/orders/<int:pk>/payment/", backoffice.order_record_payment, name="bo-payment"),
     path("backoffice/orders/<int:pk>/cancel/", backoffice.order_cancel, name="bo-cancel"),
     path("backoffice/orders/<int:pk>/requeue/", backoffice.order_requeue, name="bo-requeue"),
+    path("backoffice/holders/", backoffice.holders, name="bo-holders"),
     path("backoffice/holders/<int:pk>/", backoffice.holder, name="bo-holder"),
     path("backoffice/production/", production.production, name="production"),
     path("backoffice/shipping/", production.shipping, name="shipping"),

@@ -26,10 +26,12 @@ NAV: dict[str, list[tuple[str, Any]]] = {
     Role.AUTHORITY_OPERATOR: [
         ("portal:queue", _("Order queue")),
         ("portal:overdue", _("Overdue orders")),
+        ("portal:bo-holders", _("Registry")),
     ],
     Role.ANS_OPERATOR: [
         ("portal:queue", _("Order queue")),
         ("portal:overdue", _("Overdue orders")),
+        ("portal:bo-holders", _("Registry")),
         ("portal:production", _("Production")),
         ("portal:shipping", _("Shipping")),
         ("portal:imports", _("Registry imports")),
@@ -37,6 +39,7 @@ NAV: dict[str, list[tuple[str, Any]]] = {
     Role.AUDITOR: [
         ("portal:queue", _("Order queue")),
         ("portal:overdue", _("Overdue orders")),
+        ("portal:bo-holders", _("Registry")),
     ],
 }
 

@@ -21,7 +21,7 @@ from orders.errors import OrderError
 from orders.models import Order
 from orders.permissions import role_may
 from portal.access import OPERATOR_ROLES, Role, for_roles
-from portal.forms import CancelForm, PaymentForm, QueueFilterForm, RejectForm
+from portal.forms import CancelForm, HolderSearchForm, PaymentForm, QueueFilterForm, RejectForm
 from registry.models import Account
 from registry.scoping import cards_visible_to, orders_visible_to, professionals_visible_to
 
@@ -177,6 +177,26 @@ def order_requeue(request: HttpRequest, pk: int, account: Account) -> HttpRespon
 
 def invalid(request: HttpRequest, order: Order, account: Account, name: str, form: Any) -> HttpResponse:
     return order_page(request, order, account, {name: form}, status=400)
+
+
+@for_roles(*OPERATOR_ROLES)
+def holders(request: HttpRequest, account: Account) -> HttpResponse:
+    """Look up the registry (the people of the operator's authority) by identifier or name."""
+    form = HolderSearchForm(request.GET or None)
+    people = professionals_visible_to(request.user).none()
+    if form.is_valid() and form.cleaned_data["q"]:
+        people = professionals_visible_to(request.user).filter(person_search(form.cleaned_data["q"].strip()))
+    page = Paginator(people.order_by("last_name", "first_name", "id"), PAGE_SIZE).get_page(
+        request.GET.get("page")
+    )
+    return render(request, "portal/backoffice/holders.html", {"form": form, "page": page})
+
+
+def person_search(text: str) -> Q:
+    found = Q(last_name__icontains=text) | Q(first_name__icontains=text)
+    if text.isdigit():
+        found |= Q(national_id=text) | Q(rpps=text) | Q(adeli=text)
+    return found
 
 
 @for_roles(*OPERATOR_ROLES)

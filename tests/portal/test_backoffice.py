@@ -223,3 +223,13 @@ def test_ans_records_a_shipping_batch(people, as_user):
     client.post(reverse("portal:shipping"), data)
     assert Card.objects.get(pk=made.pk).state == Card.State.SHIPPED
     assert as_user(people.cnom).get(reverse("portal:shipping")).status_code == 403
+
+
+def test_the_registry_lookup_finds_the_authoritys_people_only(people, as_user):
+    doctor = people.card.professional
+    nurse = people.other_card.professional
+    client = as_user(people.cnom)
+    by_rpps = client.get(reverse("portal:bo-holders"), {"q": doctor.rpps}).content.decode()
+    assert doctor.national_id in by_rpps
+    by_name = client.get(reverse("portal:bo-holders"), {"q": nurse.last_name}).content.decode()
+    assert nurse.national_id not in by_name and "Personne ne correspond." in by_name

@@ -21,6 +21,11 @@ PAGES: list[tuple[str, list]] = [
     ("portal:overdue", []),
     ("portal:production", []),
     ("portal:imports", []),
+    ("portal:shipping", []),
+    ("portal:bo-holders", []),
+    ("portal:bo-order", [1]),
+    ("portal:card", [1]),
+    ("portal:renew", ["token"]),
 ]
 
 

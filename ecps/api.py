@@ -173,6 +173,30 @@ class EcpsOppositionView(EcpsAPIView):
         return Response(ECpsSerializer(services.ecps_for(actor=request.user, ecps_id=ecps.pk)).data)
 
 
+class EcpsSuspensionView(EcpsAPIView):
+    @extend_schema(
+        operation_id="ecps_suspend",
+        summary="Suspend my e-CPS (phone misplaced): sign-in is refused until reinstated",
+        request=None,
+        responses={200: ECpsSerializer, **_errors(401, 403, 404, 409)},
+        tags=["ecps"],
+    )
+    def post(self, request: Request, ecps_id: int) -> Response:
+        ecps = services.ecps_for(actor=request.user, ecps_id=self.check_id(ecps_id))
+        return Response(ECpsSerializer(services.ecps_suspend(ecps=ecps, actor=request.user)).data)
+
+    @extend_schema(
+        operation_id="ecps_reinstate",
+        summary="Reinstate my suspended e-CPS (phone found)",
+        request=None,
+        responses={200: ECpsSerializer, **_errors(401, 403, 404, 409)},
+        tags=["ecps"],
+    )
+    def delete(self, request: Request, ecps_id: int) -> Response:
+        ecps = services.ecps_for(actor=request.user, ecps_id=self.check_id(ecps_id))
+        return Response(ECpsSerializer(services.ecps_reinstate(ecps=ecps, actor=request.user)).data)
+
+
 class SignInEventListView(EcpsAPIView):
     @extend_schema(
         operation_id="ecps_sign_in_list",

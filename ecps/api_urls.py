@@ -10,4 +10,5 @@ urlpatterns = [
     path("ecps/relying-parties/", api.RelyingPartyListView.as_view(), name="ecps-relying-party-list"),
     path("ecps/<int:ecps_id>/", api.EcpsDetailView.as_view(), name="ecps-detail"),
     path("ecps/<int:ecps_id>/opposition/", api.EcpsOppositionView.as_view(), name="ecps-opposition"),
+    path("ecps/<int:ecps_id>/suspension/", api.EcpsSuspensionView.as_view(), name="ecps-suspension"),
 ]

@@ -13,6 +13,7 @@ urlpatterns = [
     path("activations/<int:pk>/card/", views.card_proof, name="card-proof"),
     path("activations/<int:pk>/codes/", views.codes_proof, name="codes-proof"),
     path("<int:pk>/opposition/", views.opposition, name="opposition"),
+    path("<int:pk>/suspension/", views.suspension, name="suspension"),
     path("enrol/", views.enrol, name="enrol"),
     path("enrol/options/", views.enrol_options, name="enrol-options"),
     path("enrol/verify/", views.enrol_verify, name="enrol-verify"),

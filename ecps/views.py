@@ -171,6 +171,23 @@ def opposition(request: HttpRequest, pk: int, account: Account) -> HttpResponse:
     return render(request, "ecps/opposition.html", {"ecps": ecps, "reasons": reasons})
 
 
+@require_POST
+@for_roles(Role.HOLDER)
+def suspension(request: HttpRequest, pk: int, account: Account) -> HttpResponse:
+    """Suspend (phone misplaced) or reinstate (found) the holder's e-CPS."""
+    try:
+        ecps = services.ecps_for(actor=request.user, ecps_id=pk)
+        if request.POST.get("action") == "reinstate":
+            services.ecps_reinstate(ecps=ecps, actor=request.user)
+        else:
+            services.ecps_suspend(ecps=ecps, actor=request.user)
+    except errors.NotFound:
+        raise Http404 from None
+    except errors.EcpsError as exc:
+        messages.error(request, exc.message)
+    return redirect("ecps:holder")
+
+
 # --- the phone: registration of the passkey -------------------------------------------------------------
 
 

@@ -239,3 +239,17 @@ def test_the_sign_in_audit_is_scoped(client, active_ecps, authenticator, doctor_
     assert client.get("/api/v1/ecps/sign-ins/").json()["count"] == 1  # signed in as the holder now
     client.force_login(holder_of(rpps_doctor().professional))
     assert client.get("/api/v1/ecps/sign-ins/").json()["count"] == 0
+
+
+def test_the_holder_suspends_and_reinstates_through_the_api_and_the_portal(client, doctor, doctor_user):
+    ecps = _ecps(doctor)
+    client.force_login(doctor_user)
+    suspended = client.post(f"/api/v1/ecps/{ecps.pk}/suspension/")
+    assert suspended.status_code == 200 and suspended.json()["state"] == "suspended"
+    assert client.post(f"/api/v1/ecps/{ecps.pk}/suspension/").status_code == 409
+    assert client.delete(f"/api/v1/ecps/{ecps.pk}/suspension/").json()["state"] == "active"
+    client.post(f"/ecps/{ecps.pk}/suspension/")
+    assert ECps.objects.get(pk=ecps.pk).state == ECps.State.SUSPENDED
+    client.post(f"/ecps/{ecps.pk}/suspension/", {"action": "reinstate"})
+    assert ECps.objects.get(pk=ecps.pk).state == ECps.State.ACTIVE
+    assert list(ecps.events.values_list("kind", flat=True)) == ["suspended", "active", "suspended", "active"]

@@ -34,6 +34,7 @@ DATA_APPLICATION = "CPx holder data"
 
 _process_lock = threading.RLock()
 _init_lock = threading.Lock()
+_loaded_with: dict[str, str] = {}  # module path -> SOFTHSM2_CONF it was initialized with
 
 
 class TokenError(Exception):
@@ -58,15 +59,17 @@ def library(reader: Reader) -> Any:
     """The loaded module, pointed at the reader's SoftHSM2 configuration.
 
     SoftHSM2 reads SOFTHSM2_CONF at C_Initialize, so switching configuration re-initializes the module
-    (one configuration per station process in production; tests switch between their own).
+    (one configuration per station process in production; tests switch between their own). The
+    configuration the module was initialized with is remembered here, not read back from the environment.
     """
     with _process_lock:
-        if reader.softhsm_conf and os.environ.get("SOFTHSM2_CONF") != reader.softhsm_conf:
-            os.environ["SOFTHSM2_CONF"] = reader.softhsm_conf
-            lib = pkcs11.lib(reader.module)
+        lib = pkcs11.lib(reader.module)
+        wanted = reader.softhsm_conf or os.environ.get("SOFTHSM2_CONF", "")
+        if _loaded_with.setdefault(reader.module, os.environ.get("SOFTHSM2_CONF", "")) != wanted:
+            os.environ["SOFTHSM2_CONF"] = wanted
             lib.reinitialize()
-            return lib
-        return pkcs11.lib(reader.module)
+            _loaded_with[reader.module] = wanted
+        return lib
 
 
 def _raw(reader: Reader) -> ctypes.CDLL:

@@ -101,7 +101,10 @@ def _pk(card: Card | int) -> int:
 
 def _lock(card: Card | int) -> Card:
     pk = _pk(card)
-    return Card.objects.select_for_update(of=("self",)).select_related("professional").get(pk=pk)
+    # The holder, exercise and structure come along (the replacement order needs them); only the card's
+    # row is locked.
+    related = ("professional", "exercise", "structure")
+    return Card.objects.select_for_update(of=("self",)).select_related(*related).get(pk=pk)
 
 
 def _fire(card: Card, name: str, **detail: Any) -> CardEvent:

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -533,7 +533,3 @@ def _card_expire(card: Card) -> None:
         context={**_card_context(card), "expired_on": card.valid_until.isoformat()},
         dedup_key=f"card_expired:{card.pk}",
     )
-
-
-def oppositions_for(*, cards: Iterable[int]) -> dict[int, Opposition]:
-    return {o.card_id: o for o in Opposition.objects.filter(card_id__in=list(cards))}

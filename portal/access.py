@@ -15,21 +15,12 @@ from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse
 
 from registry.models import Account
+from registry.scoping import account_of, role_of
 
 Role = Account.Role
 OPERATOR_ROLES = (Role.AUTHORITY_OPERATOR, Role.ANS_OPERATOR, Role.AUDITOR)
 
-
-def account_of(user: Any) -> Account | None:
-    try:
-        return user.account if user.is_authenticated else None
-    except Account.DoesNotExist:
-        return None
-
-
-def role_of(user: Any) -> str | None:
-    account = account_of(user)
-    return account.role if account else None
+__all__ = ["OPERATOR_ROLES", "Role", "account_of", "for_roles", "role_of"]
 
 
 def for_roles(*roles: str) -> Callable:

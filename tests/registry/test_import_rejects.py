@@ -139,3 +139,17 @@ def test_a_report_is_written_to_the_reject_directory_by_default(write_extraction
     result = registry_import(path=write_extraction([*sample_rows(), person(profession_code="99")]))
     assert result.reject_report is not None and result.reject_report.parent == tmp_path / "rejects"
     assert len(read_report(result.reject_report)) == 1
+
+
+def test_an_overlong_value_is_rejected_with_its_column_and_a_shortened_value(write_extraction, tmp_path):
+    report = tmp_path / "rejects.csv"
+    rows = [*sample_rows(), person(name="X" * 250, email="y" * 300)]
+    result = registry_import(path=write_extraction(rows), reject_report=report)
+    assert (result.imported, result.rejected) == (4, 1)
+    [reject] = read_report(report)
+    assert (reject["line"], reject["column"], reject["rule"]) == (
+        "6",
+        "25 Raison sociale site",
+        "longer than 200 characters",
+    )
+    assert reject["value"] == "X" * 60

@@ -61,6 +61,7 @@ class Request:
     exercise: Exercise | None
     structure: Structure | None
     card_type: str
+    state: str  # the order's state when the job read it
 
 
 # --- the orders side -------------------------------------------------------------------------------
@@ -70,7 +71,9 @@ def _request(order_id: int) -> Request:
     from orders.models import Order
 
     order = Order.objects.select_related("professional", "exercise__profession", "structure").get(pk=order_id)
-    return Request(order.pk, order.professional, order.exercise, order.structure, order.card_type)
+    return Request(
+        order.pk, order.professional, order.exercise, order.structure, order.card_type, order.state
+    )
 
 
 def _order_state(order_id: int) -> str:
@@ -214,15 +217,15 @@ def personalize_order(*, order_id: int, station: ReaderStation) -> Card | None:
 
 
 def _run(order_id: int, station: ReaderStation) -> Card | None:
-    state = _order_state(order_id)
-    if state not in ("queued", "in_production"):
-        log.info("order %s is %s: nothing to personalize", order_id, state)
+    request = _request(order_id)
+    if request.state not in ("queued", "in_production"):
+        log.info("order %s is %s: nothing to personalize", order_id, request.state)
         return None
-    job = _claim(order_id, station, start=state == "queued")
+    job = _claim(order_id, station, start=request.state == "queued")
     _crash_hook(Step.CLAIMED)
     started = time.monotonic()
     try:
-        card = _personalize(job, _request(order_id))
+        card = _personalize(job, request)
     except Exception as exc:
         log.exception("order %s: personalization failed at %s", order_id, job.step)
         _abandon(job, Step.FAILED, f"{type(exc).__name__}: {exc}")

@@ -53,10 +53,11 @@ def certificate_issue(
     holder: pki.Holder,
     valid_until: dt.date,
     card_number: str,
+    ca: CertificateAuthority | None = None,
 ) -> Certificate:
     """Have the issuing CA certify a card key, and record the certificate (tied to the card number, so a
     blank that fails later can have its certificates found and revoked)."""
-    ca = pki.issuing_ca()
+    ca = ca or pki.issuing_ca()
     cert = pki.issue_card_certificate(
         ca, usage=usage, public_key=public_key, holder=holder, valid_until=valid_until
     )

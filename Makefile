@@ -40,8 +40,12 @@ run: venv system
 bench: venv system db
 	$(BIN)/python bench/run_all.py
 
-graph: venv
-	$(BIN)/python manage.py graph_transitions -o docs/order_transitions.dot orders.Order
+# The order and card state machines, drawn by django-fsm-2 (kept in docs/).
+graph: venv system
+	$(BIN)/python manage.py graph_transitions orders.Order > docs/order_transitions.dot
+	dot -Tsvg docs/order_transitions.dot -o docs/order_transitions.svg
+	$(BIN)/python manage.py graph_transitions issuance.Card > docs/card_transitions.dot
+	dot -Tsvg docs/card_transitions.dot -o docs/card_transitions.svg
 
 clean:
 	rm -rf $(VENV) var

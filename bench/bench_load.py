@@ -101,7 +101,8 @@ def seed() -> dict:
         CardFactory(exercise__professional=user.account.professional)
         holders.append(Token.objects.create(user=user).key)
     operators = [Token.objects.create(user=persona(Account.Role.AUTHORITY_OPERATOR)).key for _ in range(4)]
-    orders = [OrderFactory(state="submitted").pk for _ in range(ORDERS)]  # first CPS of doctors: CNOM
+    orders: list[int] = [OrderFactory(state="submitted").pk for _ in range(ORDERS)]  # type: ignore[attr-defined]
+    # (first CPS orders of RPPS doctors: CNOM reviews them)
     return {"holders": holders, "operators": operators, "orders": orders}
 
 

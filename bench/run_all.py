@@ -15,7 +15,7 @@ import traceback
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-MODULES = ["bench_import", "bench_orders", "bench_personalize", "bench_lifecycle"]
+MODULES = ["bench_import", "bench_orders", "bench_personalize", "bench_lifecycle", "bench_load"]
 
 
 def fmt(value: object) -> str:

@@ -253,13 +253,20 @@ ORDER BY 1
 """
 
 
+# Empty registry, and a role allowed to drop and create the tables' indexes (their owner).
+BULK_PATH_SQL = """
+SELECT NOT EXISTS (SELECT 1 FROM registry_professional)
+   AND (SELECT bool_and(pg_has_role(relowner, 'USAGE')) FROM pg_class WHERE oid = ANY(%s::regclass[]))
+"""
+
+
 def drop_secondary_indexes(cursor: Any) -> list[str]:
     """On a first load (no professional yet), drop the registry's plain indexes and return the statements that
     rebuild them, as pg_restore does: building an index once is several times cheaper than growing it row by
     row. The drop takes the tables' exclusive lock until COMMIT, acceptable only while the registry is empty;
     unique and primary key indexes (constraints, and the targets of ON CONFLICT) always stay."""
-    cursor.execute("SELECT EXISTS (SELECT 1 FROM registry_professional)")
-    if cursor.fetchone()[0]:
+    cursor.execute(BULK_PATH_SQL, [REGISTRY_TABLES])
+    if not cursor.fetchone()[0]:
         return []
     cursor.execute(SECONDARY_INDEXES_SQL, [REGISTRY_TABLES])
     indexes = cursor.fetchall()

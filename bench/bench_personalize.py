@@ -224,22 +224,28 @@ django.setup()
 from reportlab.lib.pagesizes import A4
 from reportlab.pdfgen import canvas
 from issuance import mailers
-count = int(sys.argv[1])
+count, rounds = int(sys.argv[1]), 5
 to = mailers.Addressee("Dr Camille MARTIN", ("Cabinet", "1 rue de la Paix", "75002 PARIS"),
                        "80250000010000000001", "CPS", "01/01/2030")
-started = time.monotonic()
-for _ in range(count):
+def ours():
     mailers.seal(mailers.render_pin_mailer(to, pin="1234", puk="12345678"))
-ours = count / (time.monotonic() - started)
-started = time.monotonic()
-for _ in range(count):
+def bare():
     buffer = io.BytesIO()
     page = canvas.Canvas(buffer, pagesize=A4)
     page.drawString(100, 700, "1234")
     page.showPage()
     page.save()
-limit = count / (time.monotonic() - started)
-print(json.dumps({"ours": ours, "limit": limit}))
+def rate(work):
+    started = time.monotonic()
+    for _ in range(count // rounds):
+        work()
+    return count // rounds / (time.monotonic() - started)
+# Alternating rounds, best of each: a load that comes and goes touches both sides alike.
+best = {"ours": 0.0, "limit": 0.0}
+for _ in range(rounds):
+    best["ours"] = max(best["ours"], rate(ours))
+    best["limit"] = max(best["limit"], rate(bare))
+print(json.dumps(best))
 """
 
 

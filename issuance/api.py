@@ -39,12 +39,16 @@ class FailureSerializer(serializers.ModelSerializer):
 
 class StationSerializer(serializers.ModelSerializer):
     queue = serializers.CharField(read_only=True)
+    state = serializers.SerializerMethodField()
     stats = serializers.SerializerMethodField()
     recent_failures = serializers.SerializerMethodField()
 
     class Meta:
         model = ReaderStation
         fields = ["name", "module", "queue", "state", "last_heartbeat", "stats", "recent_failures"]
+
+    def get_state(self, station: ReaderStation) -> str:
+        return services.station_state(station=station)
 
     def get_stats(self, station: ReaderStation) -> dict[str, Any]:
         return services.station_stats(station=station)

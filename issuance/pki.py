@@ -390,12 +390,33 @@ def ocsp_respond(request_der: bytes) -> bytes:
     return _signed_response(ca, request).public_bytes(serialization.Encoding.DER)
 
 
+def _child_ca(ca: CertificateAuthority, serial: int) -> x509.Certificate | None:
+    """A subordinate CA's own certificate (the root answers for the issuing CA: never revoked here)."""
+    for child in ca.children.all():
+        cert = ca_certificate(child)
+        if cert.serial_number == serial:
+            return cert
+    return None
+
+
 def _signed_response(ca: CertificateAuthority, request: ocsp.OCSPRequest) -> ocsp.OCSPResponse:
     issuer = ca_certificate(ca)
     now = timezone.now()
     row = ca.certificates.filter(serial=format(request.serial_number, "x")).first()
     builder = ocsp.OCSPResponseBuilder()
-    if row is None:
+    child = _child_ca(ca, request.serial_number) if row is None else None
+    if child is not None:
+        builder = builder.add_response(
+            cert=child,
+            issuer=issuer,
+            algorithm=request.hash_algorithm,
+            cert_status=ocsp.OCSPCertStatus.GOOD,
+            this_update=now,
+            next_update=now + OCSP_LIFETIME,
+            revocation_time=None,
+            revocation_reason=None,
+        )
+    elif row is None:
         builder = builder.add_response_by_hash(
             request.issuer_name_hash,
             request.issuer_key_hash,

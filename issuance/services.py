@@ -221,6 +221,16 @@ def station_heartbeat(*, station: ReaderStation) -> None:
     )
 
 
+def station_state(*, station: ReaderStation) -> str:
+    """What the station is doing now: a station whose heartbeat stopped is offline, whatever it last said
+    (a killed station never gets to say goodbye)."""
+    if station.state == ReaderStation.State.ONLINE and (
+        station.last_heartbeat is None or station.last_heartbeat < timezone.now() - STATION_ALIVE
+    ):
+        return ReaderStation.State.OFFLINE
+    return station.state
+
+
 def station_stats(*, station: ReaderStation, since_minutes: int = 60) -> dict[str, object]:
     """What an operator watches: stock, throughput over the last period, failures, readers."""
     since = timezone.now() - dt.timedelta(minutes=since_minutes)
@@ -229,7 +239,7 @@ def station_stats(*, station: ReaderStation, since_minutes: int = 60) -> dict[st
     return {
         "name": station.name,
         "queue": station.queue,
-        "state": station.state,
+        "state": station_state(station=station),
         "last_heartbeat": station.last_heartbeat,
         "readers": list(station.readers.order_by("slot").values("slot", "state")),
         "blanks": {state: stock.get(state, 0) for state in BlankCard.State.values},

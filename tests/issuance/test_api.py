@@ -39,6 +39,20 @@ def test_a_station_shows_stock_throughput_and_failures(station):
     assert body["recent_failures"][0]["blank"] == blank.number
 
 
+def test_a_station_whose_heartbeat_stopped_shows_offline(station):
+    import datetime as dt
+
+    from django.utils import timezone
+
+    from issuance.models import ReaderStation
+
+    ReaderStation.objects.filter(pk=station.pk).update(
+        state="online", last_heartbeat=timezone.now() - dt.timedelta(minutes=10)
+    )
+    body = _client(persona("auditor")).get("/api/v1/stations/t1/").json()
+    assert body["state"] == body["stats"]["state"] == "offline"
+
+
 def test_stations_are_read_only(station):
     client = _client(persona("ans_operator"))
     assert client.delete("/api/v1/stations/t1/").status_code == 405

@@ -225,3 +225,23 @@ def test_ocsp_refuses_garbage(client, hierarchy):
         ocsp.load_der_ocsp_response(response.content).response_status
         == ocsp.OCSPResponseStatus.MALFORMED_REQUEST
     )
+
+
+def test_the_root_answers_good_for_the_issuing_ca(client, hierarchy):
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.hazmat.primitives.asymmetric import padding
+    from cryptography.x509 import ocsp
+
+    root, issuing = (pki.ca_certificate(ca) for ca in hierarchy)
+    request = ocsp.OCSPRequestBuilder().add_certificate(issuing, root, hashes.SHA256()).build()
+    response = client.post(
+        "/pki/ocsp",
+        request.public_bytes(pki.serialization.Encoding.DER),
+        content_type="application/ocsp-request",
+    )
+    answer = ocsp.load_der_ocsp_response(response.content)
+    assert answer.certificate_status == ocsp.OCSPCertStatus.GOOD
+    answer_key = root.public_key()
+    answer_key.verify(  # signed by the root itself
+        answer.signature, answer.tbs_response_bytes, padding.PKCS1v15(), answer.signature_hash_algorithm
+    )

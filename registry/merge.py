@@ -99,8 +99,10 @@ STRUCTURES_SQL = f"""
 CREATE TEMP TABLE import_changed_structures AS
 WITH changed AS (
     INSERT INTO registry_structure (technical_id, {_cols("", STRUCTURE_FIELDS)}, updated_at)
-    SELECT DISTINCT ON (technical_id COLLATE "C") technical_id, {_cols("", STRUCTURE_FIELDS)}, now()
-    FROM import_rows WHERE technical_id <> '' ORDER BY technical_id COLLATE "C", line
+    SELECT r.technical_id, {_cols("r.", STRUCTURE_FIELDS)}, now()
+    FROM import_rows r JOIN (
+        SELECT min(line) AS line FROM import_rows WHERE technical_id <> '' GROUP BY technical_id
+    ) first USING (line)
     ON CONFLICT (technical_id) DO UPDATE SET {_sets(STRUCTURE_FIELDS)}, updated_at = now()
     WHERE ({_cols("registry_structure.", STRUCTURE_FIELDS)})
         IS DISTINCT FROM ({_cols("EXCLUDED.", STRUCTURE_FIELDS)})
@@ -109,16 +111,19 @@ WITH changed AS (
 SELECT technical_id FROM changed WHERE NOT inserted
 """
 
-# Each professional, exercise and structure is read from its first row in the file. Sort keys are compared
-# byte-wise (COLLATE "C"): they are codes and digits, and locale-aware comparison makes big sorts slow.
+# Each professional, exercise and structure is read from its first row in the file: the first line of each
+# key is found by hashing the narrow keys, then joined back (sorting whole rows spills to disk on big files).
+# Sort keys are compared byte-wise (COLLATE "C"): they are codes and digits, and locale-aware comparison
+# makes big sorts slow.
 
 # A person already switched to RPPS (correspondence) may still appear by ADELI: match them by ADELI too.
 PEOPLE_SQL = f"""
 CREATE TEMP TABLE import_people AS
 SELECT s.*, COALESCE(p.id, a.id) AS professional_id
 FROM (
-    SELECT DISTINCT ON (national_id COLLATE "C") national_id, id_type, identifier, {_cols("", PERSON_FIELDS)}
-    FROM import_rows ORDER BY national_id COLLATE "C", line
+    SELECT r.national_id, r.id_type, r.identifier, {_cols("r.", PERSON_FIELDS)}
+    FROM import_rows r
+    JOIN (SELECT min(line) AS line FROM import_rows GROUP BY national_id) first USING (line)
 ) s
 LEFT JOIN registry_professional p ON p.national_id = s.national_id
 LEFT JOIN registry_professional a ON p.id IS NULL AND s.id_type = '0' AND a.adeli = s.identifier
@@ -223,7 +228,9 @@ SELECT
 """
 
 
-ANALYZE_ROWS_SQL = "ANALYZE import_rows (national_id, id_type, profession_code, mode_code, technical_id)"
+ANALYZE_ROWS_SQL = (
+    "ANALYZE import_rows (line, national_id, id_type, profession_code, mode_code, technical_id)"
+)
 
 # Foreign keys are checked by per-row triggers (deferred to COMMIT by Django): a third of the import's time
 # on a first load. Every value this merge writes into a foreign key comes from a join with its parent table

@@ -7,3 +7,14 @@ def code_tables(db):
     from registry.models import Authority
 
     assert Authority.objects.filter(code="ANS").exists()
+
+
+@pytest.fixture(autouse=True)
+def _broker_circuit_closed():
+    """The outbox stops publishing for a while after a broker failure (a process-wide breaker). A test that
+    simulated an outage must not leave the next tests' messages to a sweep that never runs in them."""
+    from notifications.services import BrokerCircuit
+
+    BrokerCircuit.down_until = 0.0
+    yield
+    BrokerCircuit.down_until = 0.0

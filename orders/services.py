@@ -20,10 +20,13 @@ from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.db import transaction
 from django.db.models import QuerySet
+from django.urls import NoReverseMatch, reverse
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from django_fsm import ConcurrentTransition, can_proceed
 
+from notifications.events import Event
+from notifications.services import notify
 from registry.models import Account, CardType, Exercise, Professional, Structure
 from registry.routing import authority_for_exercise
 from registry.scoping import orders_visible_to, professionals_visible_to, role_of
@@ -65,7 +68,9 @@ def _pk(order: Order | int) -> int:
 def _lock(order: Order | int, actor: User) -> Order:
     """The order, re-read and locked for this transaction, if the actor may see it."""
     try:
-        visible = orders_visible_to(actor).select_related("professional", "exercise")
+        # What eligibility and the holder's notifications read comes along; only the order's row is locked.
+        related = ("professional", "exercise", "authority", "replaces")
+        visible = orders_visible_to(actor).select_related(*related)
         return visible.select_for_update(of=("self",)).get(pk=_pk(order))
     except Order.DoesNotExist:
         raise OrderNotFound() from None
@@ -196,7 +201,9 @@ def order_submit(*, order: Order | int, actor: User) -> Order:
     with transaction.atomic():
         order = _lock(order, actor)
         _ensure_eligible(order)
-        return _fire(order, actor, "submit", fee=_fee_for(order, timezone.localdate()))
+        order = _fire(order, actor, "submit", fee=_fee_for(order, timezone.localdate()))
+        _tell_received(order)
+        return order
 
 
 def _fee_for(order: Order, day: datetime.date) -> Decimal | None:
@@ -223,8 +230,12 @@ def order_approve(*, order: Order | int, actor: User, reason: str = "") -> Order
         _ensure_eligible(order)
         order = _fire(order, actor, "approve", reason=reason)
         if order.fee is not None:
-            return _fire(order, actor, "request_payment")
-        return _fire(order, actor, "queue")
+            order = _fire(order, actor, "request_payment")
+            _tell_holder(order, Event.AWAITING_PAYMENT, amount=str(order.fee), payment_url=_order_url(order))
+            return order
+        order = _fire(order, actor, "queue")
+        _tell_holder(order, Event.ORDER_APPROVED, authority=order.authority.name)
+        return order
 
 
 def _follow_registry(order_id: int) -> bool:
@@ -249,7 +260,9 @@ def order_reject(*, order: Order | int, actor: User, reason: str) -> Order:
     if not reason or not reason.strip():
         raise InvalidOrder(str(_("A rejection needs a reason.")), field="reason")
     with transaction.atomic():
-        return _fire(_lock(order, actor), actor, "reject", reason=reason.strip())
+        order = _fire(_lock(order, actor), actor, "reject", reason=reason.strip())
+        _tell_holder(order, Event.ORDER_REJECTED, authority=order.authority.name, reason=reason.strip())
+        return order
 
 
 def order_cancel(*, order: Order | int, actor: User, reason: str = "") -> Order:
@@ -261,6 +274,48 @@ def order_queue(*, order: Order | int, actor: User) -> Order:
     """Queue an approved free order or a paid one (normally done by approval or payment themselves)."""
     with transaction.atomic():
         return _fire(_lock(order, actor), actor, "queue")
+
+
+# --- telling the holder (the outbox: rows written in the transaction of the transition) ----------------
+
+
+def _tell_holder(order: Order, event: str, **context: str) -> None:
+    """One message to the order's holder about ``event``, once per order (the key makes a retry harmless)."""
+    notify(
+        recipient=order.professional,
+        event=event,
+        context={"order_reference": str(order.pk), "card_type": order.card_type, **context},
+        dedup_key=f"order:{order.pk}:{event}",
+    )
+
+
+def _tell_received(order: Order) -> None:
+    """The receipt of a submitted order. A replacement's receipt is the ``replacement_ordered`` message,
+    under the key an opposition uses for it (``lifecycle.services``): a declaration that orders the
+    replacement writes the same rows, so the holder is told once whoever submitted it."""
+    if order.kind != Order.Kind.REPLACEMENT or order.replaces is None:
+        _tell_holder(order, Event.ORDER_RECEIVED)
+        return
+    notify(
+        recipient=order.professional,
+        event=Event.REPLACEMENT_ORDERED,
+        context={
+            "card_number": order.replaces.display_number,
+            "order_reference": str(order.pk),
+            "amount": str(order.fee if order.fee is not None else "0.00"),
+            "free": order.fee is None,
+        },
+        dedup_key=f"replacement_ordered:{order.pk}",
+    )
+
+
+def _order_url(order: Order) -> str:
+    """Where the holder follows (and pays) the order: the portal's order page when the portal is served."""
+    base = settings.CPX_BASE_URL.rstrip("/")
+    try:
+        return f"{base}{reverse('portal:order', args=[order.pk])}"
+    except NoReverseMatch:
+        return f"{base}/"
 
 
 # --- payment -------------------------------------------------------------------------------------------

@@ -5,6 +5,7 @@ import threading
 import pytest
 from django.db import connection
 
+from notifications.models import Notification
 from orders import services
 from orders.errors import ConcurrentUpdate, InvalidTransition
 from orders.models import Order, OrderEvent
@@ -51,3 +52,6 @@ def test_twenty_concurrent_approvals_give_one_success_and_clean_conflicts():
     assert order.state == Order.State.QUEUED
     assert OrderEvent.objects.filter(order=order, transition="approve").count() == 1
     assert OrderEvent.objects.filter(order=order, transition="queue").count() == 1
+    # The holder is told once, by the winner (e-mail and in-app); the losers' rows rolled back with them.
+    told = Notification.objects.filter(recipient=order.professional, event="order_approved")
+    assert sorted(told.values_list("channel", flat=True)) == ["email", "in_app"]

@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from django.conf import settings
-from django.db.models import Q
+from django.db.models import Exists, OuterRef, Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
@@ -97,11 +97,26 @@ def structure_card_rules(order: Order) -> list[Reason]:
 
 
 def open_order_rules(order: Order) -> list[Reason]:
-    others = Order.objects.filter(slot_filter(order), professional_id=order.professional_id)
-    others = others.filter(state__in=Order.OPEN_STATES).exclude(state=Order.State.DRAFT).exclude(pk=order.pk)
-    if others.exists():
+    if in_progress(order).exists():
         return [Reason("open_order_exists", str(_("Another order for this card is already in progress.")))]
     return []
+
+
+def in_progress(order: Order):
+    """The holder's other orders of the same slot that still owe a card.
+
+    Two kinds of open order owe nothing any more: the order that produced the card this one replaces or
+    renews (its card exists; what is left of it, delivery, is taken over by this order), and a shipped
+    order whose card was blocked on its way (declared not received, lost or stolen before activation)."""
+    others = Order.objects.filter(slot_filter(order), professional_id=order.professional_id)
+    others = others.filter(state__in=Order.OPEN_STATES).exclude(state=Order.State.DRAFT).exclude(pk=order.pk)
+    if order.replaces_id:
+        card = order.replaces
+        others = others.exclude(Q(produced_card_id=card.pk) | Q(pk=card.order_id or 0))  # type: ignore[union-attr]
+    card_live = Card.objects.filter(
+        Q(pk=OuterRef("produced_card_id")) | Q(order_id=OuterRef("pk")), state__in=Card.LIVE_STATES
+    )
+    return others.exclude(Q(state=Order.State.SHIPPED) & ~Exists(card_live))
 
 
 def first_rules(order: Order) -> list[Reason]:

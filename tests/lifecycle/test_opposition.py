@@ -178,12 +178,6 @@ def test_not_received_only_after_the_delay(shipped_card, holder_of, settings, hi
     assert opposition.reason == "not_received"
 
 
-@pytest.mark.xfail(
-    reason="orders.eligibility.open_order_rules counts the card's own producing order (still `shipped`, "
-    "never delivered) as an order in progress; needs it to exclude the order whose produced_card is the "
-    "replaced card (see the lifecycle report)",
-    strict=False,
-)
 def test_a_card_never_received_is_replaced_free(shipped_card, holder_of, settings, hierarchy):
     with freeze_time(shipped_card.shipment.batch.shipped_at + days(settings.CPX_NOT_RECEIVED_DAYS)):
         opposition = card_declare_opposition(

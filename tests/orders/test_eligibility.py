@@ -183,3 +183,42 @@ def test_the_authority_follows_the_adeli_to_rpps_switch(cnom):
     assert order.authority.code == "CNOM"
     assert order.events.filter(transition="reroute").exists()
     assert services.order_approve(order=order, actor=cnom).state == "queued"
+
+
+def shipped_order_with_card(exercise, link="produced_card"):
+    """An order `shipped` with its card in transit, linked as production links them."""
+    card = CardFactory(exercise=exercise, state=Card.State.SHIPPED)
+    order = first("shipped", exercise=exercise, professional=exercise.professional)
+    if link == "produced_card":
+        order.produced_card = card
+        order.save()
+    else:
+        Card.objects.filter(pk=card.pk).update(order_id=order.pk)
+    return order, card
+
+
+@pytest.mark.parametrize("link", ["produced_card", "card.order_id"])
+def test_a_card_never_received_is_replaced_despite_its_own_shipped_order(link):
+    exercise = ExerciseFactory()
+    _order, card = shipped_order_with_card(exercise, link)
+    Card.objects.filter(pk=card.pk).update(state=Card.State.OPPOSED)
+    replacement = doctor_order("draft", exercise=exercise, replaces=card, replacement_reason="not_received")
+    assert services.order_submit(order=replacement, actor=persona("system")).state == "submitted"
+
+
+def test_a_card_in_transit_still_blocks_another_order_for_its_exercise():
+    exercise = ExerciseFactory()
+    _order, in_transit = shipped_order_with_card(exercise)
+    old = CardFactory(exercise=exercise, state=Card.State.OPPOSED)
+    replacement = doctor_order("draft", exercise=exercise, replaces=old)
+    assert reasons_at_submission(replacement) == {"open_order_exists"}
+    Card.objects.filter(pk=in_transit.pk).update(state=Card.State.OPPOSED)  # lost on its way
+    assert services.order_submit(order=replacement, actor=persona("system")).state == "submitted"
+
+
+def test_the_renewal_of_a_card_in_transit_is_not_blocked_by_the_order_that_made_it(settings):
+    exercise = ExerciseFactory()
+    _order, card = shipped_order_with_card(exercise, "card.order_id")
+    Card.objects.filter(pk=card.pk).update(valid_until=timezone.localdate() + datetime.timedelta(days=30))
+    renewal = doctor_order("draft", exercise=exercise, kind="renewal", replacement_reason="", replaces=card)
+    assert services.order_submit(order=renewal, actor=persona("system")).state == "submitted"

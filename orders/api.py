@@ -452,6 +452,79 @@ class RecordPaymentView(OrdersApiView, GenericAPIView):
         return Response(PaymentSerializer(payment).data, status=status.HTTP_201_CREATED)
 
 
+class OnlinePaymentStartSerializer(serializers.Serializer):
+    return_url = serializers.URLField(
+        max_length=2000, help_text="Where the provider sends the payer back after the checkout."
+    )
+
+
+class CheckoutSerializer(serializers.Serializer):
+    reference = serializers.CharField(help_text="The provider's reference of the checkout.")
+    redirect_url = serializers.URLField(help_text="Send the payer there to pay.")
+
+
+class OnlinePaymentConfirmSerializer(serializers.Serializer):
+    reference = serializers.CharField(
+        max_length=100,
+        help_text="The checkout reference given by the start (or by the provider's call-back).",
+    )
+
+
+@extend_schema_view(
+    post=extend_schema(
+        operation_id="orders_online_payment_start",
+        summary="Start paying the order's fee online: the provider's checkout to send the payer to",
+        parameters=[ID_PARAMETER],
+        request=OnlinePaymentStartSerializer,
+        responses={201: CheckoutSerializer, **error_responses(400, 401, 403, 404), 409: CONFLICT},
+        tags=["orders"],
+    )
+)
+class OnlinePaymentStartView(OrdersApiView, GenericAPIView):
+    serializer_class = OnlinePaymentStartSerializer
+
+    def post(self, request: Request, pk: str) -> Response:
+        order = self.visible_order()
+        data = OnlinePaymentStartSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        checkout = services.payment_start_online(
+            order=order, actor=request.user, return_url=data.validated_data["return_url"]
+        )
+        body = {"reference": checkout.reference, "redirect_url": checkout.redirect_url}
+        return Response(CheckoutSerializer(body).data, status=status.HTTP_201_CREATED)
+
+
+@extend_schema_view(
+    post=extend_schema(
+        operation_id="orders_online_payment_confirm",
+        summary="Confirm an online payment: the provider is asked, and the payment recorded once",
+        description="Idempotent on the reference: confirming again answers 200 with the payment already "
+        "recorded. The provider is asked whether the checkout was paid; the request itself proves nothing.",
+        parameters=[ID_PARAMETER],
+        request=OnlinePaymentConfirmSerializer,
+        responses={
+            201: PaymentSerializer,
+            200: OpenApiResponse(PaymentSerializer, description="Already recorded."),
+            **error_responses(400, 401, 403, 404),
+            409: CONFLICT,
+        },
+        tags=["orders"],
+    )
+)
+class OnlinePaymentConfirmView(OrdersApiView, GenericAPIView):
+    serializer_class = OnlinePaymentConfirmSerializer
+
+    def post(self, request: Request, pk: str) -> Response:
+        order = self.visible_order()
+        data = OnlinePaymentConfirmSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        reference = data.validated_data["reference"]
+        before = Payment.objects.filter(order=order, reference=reference).exists()
+        payment = services.payment_confirm_online(order=order, reference=reference)
+        answer = status.HTTP_200_OK if before else status.HTTP_201_CREATED
+        return Response(PaymentSerializer(payment).data, status=answer)
+
+
 class PdfRenderer(JSONRenderer):
     """Lets clients ask for ``application/pdf``; errors are still JSON (see ``finalize_response``)."""
 

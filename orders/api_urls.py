@@ -1,7 +1,15 @@
 from django.urls import path
 from rest_framework.routers import SimpleRouter
 
-from .api import TRANSITION_VIEWS, InvoiceView, OrderViewSet, PaymentViewSet, RecordPaymentView
+from .api import (
+    TRANSITION_VIEWS,
+    InvoiceView,
+    OnlinePaymentConfirmView,
+    OnlinePaymentStartView,
+    OrderViewSet,
+    PaymentViewSet,
+    RecordPaymentView,
+)
 
 router = SimpleRouter()
 router.register("orders", OrderViewSet, basename="order")
@@ -11,6 +19,12 @@ urlpatterns = [
     *router.urls,
     path("orders/<str:pk>/record_payment/", RecordPaymentView.as_view(), name="order-record-payment"),
     path("orders/<str:pk>/invoice/", InvoiceView.as_view(), name="order-invoice"),
+    path("orders/<str:pk>/online_payment/", OnlinePaymentStartView.as_view(), name="order-online-payment"),
+    path(
+        "orders/<str:pk>/online_payment/confirm/",
+        OnlinePaymentConfirmView.as_view(),
+        name="order-online-payment-confirm",
+    ),
     *(
         path(f"orders/<str:pk>/{name}/", view.as_view(), name=f"order-{name.replace('_', '-')}")
         for name, view in TRANSITION_VIEWS.items()

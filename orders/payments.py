@@ -31,6 +31,9 @@ class Confirmation:
     paid: bool
     amount: Decimal
     currency: str = "EUR"
+    # The order the checkout was opened for, when the provider reports it (providers carry the merchant's
+    # reference): a checkout paid for one order is then never recorded for another.
+    order_id: int | None = None
 
 
 class PaymentProvider(Protocol):

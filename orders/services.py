@@ -43,7 +43,7 @@ from .errors import (
     PaymentRefused,
 )
 from .models import Order, OrderEvent, Payment
-from .payments import Checkout, PaymentProvider, configured_provider, tariff_on
+from .payments import Checkout, Confirmation, PaymentProvider, configured_provider, tariff_on
 from .permissions import CREATE_ROLES, role_may
 
 User = Any  # a django.contrib.auth user with an ``account``
@@ -352,14 +352,20 @@ def payment_record(
         return payment
 
 
+PAYER_ROLES = frozenset({Account.Role.HOLDER, Account.Role.STRUCTURE_MANAGER})
+
+
 def payment_start_online(
     *, order: Order | int, actor: User, return_url: str, provider: PaymentProvider | None = None
 ) -> Checkout:
-    """Open a checkout at the payment provider for an order awaiting payment."""
+    """Open a checkout at the payment provider for an order awaiting payment (the holder, or the
+    structure manager for their staff, pays; operators record transfers and cheques)."""
     provider = provider or configured_provider()
     if provider is None:
         raise PaymentRefused(_("Online payment is not available; pay by transfer or cheque."))
     order = _lock_read(order, actor)
+    if role_of(actor) not in PAYER_ROLES:
+        raise NotPermitted(_("Online payment is made by the holder or their structure's manager."))
     if order.state != Order.State.AWAITING_PAYMENT:
         allowed = order.allowed_transitions()
         raise InvalidTransition(transition="record_payment", state=order.state, allowed=allowed)
@@ -370,25 +376,52 @@ def payment_start_online(
 def payment_confirm_online(
     *, order: Order | int, reference: str, provider: PaymentProvider | None = None
 ) -> Payment:
-    """Ask the provider whether checkout ``reference`` was paid and record it. Safe to call twice."""
+    """Ask the provider whether checkout ``reference`` was paid and record it, as the platform.
+
+    Idempotent on the provider's reference: a second call (the holder's return and the provider's call-back,
+    or a retry) returns the payment already recorded, even when both race; a reference already recorded for
+    another order is refused, so one checkout never pays two orders."""
     provider = provider or configured_provider()
     if provider is None:
         raise PaymentRefused(_("Online payment is not available."))
-    actor = system_user()
     pk = _pk(order)
-    existing = Payment.objects.filter(order_id=pk, reference=reference).first()
+    existing = _online_payment(reference)
     if existing is not None:
-        return existing
+        return _same_order(existing, pk)
     confirmation = provider.confirm(reference=reference)
+    _check_confirmation(confirmation, pk)
+    try:
+        return payment_record(
+            order=pk,
+            actor=system_user(),
+            amount=confirmation.amount,
+            method=Payment.Method.CARD_ONLINE,
+            reference=reference,
+        )
+    except InvalidTransition:
+        raced = _online_payment(reference)  # a concurrent confirmation of the same checkout won
+        if raced is None:
+            raise
+        return _same_order(raced, pk)
+
+
+def _online_payment(reference: str) -> Payment | None:
+    return Payment.objects.filter(method=Payment.Method.CARD_ONLINE, reference=reference).first()
+
+
+def _same_order(payment: Payment, order_id: int) -> Payment:
+    if payment.order_id != order_id:
+        raise PaymentRefused(_("This payment reference belongs to another order."))
+    return payment
+
+
+def _check_confirmation(confirmation: Confirmation, order_id: int) -> None:
     if not confirmation.paid:
         raise PaymentRefused(_("The payment provider has not received the payment."))
-    return payment_record(
-        order=pk,
-        actor=actor,
-        amount=confirmation.amount,
-        method=Payment.Method.CARD_ONLINE,
-        reference=reference,
-    )
+    if confirmation.order_id is not None and confirmation.order_id != order_id:
+        raise PaymentRefused(_("This payment reference belongs to another order."))
+    if confirmation.currency != "EUR":
+        raise PaymentRefused(_("The payment was not made in euros."))
 
 
 def _lock_read(order: Order | int, actor: User) -> Order:

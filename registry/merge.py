@@ -113,8 +113,9 @@ SELECT technical_id FROM changed WHERE NOT inserted
 
 # Each professional, exercise and structure is read from its first row in the file: the first line of each
 # key is found by hashing the narrow keys, then joined back (sorting whole rows spills to disk on big files).
-# Sort keys are compared byte-wise (COLLATE "C"): they are codes and digits, and locale-aware comparison
-# makes big sorts slow.
+# New professionals are inserted in national_id order, so their three unique indexes grow at the right edge
+# instead of at random pages. Sort keys are compared byte-wise (COLLATE "C"): they are codes and digits,
+# and locale-aware comparison makes big sorts slow.
 
 # A person already switched to RPPS (correspondence) may still appear by ADELI: match them by ADELI too.
 PEOPLE_SQL = f"""
@@ -154,6 +155,7 @@ WITH created AS (
            CASE WHEN id_type = '0' THEN identifier END, {_cols("", PERSON_FIELDS)}, '', '', true,
            now(), now(), NULL, ''
     FROM import_people WHERE professional_id IS NULL
+    ORDER BY national_id COLLATE "C"
     RETURNING national_id, id
 )
 SELECT national_id, professional_id FROM import_people WHERE professional_id IS NOT NULL

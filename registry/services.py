@@ -87,7 +87,20 @@ def _run(
         report.unlink(missing_ok=True)  # nothing to report: no empty file left behind
         result.reject_report = None
     _record_success(record, result)
+    if result.deactivated:
+        holders_struck_off()
     return result
+
+
+def holders_struck_off() -> None:
+    """Holders the registry no longer lists must lose their credentials at once: their cards are revoked and
+    they are told why, and their e-CPS stops working. Run after the import commits (the revocations publish
+    a CRL and write to the outbox); the daily safety-net tasks catch anything a crash here leaves behind."""
+    from ecps.services import ecps_revoke_for_inactive_holders
+    from lifecycle.services import cards_revoke_for_inactive_holders
+
+    cards_revoke_for_inactive_holders()
+    ecps_revoke_for_inactive_holders()
 
 
 def default_report_path(path: Path, record: RegistryImport) -> Path:

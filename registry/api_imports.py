@@ -21,6 +21,7 @@ from typing import Any
 from celery import shared_task
 from django.conf import settings
 from django.core.files.uploadedfile import UploadedFile
+from django.db import InterfaceError, OperationalError, connection
 from django.http import FileResponse, Http404
 from django.urls import path as route
 from django.utils import timezone
@@ -154,9 +155,11 @@ def report_path(record: RegistryImport) -> Path:
     return Path(settings.CPX_REJECT_DIR) / f"api-import-{record.pk}-rejects.csv"
 
 
-@shared_task(name="registry.import_upload", acks_late=True)
-def import_upload(import_id: int) -> str:
-    """Import an uploaded file through registry_import, and fold the service's record into ours."""
+@shared_task(bind=True, name="registry.import_upload", acks_late=True, max_retries=24)
+def import_upload(self: Any, import_id: int) -> str:
+    """Import an uploaded file through registry_import, and fold the service's record into ours. A lost
+    database connection (a server restart) retries the whole import: the service's transaction was rolled
+    back, so the next attempt starts from a clean registry."""
     record = RegistryImport.objects.filter(pk=import_id).first()
     if record is None or record.status != Status.RUNNING:
         return "nothing to do"
@@ -164,6 +167,9 @@ def import_upload(import_id: int) -> str:
     _drop_service_records(record)
     try:
         result = registry_import(path=path, full=record.full, reject_report=report_path(record))
+    except (OperationalError, InterfaceError) as exc:
+        connection.close()
+        raise self.retry(countdown=5, exc=exc) from exc
     except Exception as exc:
         _fold_service_record(record, fallback_error=f"{type(exc).__name__}: {exc}")
         if not isinstance(exc, FileRefused):

@@ -10,6 +10,7 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.parse
 import urllib.request
@@ -295,11 +296,11 @@ class PrivatePostgres:
     """A PostgreSQL cluster of the test's own (initdb under its tmp dir, a free port on 127.0.0.1), which
     the test may restart at will. Never the shared server."""
 
-    def __init__(self, directory: Path):
-        self.root = directory
-        self.data = directory / "data"
+    def __init__(self) -> None:
+        # Under /tmp itself: pytest's tmp dirs are private to root, and initdb runs as postgres.
+        self.root = Path(tempfile.mkdtemp(prefix="cpx-test-pg-"))
+        self.data = self.root / "data"
         self.port = free_port()
-        self.root.mkdir(parents=True, exist_ok=True)
         if os.geteuid() == 0:
             shutil.chown(self.root, "postgres", "postgres")
         self._run([pg_bin("initdb"), "-D", str(self.data), "-U", "postgres", "--auth=trust", "-E", "UTF8"])
@@ -323,11 +324,12 @@ class PrivatePostgres:
 
 
 @contextmanager
-def private_postgres(directory: Path) -> Iterator[PrivatePostgres]:
-    server = PrivatePostgres(directory)
-    server.start()
+def private_postgres() -> Iterator[PrivatePostgres]:
+    server = PrivatePostgres()
     try:
+        server.start()
         yield server
     finally:
         with suppress(subprocess.CalledProcessError):
             server.stop("immediate")
+        shutil.rmtree(server.root, ignore_errors=True)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 from django.core.management import call_command
@@ -200,3 +201,21 @@ def test_a_broker_outage_is_503_and_the_import_is_not_left_running(sample, monke
     response = upload(client_for(Account.Role.ANS_OPERATOR), sample)
     assert response.status_code == 503 and response.json()["code"] == "unavailable"
     assert list(RegistryImport.objects.values_list("status", flat=True)) == ["refused"]
+
+
+def test_a_lost_database_connection_leaves_the_import_running_for_the_retry(sample, queued, monkeypatch):
+    from django.db import OperationalError
+
+    import_id = upload(client_for(Account.Role.ANS_OPERATOR), sample).json()["id"]
+
+    def restarted(**_kwargs):
+        raise OperationalError("server closed the connection unexpectedly")
+
+    monkeypatch.setattr(api_imports, "registry_import", restarted)
+    # (the task drops its broken connection; the test's own, inside its transaction, must stay)
+    monkeypatch.setattr(api_imports, "connection", SimpleNamespace(close=lambda: None))
+    with pytest.raises(OperationalError):  # called directly, Celery's retry re-raises the cause
+        api_imports.import_upload(import_id)
+    assert RegistryImport.objects.get(pk=import_id).status == "running"
+    monkeypatch.undo()
+    assert api_imports.import_upload(import_id).startswith("imported ")

@@ -1,5 +1,6 @@
 import datetime as dt
 import subprocess
+import uuid
 from pathlib import Path
 
 import pytest
@@ -92,9 +93,11 @@ def station(db, settings, tmp_path, hierarchy):
 
     from issuance.models import ReaderStation
 
+    # A name of its own per test: its queue (station.<name>) on the shared Redis never meets another run's.
+    name = f"t{uuid.uuid4().hex[:10]}"
     settings.CPX_STATIONS_DIR = tmp_path / "stations"
-    call_command("station_register", "t1", "--readers", "2", "--blanks", "4", "--module", SOFTHSM)
-    return ReaderStation.objects.get(name="t1")
+    call_command("station_register", name, "--readers", "2", "--blanks", "4", "--module", SOFTHSM)
+    return ReaderStation.objects.get(name=name)
 
 
 @pytest.fixture

@@ -30,8 +30,8 @@ def test_a_station_shows_stock_throughput_and_failures(station):
     PersonalizationJob.objects.create(order_id=1, station=station, blank=blank, step="failed", error="chip")
     PersonalizationJob.objects.create(order_id=2, station=station, step="done")
     services.station_heartbeat(station=station)
-    body = _client(persona("ans_operator")).get("/api/v1/stations/t1/").json()
-    assert body["queue"] == "station.t1" and body["state"] == "online" and body["last_heartbeat"]
+    body = _client(persona("ans_operator")).get(f"/api/v1/stations/{station.name}/").json()
+    assert body["queue"] == f"station.{station.name}" and body["state"] == "online" and body["last_heartbeat"]
     assert body["stats"]["blanks"] == {"available": 4, "in_use": 0, "used": 0, "spoiled": 0}
     assert body["stats"]["cards_last_period"] == 1 and body["stats"]["failures_last_period"] == 1
     assert [r["slot"] for r in body["stats"]["readers"]] == [0, 1]
@@ -49,13 +49,13 @@ def test_a_station_whose_heartbeat_stopped_shows_offline(station):
     ReaderStation.objects.filter(pk=station.pk).update(
         state="online", last_heartbeat=timezone.now() - dt.timedelta(minutes=10)
     )
-    body = _client(persona("auditor")).get("/api/v1/stations/t1/").json()
+    body = _client(persona("auditor")).get(f"/api/v1/stations/{station.name}/").json()
     assert body["state"] == body["stats"]["state"] == "offline"
 
 
 def test_stations_are_read_only(station):
     client = _client(persona("ans_operator"))
-    assert client.delete("/api/v1/stations/t1/").status_code == 405
+    assert client.delete(f"/api/v1/stations/{station.name}/").status_code == 405
     assert client.post("/api/v1/stations/", {"name": "x"}).status_code == 405
 
 

@@ -103,7 +103,7 @@ def test_a_station_worker_killed_mid_job_redelivers_and_finishes(station, queued
     from config.celery import app
 
     broker = "redis://127.0.0.1:6379/3"
-    redis.Redis.from_url(broker).flushdb()
+    redis.Redis.from_url(broker).delete(station.queue)  # only this test's own queue: others share the DB
     marker = tmp_path / "crashed"
     env = _env(CELERY_BROKER_URL=broker, CPX_CRASH_AT="keys", CPX_CRASH_MARKER=str(marker))
     worker = subprocess.Popen(
@@ -157,7 +157,7 @@ def test_two_readers_of_a_station_personalize_in_parallel(station, queued_order,
         OrderFactory(exercise=ActivityFactory().exercise, state="queued") for _ in range(3)
     ]
     broker = "redis://127.0.0.1:6379/3"
-    redis.Redis.from_url(broker).flushdb()
+    redis.Redis.from_url(broker).delete(station.queue)  # only this test's own queue: others share the DB
     worker = subprocess.Popen(
         [sys.executable, "manage.py", "run_station", station.name],
         cwd=ROOT,

@@ -171,7 +171,7 @@ def test_without_blanks_the_order_stays_queued(station, queued_order):
 def test_production_schedule_sends_to_the_station_queue(station, queued_order, scheduled):
     services.production_schedule(order_id=queued_order.pk)
     ((args, kwargs),) = scheduled
-    assert kwargs["args"] == [queued_order.pk, "t1"] and kwargs["queue"] == "station.t1"
+    assert kwargs["args"] == [queued_order.pk, station.name] and kwargs["queue"] == station.queue
 
 
 def test_holder_data_carries_at_most_sixteen_situations(queued_order):

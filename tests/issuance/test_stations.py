@@ -15,13 +15,13 @@ pytestmark = pytest.mark.django_db
 
 
 def test_station_register_is_idempotent_and_adds_stock(station, capsys):
-    call_command("station_register", "t1", "--readers", "2", "--blanks", "6", "--module", SOFTHSM)
+    call_command("station_register", station.name, "--readers", "2", "--blanks", "6", "--module", SOFTHSM)
     assert "2 blanks added (6 available)" in capsys.readouterr().out
-    call_command("station_register", "t1", "--readers", "2", "--blanks", "6", "--module", SOFTHSM)
+    call_command("station_register", station.name, "--readers", "2", "--blanks", "6", "--module", SOFTHSM)
     assert "0 blanks added (6 available)" in capsys.readouterr().out
     assert station.readers.count() == 2
-    assert station.queue == "station.t1"
-    assert station.softhsm_conf.endswith("stations/t1/softhsm2.conf")
+    assert station.queue == f"station.{station.name}"
+    assert station.softhsm_conf.endswith(f"stations/{station.name}/softhsm2.conf")
 
 
 def test_a_job_takes_a_reader_and_gives_it_back(station, queued_order):
@@ -54,7 +54,7 @@ def test_start_up_recovers_what_a_dead_worker_left(station, queued_order, schedu
     assert PersonalizationJob.objects.get(order_id=queued_order.pk).step == "interrupted"
     assert BlankCard.objects.get(pk=blank.pk).state == "spoiled"
     assert Reader.objects.get(pk=reader.pk).state == "idle"
-    assert scheduled[-1][1]["args"] == [queued_order.pk, "t1"]
+    assert scheduled[-1][1]["args"] == [queued_order.pk, station.name]
     card = personalization.personalize_order(order_id=queued_order.pk, station=station)
     assert card is not None
 
@@ -74,6 +74,6 @@ def test_the_sweep_hands_back_forgotten_queued_orders(station, queued_order, sch
 
     Order.objects.filter(pk=queued_order.pk).update(state_changed_at=timezone.now() - dt.timedelta(hours=1))
     assert services.production_sweep() == 1
-    assert scheduled[-1][1]["queue"] == "station.t1"
+    assert scheduled[-1][1]["queue"] == station.queue
     PersonalizationJob.objects.create(order_id=queued_order.pk, station=station, step="keys")
     assert services.production_sweep() == 0  # someone is on it

@@ -10,8 +10,10 @@ A card "slot" is what one physical card covers: a professional exercise, or for 
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 from django.conf import settings
+from django.db import connection
 from django.db.models import Exists, OuterRef, Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
@@ -46,10 +48,54 @@ def live_cards(order: Order):
     )
 
 
+def in_slot(card: Any, order: Order) -> bool:
+    """``slot_filter`` for a card already in memory."""
+    if order.exercise_id:
+        return card.exercise_id == order.exercise_id
+    return card.exercise_id is None and (card.structure_id, card.card_type) == (
+        order.structure_id,
+        order.card_type,
+    )
+
+
+def is_live_card_of(card: Any, order: Order) -> bool:
+    """``live_cards(order).filter(pk=card.pk).exists()`` for a card already in memory."""
+    live = card.state in Card.LIVE_STATES
+    return live and card.professional_id == order.professional_id and in_slot(card, order)
+
+
+Facts = dict[str, bool]
+
+
+def facts(order: Order) -> Facts:
+    """What the rules need to know about other rows, asked in one round trip: an open order of the slot, a
+    live card of the slot (first orders), the structure membership (structure cards)."""
+    questions = {"open_order": in_progress(order)}
+    if order.kind == Order.Kind.FIRST:
+        questions["live_card"] = live_cards(order)
+    if order.card_type in STRUCTURE_ROLE_FOR:
+        questions["member"] = membership(order)
+    return exist(questions)
+
+
+def exist(querysets: dict[str, Any]) -> Facts:
+    """Whether each queryset has a row: ``SELECT EXISTS (...), EXISTS (...)``, one statement."""
+    parts, params = [], []
+    for queryset in querysets.values():
+        sql, more = queryset.values("pk")[:1].query.sql_with_params()
+        parts.append(f"EXISTS ({sql})")
+        params.extend(more)
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT {', '.join(parts)}", params)
+        row = cursor.fetchone()
+    return dict(zip(querysets, row, strict=True))
+
+
 def check(order: Order) -> list[Reason]:
     """Every failed rule, in a stable order; empty when the order is eligible."""
-    reasons = holder_rules(order) + card_type_rules(order) + open_order_rules(order)
-    reasons += KIND_RULES[order.kind](order)
+    known = facts(order)
+    reasons = holder_rules(order) + card_type_rules(order, known) + open_order_rules(order, known)
+    reasons += KIND_RULES[order.kind](order, known)
     return reasons
 
 
@@ -62,9 +108,9 @@ def holder_rules(order: Order) -> list[Reason]:
     return reasons
 
 
-def card_type_rules(order: Order) -> list[Reason]:
+def card_type_rules(order: Order, known: Facts) -> list[Reason]:
     if order.card_type in STRUCTURE_ROLE_FOR:
-        return structure_card_rules(order)
+        return structure_card_rules(order, known)
     exercise = order.exercise
     if exercise is None:
         return [Reason("exercise_required", str(_("A CPS or CPF is ordered for a professional exercise.")))]
@@ -81,12 +127,16 @@ def card_type_rules(order: Order) -> list[Reason]:
     return []
 
 
-def structure_card_rules(order: Order) -> list[Reason]:
+def membership(order: Order):
     role = STRUCTURE_ROLE_FOR[order.card_type]
-    member = StructureMember.objects.filter(
-        structure=order.structure, professional_id=order.professional_id, role=role, is_active=True
+    return StructureMember.objects.filter(
+        structure_id=order.structure_id or 0, professional_id=order.professional_id, role=role, is_active=True
     )
-    if order.structure_id and member.exists():
+
+
+def structure_card_rules(order: Order, known: Facts) -> list[Reason]:
+    role = STRUCTURE_ROLE_FOR[order.card_type]
+    if order.structure_id and known["member"]:
         return []
     messages: dict[str, str] = {
         StructureMember.Role.STAFF: str(_("A CPE is for a structure's staff member.")),
@@ -96,8 +146,8 @@ def structure_card_rules(order: Order) -> list[Reason]:
     return [Reason(f"{order.card_type.lower()}_requires_{role}", messages[role])]
 
 
-def open_order_rules(order: Order) -> list[Reason]:
-    if in_progress(order).exists():
+def open_order_rules(order: Order, known: Facts) -> list[Reason]:
+    if known["open_order"]:
         return [Reason("open_order_exists", str(_("Another order for this card is already in progress.")))]
     return []
 
@@ -119,8 +169,8 @@ def in_progress(order: Order):
     return others.exclude(Q(state=Order.State.SHIPPED) & ~Exists(card_live))
 
 
-def first_rules(order: Order) -> list[Reason]:
-    if live_cards(order).exists():
+def first_rules(order: Order, known: Facts) -> list[Reason]:
+    if known["live_card"]:
         return [
             Reason(
                 "live_card_exists",
@@ -130,9 +180,9 @@ def first_rules(order: Order) -> list[Reason]:
     return []
 
 
-def renewal_rules(order: Order) -> list[Reason]:
+def renewal_rules(order: Order, known: Facts) -> list[Reason]:
     card = order.replaces
-    if card is None or not live_cards(order).filter(pk=card.pk).exists():
+    if card is None or not is_live_card_of(card, order):
         return [Reason("renewal_without_card", str(_("A renewal needs a current card of the holder.")))]
     days_left = (card.valid_until - timezone.localdate()).days
     if days_left > settings.CPX_RENEWAL_WINDOW_DAYS:
@@ -144,14 +194,13 @@ def renewal_rules(order: Order) -> list[Reason]:
     return []
 
 
-def replacement_rules(order: Order) -> list[Reason]:
+def replacement_rules(order: Order, known: Facts) -> list[Reason]:
     card = order.replaces
     if card is None:
         return [Reason("replaced_card_required", str(_("Say which card is replaced.")))]
     if card.professional_id != order.professional_id:
         return [Reason("replaced_card_not_holders", str(_("The replaced card is not the holder's card.")))]
-    same_slot = Card.objects.filter(slot_filter(order), pk=card.pk).exists()
-    if not same_slot or card.card_type != order.card_type:
+    if not in_slot(card, order) or card.card_type != order.card_type:
         message = _("The replaced card is for another exercise or type.")
         return [Reason("replaced_card_mismatch", str(message))]
     if card.state not in REPLACEABLE_STATES:
@@ -159,14 +208,14 @@ def replacement_rules(order: Order) -> list[Reason]:
     return []
 
 
-def update_rules(order: Order) -> list[Reason]:
+def update_rules(order: Order, known: Facts) -> list[Reason]:
     card = order.replaces
-    if card is None or not live_cards(order).filter(pk=card.pk).exists():
+    if card is None or not is_live_card_of(card, order):
         return [Reason("update_without_card", str(_("An update needs a current card of the holder.")))]
     return []
 
 
-KIND_RULES: dict[str, Callable[[Order], list[Reason]]] = {
+KIND_RULES: dict[str, Callable[[Order, Facts], list[Reason]]] = {
     Order.Kind.FIRST: first_rules,
     Order.Kind.RENEWAL: renewal_rules,
     Order.Kind.REPLACEMENT: replacement_rules,

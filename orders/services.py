@@ -28,7 +28,7 @@ from django_fsm import ConcurrentTransition, can_proceed
 from notifications.events import Event
 from notifications.services import notify
 from registry.models import Account, CardType, Exercise, Professional, Structure
-from registry.routing import authority_for_exercise
+from registry.routing import ANS_CODE, authority_for_exercise
 from registry.scoping import orders_visible_to, professionals_visible_to, role_of
 
 from . import eligibility
@@ -52,13 +52,22 @@ STRUCTURE_CARDS = (CardType.CPE, CardType.CPA, CardType.CDE)
 
 
 def system_user() -> User:
-    """The platform's own actor (stations, periodic tasks, payment provider call-backs)."""
+    """The platform's own actor (stations, periodic tasks, payment provider call-backs).
+
+    One query once it exists (it is looked up by every station and call-back); created on first use."""
+    users = get_user_model().objects.select_related("account")
+    user = users.filter(username=SYSTEM_USERNAME, account__isnull=False).first()
+    if user is not None:
+        return user
     user, _created = get_user_model().objects.get_or_create(username=SYSTEM_USERNAME)
     Account.objects.get_or_create(user=user, defaults={"role": Account.Role.SYSTEM})
-    return get_user_model().objects.select_related("account").get(pk=user.pk)
+    return users.get(pk=user.pk)
 
 
 # --- the one path of every transition ------------------------------------------------------------------
+
+# The columns a transition may change (``Order`` transitions touch only these): the UPDATE writes no more.
+TRANSITION_FIELDS = ["state", "fee", "failure_count", "produced_card", "state_changed_at", "updated_at"]
 
 
 def _pk(order: Order | int) -> int:
@@ -68,8 +77,9 @@ def _pk(order: Order | int) -> int:
 def _lock(order: Order | int, actor: User) -> Order:
     """The order, re-read and locked for this transaction, if the actor may see it."""
     try:
-        # What eligibility and the holder's notifications read comes along; only the order's row is locked.
-        related = ("professional", "exercise", "authority", "replaces")
+        # What eligibility, the authority check and the holder's notifications read comes along, in the
+        # same query; only the order's row is locked.
+        related = ("professional", "exercise__profession", "authority", "replaces")
         visible = orders_visible_to(actor).select_related(*related)
         return visible.select_for_update(of=("self",)).get(pk=_pk(order))
     except Order.DoesNotExist:
@@ -78,25 +88,38 @@ def _lock(order: Order | int, actor: User) -> Order:
 
 def _fire(order: Order, actor: User, name: str, *, reason: str = "", **kwargs: Any) -> Order:
     """Run transition ``name`` on a locked order and record it. Call inside ``transaction.atomic``."""
-    if not role_may(role_of(actor), name, order):
-        raise NotPermitted()
-    method = getattr(order, name)
-    if not can_proceed(method):
-        raise InvalidTransition(transition=name, state=order.state, allowed=order.allowed_transitions())
-    from_state = order.state
-    method(**kwargs)
+    return _fire_steps(order, actor, [(name, reason, kwargs)])
+
+
+Step = tuple[str, str, dict[str, Any]]  # transition name, reason, its arguments
+
+
+def _fire_steps(order: Order, actor: User, steps: list[Step]) -> Order:
+    """Run transitions one after the other on a locked order (each checked: role, then the machine), then
+    write the order once and their events in one INSERT. Call inside ``transaction.atomic``."""
+    role = role_of(actor)
+    events = []
+    for name, reason, kwargs in steps:
+        if not role_may(role, name, order):
+            raise NotPermitted()
+        method = getattr(order, name)
+        if not can_proceed(method):
+            raise InvalidTransition(transition=name, state=order.state, allowed=order.allowed_transitions())
+        from_state = order.state
+        method(**kwargs)
+        events.append(_event(order, actor, name, from_state, reason))
     try:
-        order.save()
+        order.save(update_fields=TRANSITION_FIELDS)
     except ConcurrentTransition:
         raise ConcurrentUpdate() from None
-    _record(order, actor, name, from_state, reason)
+    OrderEvent.objects.bulk_create(events)
     if order.state == Order.State.QUEUED:
         transaction.on_commit(lambda: _schedule_production(order.pk), robust=True)
     return order
 
 
-def _record(order: Order, actor: User, name: str, from_state: str, reason: str = "") -> OrderEvent:
-    return OrderEvent.objects.create(
+def _event(order: Order, actor: User, name: str, from_state: str, reason: str = "") -> OrderEvent:
+    return OrderEvent(
         order=order,
         actor=actor,
         actor_role=role_of(actor) or "",
@@ -105,6 +128,12 @@ def _record(order: Order, actor: User, name: str, from_state: str, reason: str =
         to_state=order.state,
         reason=reason,
     )
+
+
+def _record(order: Order, actor: User, name: str, from_state: str, reason: str = "") -> OrderEvent:
+    event = _event(order, actor, name, from_state, reason)
+    event.save()
+    return event
 
 
 def _schedule_production(order_id: int) -> None:
@@ -215,40 +244,68 @@ def _fee_for(order: Order, day: datetime.date) -> Decimal | None:
     return tariff.amount
 
 
+class _AuthorityMoved(Exception):
+    """The registry now sends this submitted order to another authority (raised inside the approval's
+    transaction, before anything is written, so that the re-routing is committed on its own)."""
+
+
 def order_approve(*, order: Order | int, actor: User, reason: str = "") -> Order:
     """Approve after re-checking eligibility; a free order goes on to production, a paid one to payment.
 
     The reviewing authority is derived again first: if the registry moved the holder (ADELI→RPPS), the
-    order moves to the new authority's queue and this actor, if no longer in charge, is told so."""
+    order moves to the new authority's queue and this actor, if no longer in charge, is told so. The common
+    case costs nothing: the check reads the locked row and what came with it."""
     pk = _pk(order)
-    moved = _follow_registry(pk)
+    try:
+        return _approve(pk, actor, reason)
+    except (OrderNotFound, _AuthorityMoved):
+        # Not visible (perhaps not yet moved to this actor's queue) or moved: follow the registry, retry once.
+        moved = _follow_registry(pk)
+        if not moved:
+            raise OrderNotFound() from None
+    try:
+        return _approve(pk, actor, reason)
+    except (OrderNotFound, _AuthorityMoved):
+        raise OrderRerouted() from None
+
+
+def _approve(pk: int, actor: User, reason: str) -> Order:
     with transaction.atomic():
-        try:
-            order = _lock(pk, actor)
-        except OrderNotFound:
-            raise (OrderRerouted() if moved else OrderNotFound()) from None
+        order = _lock(pk, actor)
+        if order.state == Order.State.SUBMITTED and not _authority_current(order):
+            raise _AuthorityMoved()
         _ensure_eligible(order)
-        order = _fire(order, actor, "approve", reason=reason)
-        if order.fee is not None:
-            order = _fire(order, actor, "request_payment")
+        then = "request_payment" if order.fee is not None else "queue"
+        order = _fire_steps(order, actor, [("approve", reason, {}), (then, "", {})])
+        if order.state == Order.State.AWAITING_PAYMENT:
             _tell_holder(order, Event.AWAITING_PAYMENT, amount=str(order.fee), payment_url=_order_url(order))
-            return order
-        order = _fire(order, actor, "queue")
-        _tell_holder(order, Event.ORDER_APPROVED, authority=order.authority.name)
+        else:
+            _tell_holder(order, Event.ORDER_APPROVED, authority=order.authority.name)
         return order
 
 
+def _authority_current(order: Order) -> bool:
+    """Whether the order's authority is still the one ``registry.routing`` derives, without a query: an
+    RPPS holder of an Ordre's profession goes to that Ordre, everyone else to ANS."""
+    profession = order.exercise.profession if order.exercise else None
+    if profession is not None and profession.authority_id and order.professional.rpps:
+        return profession.authority_id == order.authority_id
+    return order.authority.code == ANS_CODE
+
+
 def _follow_registry(order_id: int) -> bool:
-    """Re-derive a submitted order's authority from the registry; True if it moved."""
-    orders = Order.objects.select_related("professional", "exercise__profession__authority")
-    order = orders.filter(pk=order_id).first()
-    if order is None or order.state != Order.State.SUBMITTED:
-        return False
-    authority = authority_for_exercise(order.exercise, order.professional)
-    if authority.pk == order.authority_id:
-        return False
+    """Re-derive a submitted order's authority from the registry and move it if needed; True if it moved.
+
+    Committed on its own: the order changes queue even when the approval that noticed it is refused."""
     with transaction.atomic():
-        locked = Order.objects.select_for_update().get(pk=order_id)
+        related = ("professional", "exercise__profession__authority", "authority")
+        order = Order.objects.select_related(*related).select_for_update(of=("self",)).filter(pk=order_id)
+        locked = order.first()
+        if locked is None or locked.state != Order.State.SUBMITTED:
+            return False
+        authority = authority_for_exercise(locked.exercise, locked.professional)
+        if authority.pk == locked.authority_id:
+            return False
         before = locked.authority.code
         locked.authority = authority
         locked.save(update_fields=["authority", "updated_at"])
@@ -338,7 +395,8 @@ def payment_record(
         if order.state == Order.State.AWAITING_PAYMENT and Decimal(amount) != order.fee:
             message = _("The amount due is %(fee)s EUR.") % {"fee": order.fee}
             raise PaymentRefused(message)
-        order = _fire(order, actor, "record_payment", reason=f"{method} {reference}")
+        steps: list[Step] = [("record_payment", f"{method} {reference}", {}), ("queue", "", {})]
+        order = _fire_steps(order, actor, steps)
         assert order.fee is not None  # record_payment comes only from awaiting_payment
         payment = Payment.objects.create(
             order=order,
@@ -348,7 +406,6 @@ def payment_record(
             recorded_by=actor,
             at=at or timezone.now(),
         )
-        _fire(order, actor, "queue")
         return payment
 
 

@@ -14,6 +14,7 @@ the first attempt left nothing behind but its own ``running`` row, removed in th
 from __future__ import annotations
 
 import re
+import time
 import uuid
 from pathlib import Path
 from typing import Any
@@ -155,11 +156,27 @@ def report_path(record: RegistryImport) -> Path:
     return Path(settings.CPX_REJECT_DIR) / f"api-import-{record.pk}-rejects.csv"
 
 
-@shared_task(bind=True, name="registry.import_upload", acks_late=True, max_retries=24)
-def import_upload(self: Any, import_id: int) -> str:
+RECONNECT_ATTEMPTS = 12
+RECONNECT_PAUSE = 5.0  # seconds
+
+
+@shared_task(name="registry.import_upload", acks_late=True)
+def import_upload(import_id: int) -> str:
     """Import an uploaded file through registry_import, and fold the service's record into ours. A lost
-    database connection (a server restart) retries the whole import: the service's transaction was rolled
-    back, so the next attempt starts from a clean registry."""
+    database connection (a server restart) runs the whole import again once the database answers: the
+    service's transaction was rolled back, so the next attempt starts from a clean registry."""
+    for attempt in range(RECONNECT_ATTEMPTS):
+        try:
+            return _import_once(import_id)
+        except (OperationalError, InterfaceError):
+            connection.close()
+            if attempt == RECONNECT_ATTEMPTS - 1:
+                raise
+            time.sleep(RECONNECT_PAUSE)
+    return "unreachable"
+
+
+def _import_once(import_id: int) -> str:
     record = RegistryImport.objects.filter(pk=import_id).first()
     if record is None or record.status != Status.RUNNING:
         return "nothing to do"
@@ -167,9 +184,8 @@ def import_upload(self: Any, import_id: int) -> str:
     _drop_service_records(record)
     try:
         result = registry_import(path=path, full=record.full, reject_report=report_path(record))
-    except (OperationalError, InterfaceError) as exc:
-        connection.close()
-        raise self.retry(countdown=5, exc=exc) from exc
+    except (OperationalError, InterfaceError):
+        raise
     except Exception as exc:
         _fold_service_record(record, fallback_error=f"{type(exc).__name__}: {exc}")
         if not isinstance(exc, FileRefused):

@@ -42,6 +42,11 @@ app.conf.beat_schedule.update(
             "task": "lifecycle.release_pin_mailers",
             "schedule": crontab(hour=7, minute=0),
         },
+        # The secure print run of the PIN mailers released that morning (sealed content purged once printed).
+        "issuance-print-pin-mailers": {
+            "task": "issuance.print_pin_mailers",
+            "schedule": crontab(hour=7, minute=30),
+        },
         # Safety net behind the registry import's own call: live cards of holders now inactive → revoked.
         "lifecycle-revoke-inactive-holders": {
             "task": "lifecycle.revoke_inactive_holders",

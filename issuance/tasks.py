@@ -34,6 +34,18 @@ def production_sweep() -> int:
     return services.production_sweep()
 
 
+@shared_task(name="issuance.print_pin_mailers")
+def print_pin_mailers() -> int:
+    """Daily, after the release: the secure print run of the PIN mailers due (then purged)."""
+    from pathlib import Path
+
+    from django.conf import settings
+
+    from .printing import pin_mailers_print
+
+    return pin_mailers_print(out_dir=Path(settings.MEDIA_ROOT) / "pin_mailers").printed
+
+
 @app.on_after_finalize.connect
 def schedule(sender, **kwargs) -> None:  # noqa: ANN001 - Celery's signal signature
     sender.add_periodic_task(SWEEP_EVERY, production_sweep.s(), name="issuance production sweep")

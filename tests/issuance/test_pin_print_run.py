@@ -255,3 +255,12 @@ def test_a_bad_day_is_answered_clearly(tmp_path, bad):
     with pytest.raises(CommandError, match="is not a date: give it as YYYY-MM-DD"):
         call_command("print_pin_mailers", "--day", bad, "--out", str(tmp_path))
     assert sealed(mailer) and not list(tmp_path.iterdir())
+
+
+def test_the_print_run_is_a_daily_beat_task(db, settings, tmp_path):
+    from config.celery import app
+    from issuance.tasks import print_pin_mailers
+
+    settings.MEDIA_ROOT = tmp_path
+    assert app.conf.beat_schedule["issuance-print-pin-mailers"]["task"] == "issuance.print_pin_mailers"
+    assert print_pin_mailers.apply().get() == 0

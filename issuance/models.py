@@ -59,7 +59,8 @@ class Card(ConcurrentTransitionMixin, models.Model):
     def ship(self) -> None:
         pass
 
-    @transition(field=state, source=[State.SHIPPED, State.PERSONALIZED], target=State.ACTIVE)
+    # Only a shipped card: a card never shipped has no delivery to confirm (its order would stay stuck).
+    @transition(field=state, source=State.SHIPPED, target=State.ACTIVE)
     def activate(self) -> None:
         pass
 

@@ -194,6 +194,13 @@ def import_registry(stack: Stack, ans: Api) -> dict:
     return done
 
 
+def why_no_replacement(card_id: int) -> object:
+    """Diagnostics only (read from the database): what the card's history says about its replacement."""
+    from issuance.models import CardEvent
+
+    return list(CardEvent.objects.filter(card_id=card_id).values_list("kind", "detail"))
+
+
 def ans_reviewed_person(ans: Api) -> tuple[dict, dict]:
     """A person of the imported registry whose orders ANS reviews (an ADELI profession)."""
     page = ans.get("/api/v1/persons/?limit=500")
@@ -252,6 +259,7 @@ def test_a_card_from_registry_import_to_renewal_reminder_over_http(stack):
     )
 
     replacement_id = opposition["replacement_order_id"]
+    assert replacement_id is not None, why_no_replacement(card["id"])
     replacement = ans.post(f"/api/v1/orders/{replacement_id}/approve/", {})
     assert replacement["state"] == "awaiting_payment" and replacement["fee"] == "36.00", replacement
     ans.get(f"/api/v1/orders/{replacement_id}/invoice/", expect=404)  # nothing paid yet

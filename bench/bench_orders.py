@@ -8,8 +8,10 @@ run), in child processes (so Django is set up on that database whatever the call
 Ours: N draft first-CPS orders of N RPPS doctors (CNOM) are split between two worker processes; each calls
 ``order_submit`` (as the platform's system account) then ``order_approve`` (as a CNOM operator), which
 re-checks eligibility and goes on to ``queue``: three transitions per order, each with its event row, the
-row lock, the scope check and the eligibility queries. ``production_schedule`` (issuance's hand-off to the
-stations) is replaced by a no-op: only the order workflow is measured.
+row lock, the scope check and the eligibility queries, and the holder's two notifications (outbox rows of
+``order_received`` and ``order_approved``, e-mail and in-app, which the limit below does not write).
+``production_schedule`` (issuance's hand-off to the stations) is replaced by a no-op: only the order
+workflow is measured.
 
 The limit, measured in the same run on the same rows (reset to draft, events deleted): the same two
 processes doing only what must reach the database, with the same transactions: per order one transaction

@@ -47,6 +47,11 @@ app.conf.beat_schedule.update(
             "task": "issuance.print_pin_mailers",
             "schedule": crontab(hour=7, minute=30),
         },
+        # The same safety net for the e-CPS of holders the registry made inactive.
+        "ecps-revoke-inactive-holders": {
+            "task": "ecps.revoke_inactive_holders",
+            "schedule": crontab(hour=5, minute=5),
+        },
         # Safety net behind the registry import's own call: live cards of holders now inactive → revoked.
         "lifecycle-revoke-inactive-holders": {
             "task": "lifecycle.revoke_inactive_holders",

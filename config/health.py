@@ -17,3 +17,12 @@ def healthz(request: HttpRequest) -> JsonResponse:
     except Exception as exc:  # any failure means unhealthy; the supervisor only needs the status
         return JsonResponse({"status": "error", "database": str(exc)[:200]}, status=503)
     return JsonResponse({"status": "ok", "database": "ok"})
+
+
+def not_found(request: HttpRequest, exception: Exception | None = None):
+    """404 for the whole site: JSON in the API's error shape under /api/, the portal's page elsewhere."""
+    if request.path.startswith("/api/"):
+        return JsonResponse({"code": "not_found", "message": "Not found."}, status=404)
+    from django.views.defaults import page_not_found
+
+    return page_not_found(request, exception or Exception("not found"))

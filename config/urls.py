@@ -24,3 +24,5 @@ urlpatterns = [
     path(".well-known/openid-configuration", ConnectDiscoveryInfoView.as_view(), name="oidc-discovery"),
     path("", include("portal.urls")),
 ]
+
+handler404 = "config.health.not_found"

@@ -11,6 +11,7 @@ from typing import Any
 
 from django.db.models import Q, QuerySet
 from django.http import Http404
+from django.utils.translation import gettext as _
 from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_view
 from rest_framework import exceptions, serializers
 from rest_framework.authentication import SessionAuthentication, TokenAuthentication
@@ -58,10 +59,20 @@ CODES = {
 }
 
 
-def _flatten(detail: Any) -> dict[str, list[str]]:
+def _flatten(detail: Any, prefix: str = "") -> dict[str, list[str]]:
+    """Field errors as ``{"field": [messages]}``; nested ones get dotted paths (``cards.0.tracking_ref``)."""
     if isinstance(detail, dict):
-        return {key: [str(m) for m in (v if isinstance(v, list) else [v])] for key, v in detail.items()}
-    return {"non_field_errors": [str(m) for m in (detail if isinstance(detail, list) else [detail])]}
+        flat: dict[str, list[str]] = {}
+        for key, value in detail.items():
+            flat.update(_flatten(value, f"{prefix}{key}."))
+        return flat
+    if isinstance(detail, list) and any(isinstance(item, dict | list) for item in detail):
+        flat = {}
+        for position, item in enumerate(detail):
+            flat.update(_flatten(item, f"{prefix}{position}."))
+        return flat
+    messages = [str(m) for m in (detail if isinstance(detail, list) else [detail])]
+    return {prefix.rstrip(".") or "non_field_errors": messages} if messages else {}
 
 
 def api_exception_handler(exc: Exception, context: dict) -> Response | None:
@@ -73,7 +84,7 @@ def api_exception_handler(exc: Exception, context: dict) -> Response | None:
     if isinstance(exc, Http404):
         code = "not_found"
     if isinstance(exc, exceptions.ValidationError):
-        response.data = {"code": code, "message": "Invalid input.", "fields": _flatten(exc.detail)}
+        response.data = {"code": code, "message": str(_("Invalid input.")), "fields": _flatten(exc.detail)}
     elif isinstance(exc, ReferencedNotFound):
         response.data = {"code": code, "message": str(exc.detail), "fields": _flatten(exc.fields)}
     else:
@@ -153,7 +164,8 @@ class Pagination(LimitOffsetPagination):
 
 
 class ApiView(APIView):
-    """The conventions of every CPx endpoint (mixed into DRF views)."""
+    # The conventions of every CPx endpoint (mixed into DRF views). A comment, not a docstring: OpenAPI
+    # would show a docstring as the description of every endpoint that has none of its own.
 
     # Token first, so an anonymous request is told how to authenticate (401, not 403).
     authentication_classes: Any = [TokenAuthentication, SessionAuthentication]

@@ -187,7 +187,8 @@ def main() -> None:
     time.sleep(3)
     print(
         "\n" + "=" * 78 + "\n"
-        "  The CPx platform runs on http://127.0.0.1:8000/\n"
+        "  The CPx platform runs on http://localhost:8000/ (also http://127.0.0.1:8000/; the e-CPS passkeys\n"
+        "  need the name localhost: WebAuthn refuses IP addresses)\n"
         "  portals: /   admin: /admin/   API: /api/v1/ (docs /api/docs/)   CRL: /pki/crl/   OCSP: /pki/ocsp\n"
         f"  processes: {', '.join(processes)}\n\n  {accounts.replace(chr(10), chr(10) + '  ')}\n\n"
         "  Ctrl-C stops everything.\n" + "=" * 78,

@@ -246,14 +246,44 @@ def write_reject_report(*, cursor: Any, path: Path) -> None:
             out.write(data)
 
 
+def count_active(cursor: Any) -> int:
+    """The active professionals a --full import may deactivate (the registry's RPPS and ADELI people)."""
+    cursor.execute("SELECT count(*) FROM registry_professional WHERE is_active AND id_type IN ('0', '8')")
+    return int(cursor.fetchone()[0])
+
+
+def _check_deactivation_share(
+    stream: TextStream, deactivated: int, active: int, max_share: float | None
+) -> None:
+    """A truncated or partial file given as --full would strike most of the registry off (and revoke their
+    cards): refuse it as a whole unless forced."""
+    if max_share is None or deactivated == 0 or deactivated <= max_share * active:
+        return
+    raise stream.refuse(
+        f"this --full import would deactivate {deactivated:,} of the {active:,} active professionals "
+        f"({deactivated / active:.1%}), more than the {max_share:.1%} allowed "
+        "(setting CPX_IMPORT_MAX_DEACTIVATION_SHARE): refused, the registry is unchanged; check that the "
+        "file is the complete extraction, or run again with --force (force=True) if this is intended"
+    )
+
+
 def extraction_load(
-    *, path: Path, full: bool, reject_report: Path, progress: Progress | None = None
+    *,
+    path: Path,
+    full: bool,
+    reject_report: Path,
+    progress: Progress | None = None,
+    max_deactivation_share: float | None = None,
 ) -> ImportResult:
-    """Stage, check and merge one extraction file, in the caller's transaction."""
+    """Stage, check and merge one extraction file, in the caller's transaction.
+
+    With ``full`` and a ``max_deactivation_share``, a file that would deactivate more than that share of the
+    active registry is refused (FileRefused: the caller's transaction rolls everything back)."""
     started = time.monotonic()
     stream = TextStream(path=path)
     spool = RejectSpool()
     with connection.cursor() as cursor:
+        active_before = count_active(cursor) if full else 0
         create_temp_tables(cursor)
         rows = stage_extraction(cursor=cursor, stream=stream, spool=spool, progress=progress)
         copy_spool(cursor, spool)
@@ -263,6 +293,7 @@ def extraction_load(
         if full:
             reason = f"absent from the full extraction {path.name}"
             deactivated = deactivate_absent(cursor=cursor, reason=reason)
+            _check_deactivation_share(stream, deactivated, active_before, max_deactivation_share)
         rejected = count_rejects(cursor)
         write_reject_report(cursor=cursor, path=reject_report)
         drop_temp_tables(cursor)

@@ -20,6 +20,9 @@ from .merge import Progress
 from .models import RegistryImport
 from .textfile import FileRefused, file_sha256
 
+# A --full import deactivating more than this share of the active registry is refused unless forced.
+DEFAULT_MAX_DEACTIVATION_SHARE = 0.05
+
 # Two imports at once would merge against each other's half-written state: they take turns.
 IMPORT_LOCK = 0x43505852  # "CPXR"
 
@@ -30,20 +33,33 @@ def registry_import(
     *,
     path: Path,
     full: bool = False,
+    force: bool = False,
     reject_report: Path | None = None,
     progress: Progress | None = None,
 ) -> ImportResult:
     """Import a ``PS_LibreAcces_Personne_activite`` extraction (plain or zipped, any published encoding).
 
-    Raises FileRefused when the file is unusable as a whole; bad rows only go to the reject report.
+    Raises FileRefused when the file is unusable as a whole; bad rows only go to the reject report. A
+    ``full`` import that would deactivate more than ``CPX_IMPORT_MAX_DEACTIVATION_SHARE`` (default 5%) of
+    the active registry is refused as a whole, unless ``force``.
     """
 
     def load(source: Path, report: Path, report_progress: Progress | None) -> ImportResult:
-        return extraction_load(path=source, full=full, reject_report=report, progress=report_progress)
+        return extraction_load(
+            path=source,
+            full=full,
+            reject_report=report,
+            progress=report_progress,
+            max_deactivation_share=None if force else max_deactivation_share(),
+        )
 
     return _run(
         path=path, kind="extraction", full=full, reject_report=reject_report, progress=progress, load=load
     )
+
+
+def max_deactivation_share() -> float:
+    return float(getattr(settings, "CPX_IMPORT_MAX_DEACTIVATION_SHARE", DEFAULT_MAX_DEACTIVATION_SHARE))
 
 
 def registry_correspondence_import(

@@ -29,7 +29,7 @@ def test_a_full_import_without_a_holder_revokes_their_cards_and_tells_them_why(w
     certificates = issue_certificates(card)
     others = [row for row in sample_rows() if row[2] != DOCTOR]
 
-    result = registry_import(path=write_extraction(others), full=True)
+    result = registry_import(path=write_extraction(others), full=True, force=True)
 
     assert result.deactivated >= 1
     card.refresh_from_db()

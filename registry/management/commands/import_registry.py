@@ -29,6 +29,12 @@ class Command(BaseCommand):
             action="store_true",
             help="a full extraction: professionals it no longer lists are marked inactive",
         )
+        parser.add_argument(
+            "--force",
+            action="store_true",
+            help="with --full: deactivate even more than CPX_IMPORT_MAX_DEACTIVATION_SHARE (default 5%%) "
+            "of the active registry (otherwise such a file is refused)",
+        )
         parser.add_argument("--correspondence", metavar="FILE", help="ANS's 'N° ADELI;N° RPPS' file")
         parser.add_argument("--reject-report", metavar="PATH", help="where to write the rejects (CSV)")
         parser.add_argument("--progress", action="store_true", help="show progress even when not on a tty")
@@ -43,7 +49,13 @@ class Command(BaseCommand):
             if options["file"]:
                 path = Path(options["file"])
                 results.append(
-                    registry_import(path=path, full=options["full"], reject_report=report, progress=progress)
+                    registry_import(
+                        path=path,
+                        full=options["full"],
+                        force=options["force"],
+                        reject_report=report,
+                        progress=progress,
+                    )
                 )
                 report = report.with_suffix(".correspondence.csv") if report else None
             if options["correspondence"]:

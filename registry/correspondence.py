@@ -75,8 +75,11 @@ WHERE p.id = m.professional_id AND p.rpps IS NULL
 """
 
 
-def correspondence_load(*, path: Path, reject_report: Path, progress: Progress | None = None) -> ImportResult:
-    """Stage, check and apply one correspondence file, in the caller's transaction."""
+def correspondence_load(
+    *, path: Path, reject_report: Path | None, progress: Progress | None = None
+) -> ImportResult:
+    """Stage, check and apply one correspondence file, in the caller's transaction (no report written
+    when ``reject_report`` is None)."""
     started = time.monotonic()
     stream = TextStream(path=path)
     spool = RejectSpool()
@@ -93,7 +96,8 @@ def correspondence_load(*, path: Path, reject_report: Path, progress: Progress |
         cursor.execute(SWITCH_SQL)
         updated = int(cursor.rowcount)
         rejected = count_rejects(cursor)
-        write_reject_report(cursor=cursor, path=reject_report)
+        if reject_report is not None:
+            write_reject_report(cursor=cursor, path=reject_report)
         cursor.execute("DROP TABLE import_correspondence, import_matches")
         drop_temp_tables(cursor)
     return ImportResult(

@@ -26,8 +26,6 @@ DEFAULT_MAX_DEACTIVATION_SHARE = 0.05
 # Two imports at once would merge against each other's half-written state: they take turns.
 IMPORT_LOCK = 0x43505852  # "CPXR"
 
-Loader = Callable[[Path, Path, Progress | None], ImportResult]
-
 
 def registry_import(
     *,
@@ -44,17 +42,52 @@ def registry_import(
     the active registry is refused as a whole, unless ``force``.
     """
 
-    def load(source: Path, report: Path, report_progress: Progress | None) -> ImportResult:
-        return extraction_load(
-            path=source,
-            full=full,
-            reject_report=report,
-            progress=report_progress,
-            max_deactivation_share=None if force else max_deactivation_share(),
-        )
+    def work(reports: list[Path]) -> list[ImportResult]:
+        return [_extraction(path, full, force, reports[0], progress)]
 
-    return _run(
-        path=path, kind="extraction", full=full, reject_report=reject_report, progress=progress, load=load
+    return _run([(path, "extraction", full, reject_report)], work)[0]
+
+
+def registry_import_with_correspondence(
+    *,
+    path: Path,
+    correspondence: Path,
+    full: bool = False,
+    force: bool = False,
+    reject_report: Path | None = None,
+    correspondence_reject_report: Path | None = None,
+    progress: Progress | None = None,
+) -> tuple[ImportResult, ImportResult]:
+    """An extraction and the ADELI -> RPPS correspondence published with it, in one transaction (all or
+    nothing): the correspondence first, so that a person the extraction already lists under their new RPPS
+    number is found (switched from ADELI) rather than created a second time; then the extraction; then the
+    correspondence again for the people the extraction has just brought in by ADELI. The second pass's
+    rejects are the report's (a line the extraction resolved is not a reject); the updates of both count.
+    Returns (correspondence result, extraction result)."""
+
+    def work(reports: list[Path]) -> list[ImportResult]:
+        first = correspondence_load(path=correspondence, reject_report=None, progress=progress)
+        extraction = _extraction(path, full, force, reports[1], progress)
+        second = correspondence_load(path=correspondence, reject_report=reports[0], progress=progress)
+        second.updated += first.updated
+        second.unchanged = second.rows - second.rejected - second.updated
+        return [second, extraction]
+
+    jobs = [
+        (correspondence, "correspondence", False, correspondence_reject_report),
+        (path, "extraction", full, reject_report),
+    ]
+    corr, extraction = _run(jobs, work)
+    return corr, extraction
+
+
+def _extraction(path: Path, full: bool, force: bool, report: Path, progress: Progress | None) -> ImportResult:
+    return extraction_load(
+        path=path,
+        full=full,
+        reject_report=report,
+        progress=progress,
+        max_deactivation_share=None if force else max_deactivation_share(),
     )
 
 
@@ -67,45 +100,44 @@ def registry_correspondence_import(
 ) -> ImportResult:
     """Apply ANS's ADELI -> RPPS correspondence file: each listed person gains their RPPS number."""
 
-    def load(source: Path, report: Path, report_progress: Progress | None) -> ImportResult:
-        return correspondence_load(path=source, reject_report=report, progress=report_progress)
+    def work(reports: list[Path]) -> list[ImportResult]:
+        return [correspondence_load(path=path, reject_report=reports[0], progress=progress)]
 
-    return _run(
-        path=path,
-        kind="correspondence",
-        full=False,
-        reject_report=reject_report,
-        progress=progress,
-        load=load,
-    )
+    return _run([(path, "correspondence", False, reject_report)], work)[0]
 
 
-def _run(
-    *,
-    path: Path,
-    kind: str,
-    full: bool,
-    reject_report: Path | None,
-    progress: Progress | None,
-    load: Loader,
-) -> ImportResult:
-    record = RegistryImport.objects.create(file_name=str(path)[-500:], kind=kind, full=full, file_sha256="")
-    report = reject_report or default_report_path(path, record)
+# (the file, its kind, full, the reject report asked for): one RegistryImport each.
+Job = tuple[Path, str, bool, Path | None]
+
+
+def _run(jobs: list[Job], work: Callable[[list[Path]], list[ImportResult]]) -> list[ImportResult]:
+    """Record each file's run, do ``work`` (given each file's reject report path) in one transaction under
+    the import lock, and record its outcome; a refusal of any file leaves the registry as it was."""
+    records = [
+        RegistryImport.objects.create(file_name=str(path)[-500:], kind=kind, full=full, file_sha256="")
+        for path, kind, full, _ in jobs
+    ]
+    reports = [
+        report or default_report_path(path, record)
+        for (path, _, _, report), record in zip(jobs, records, strict=True)
+    ]
     try:
         with transaction.atomic():
             with connection.cursor() as cursor:
                 cursor.execute("SELECT pg_advisory_xact_lock(%s)", [IMPORT_LOCK])
-            result = load(path, report, progress)
+            results = work(reports)
     except Exception as exc:
-        _record_failure(record, path, exc)
+        for (path, _, _, _), record in zip(jobs, records, strict=True):
+            _record_failure(record, path, exc, own=len(jobs) == 1 or str(exc).startswith(f"{path}:"))
         raise
-    if result.rejected == 0 and reject_report is None:
-        report.unlink(missing_ok=True)  # nothing to report: no empty file left behind
-        result.reject_report = None
-    _record_success(record, result)
-    if result.deactivated:
+    for (_, _, _, asked), report, result, record in zip(jobs, reports, results, records, strict=True):
+        if result.rejected == 0 and asked is None:
+            report.unlink(missing_ok=True)  # nothing to report: no empty file left behind
+            result.reject_report = None
+        _record_success(record, result)
+    if any(result.deactivated for result in results):
         holders_struck_off()
-    return result
+    return results
 
 
 def holders_struck_off() -> None:
@@ -125,9 +157,11 @@ def default_report_path(path: Path, record: RegistryImport) -> Path:
     return Path(settings.CPX_REJECT_DIR) / f"{stem}-{stamp}-run{record.pk}-rejects.csv"
 
 
-def _record_failure(record: RegistryImport, path: Path, exc: Exception) -> None:
+def _record_failure(record: RegistryImport, path: Path, exc: Exception, *, own: bool = True) -> None:
     record.status = RegistryImport.Status.REFUSED
     record.error = str(exc) if isinstance(exc, FileRefused) else f"{type(exc).__name__}: {exc}"
+    if not own:  # another file of the same run was refused: nothing of this one was applied either
+        record.error = f"not applied, the run was refused: {record.error}"
     record.file_sha256 = file_sha256(path)
     record.finished_at = timezone.now()
     record.save()

@@ -122,3 +122,53 @@ def test_both_files_in_one_command_print_one_line(write_extraction):
     call_command("import_registry", str(SAMPLE), correspondence=str(CORRESPONDENCE), stdout=out)
     assert out.getvalue().count("\n") == 1
     assert out.getvalue().startswith("imported 4, updated 1, unchanged 0, rejected 0")
+
+
+def optician_by_rpps(**changes):
+    return sample_row(3, id_type="8", identifier="10002718285", national_id="810002718285", **changes)
+
+
+@pytest.mark.parametrize("full", [False, True])
+def test_an_extraction_listing_a_person_under_their_new_rpps_with_the_correspondence_in_one_run(
+    write_extraction, tmp_path, full
+):
+    registry_import(path=SAMPLE)  # the optician is registered by ADELI
+    optician = Professional.objects.get(national_id=OPTICIAN)
+    path = write_extraction([*sample_rows()[:3], optician_by_rpps(last_name="NOUVEAUNOM")])
+    out = StringIO()
+    report = tmp_path / "rejects.csv"
+    call_command(
+        "import_registry",
+        str(path),
+        correspondence=str(CORRESPONDENCE),
+        full=full,
+        reject_report=str(report),
+        stdout=out,
+    )
+    assert out.getvalue().startswith("imported 0, updated 2, unchanged 3, rejected 0")
+    assert "deactivated" not in out.getvalue()
+    people = Professional.objects.filter(last_name__in=["NOUVEAUNOM", optician.last_name])
+    assert list(people.values_list("pk", "national_id", "rpps", "adeli", "last_name", "is_active")) == [
+        (optician.pk, "810002718285", "10002718285", "137016648", "NOUVEAUNOM", True)
+    ]
+    assert Professional.objects.count() == 3 and Professional.objects.filter(is_active=True).count() == 3
+    assert Activity.objects.filter(exercise__professional=optician, is_active=True).count() == 1
+    runs = RegistryImport.objects.filter(status="done").order_by("pk")
+    assert [run.kind for run in runs] == ["extraction", "correspondence", "extraction"]
+
+
+def test_one_run_is_all_or_nothing(write_extraction, correspondence):
+    from registry.textfile import FileRefused
+
+    registry_import(path=SAMPLE)
+    path = write_extraction([*sample_rows()[:3], optician_by_rpps()], header="not|a|header")
+    with pytest.raises(FileRefused):
+        from registry.services import registry_import_with_correspondence
+
+        registry_import_with_correspondence(path=path, correspondence=CORRESPONDENCE)
+    optician = Professional.objects.get(national_id=OPTICIAN)
+    assert optician.rpps is None  # the correspondence, applied first, was rolled back with the refusal
+    runs = RegistryImport.objects.filter(status="refused").order_by("pk")
+    assert [run.kind for run in runs] == ["correspondence", "extraction"]
+    assert runs[0].error.startswith("not applied, the run was refused: ")
+    assert "not a PS_LibreAcces" in runs[1].error and not runs[1].error.startswith("not applied")

@@ -12,7 +12,11 @@ from pathlib import Path
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from registry.importer import ImportResult
-from registry.services import registry_correspondence_import, registry_import
+from registry.services import (
+    registry_correspondence_import,
+    registry_import,
+    registry_import_with_correspondence,
+)
 from registry.textfile import FileRefused
 
 
@@ -45,23 +49,37 @@ class Command(BaseCommand):
         report = Path(options["reject_report"]) if options["reject_report"] else None
         progress = self.progress if options["progress"] or sys.stderr.isatty() else None
         results: list[ImportResult] = []
+        file = Path(options["file"]) if options["file"] else None
+        correspondence = Path(options["correspondence"]) if options["correspondence"] else None
         try:
-            if options["file"]:
-                path = Path(options["file"])
+            if file and correspondence:
+                # One transaction, the correspondence first (see registry_import_with_correspondence).
+                results.extend(
+                    registry_import_with_correspondence(
+                        path=file,
+                        correspondence=correspondence,
+                        full=options["full"],
+                        force=options["force"],
+                        reject_report=report,
+                        correspondence_reject_report=_correspondence_report(report),
+                        progress=progress,
+                    )
+                )
+            elif file:
                 results.append(
                     registry_import(
-                        path=path,
+                        path=file,
                         full=options["full"],
                         force=options["force"],
                         reject_report=report,
                         progress=progress,
                     )
                 )
-                report = report.with_suffix(".correspondence.csv") if report else None
-            if options["correspondence"]:
-                path = Path(options["correspondence"])
+            elif correspondence:
                 results.append(
-                    registry_correspondence_import(path=path, reject_report=report, progress=progress)
+                    registry_correspondence_import(
+                        path=correspondence, reject_report=report, progress=progress
+                    )
                 )
         except FileRefused as exc:
             raise CommandError(f"refused: {exc}") from exc
@@ -72,6 +90,10 @@ class Command(BaseCommand):
     def progress(self, message: str) -> None:
         sys.stderr.write(f"\r{time.strftime('%H:%M:%S')} {message:<60}")
         sys.stderr.flush()
+
+
+def _correspondence_report(report: Path | None) -> Path | None:
+    return report.with_suffix(".correspondence.csv") if report else None
 
 
 def summary_line(results: list[ImportResult]) -> str:

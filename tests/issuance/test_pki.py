@@ -165,9 +165,10 @@ def test_an_unknown_ca_has_no_crl(client, hierarchy):
     assert client.get("/pki/crl/nope.crl").status_code == 404
 
 
-def _openssl_ocsp(url, issuer, chain, cert):
+def _openssl_ocsp(url, issuer, chain, *certs):
+    asked = [arg for cert in certs for arg in ("-cert", str(cert))]
     result = subprocess.run(
-        ["openssl", "ocsp", "-issuer", str(issuer), "-cert", str(cert), "-url", url, "-CAfile", str(chain)],
+        ["openssl", "ocsp", "-issuer", str(issuer), *asked, "-url", url, "-CAfile", str(chain)],
         capture_output=True,
         text=True,
         timeout=30,
@@ -188,6 +189,98 @@ def test_openssl_ocsp_answers_good_then_revoked(live_server, issue, pem_files, t
     out = _openssl_ocsp(url, issuer, chain, cert)
     assert "Response verify OK" in out and f"{cert}: revoked" in out, out
     assert "Reason: keyCompromise" in out
+
+
+@pytest.mark.django_db(transaction=True)
+def test_openssl_ocsp_answers_each_certificate_of_a_request(live_server, issue, pem_files, tmp_path):
+    """`openssl ocsp -cert auth.pem -cert sign.pem`: one request, two CertIDs, one signed status each."""
+    chain, issuer = pem_files
+    auth = issue("auth")
+    sign = issue("sign")
+    auth_pem = write_cert_pem(tmp_path / "auth.pem", bytes(auth.der))
+    sign_pem = write_cert_pem(tmp_path / "sign.pem", bytes(sign.der))
+    url = f"{live_server.url}/pki/ocsp"
+    out = _openssl_ocsp(url, issuer, chain, auth_pem, sign_pem)
+    assert "Response verify OK" in out and f"{auth_pem}: good" in out and f"{sign_pem}: good" in out, out
+
+    services.certificate_revoke(certificate=sign, reason="keyCompromise")
+    out = _openssl_ocsp(url, issuer, chain, auth_pem, sign_pem)
+    assert "Response verify OK" in out, out
+    assert f"{auth_pem}: good" in out and f"{sign_pem}: revoked" in out, out
+    assert "Reason: keyCompromise" in out
+
+
+def test_ocsp_answers_several_certificates_in_the_order_asked(client, issue, hierarchy):
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.hazmat.primitives.asymmetric import padding
+    from cryptography.x509 import ocsp
+
+    issuer = pki.ca_certificate(hierarchy[1])
+    first = issue("auth")
+    second = issue("sign")
+    services.certificate_revoke(certificate=first, reason="superseded")
+    request = (
+        ocsp.OCSPRequestBuilder()
+        .add_certificate(x509.load_der_x509_certificate(bytes(first.der)), issuer, hashes.SHA256())
+        .build()
+    )
+    one = pki._parse_ocsp_request(request.public_bytes(pki.serialization.Encoding.DER))[0][0]
+    # Glue a request of three CertIDs (cryptography builds one only): revoked, good, never issued.
+    from asn1crypto import ocsp as asn1_ocsp
+
+    def cert_id(serial):
+        loaded = asn1_ocsp.CertId.load(one.der).copy()
+        loaded["serial_number"] = serial
+        return {"req_cert": loaded}
+
+    serials = [int(first.serial, 16), int(second.serial, 16), 4242]
+    der = asn1_ocsp.OCSPRequest(
+        {"tbs_request": {"request_list": [cert_id(serial) for serial in serials]}}
+    ).dump()
+    response = client.post("/pki/ocsp", der, content_type="application/ocsp-request")
+    assert response.status_code == 200
+    answer = ocsp.load_der_ocsp_response(response.content)
+    assert answer.response_status == ocsp.OCSPResponseStatus.SUCCESSFUL
+    statuses = [(single.serial_number, single.certificate_status) for single in answer.responses]
+    assert statuses == [
+        (serials[0], ocsp.OCSPCertStatus.REVOKED),
+        (serials[1], ocsp.OCSPCertStatus.GOOD),
+        (4242, ocsp.OCSPCertStatus.UNKNOWN),
+    ]
+    assert next(iter(answer.responses)).revocation_reason == x509.ReasonFlags.superseded
+    issuer.public_key().verify(
+        answer.signature, answer.tbs_response_bytes, padding.PKCS1v15(), answer.signature_hash_algorithm
+    )
+
+
+def test_ocsp_refuses_too_many_certificates_or_mixed_cas(client, issue, hierarchy):
+    from asn1crypto import ocsp as asn1_ocsp
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.x509 import ocsp
+
+    root, issuing = (pki.ca_certificate(ca) for ca in hierarchy)
+    card = x509.load_der_x509_certificate(bytes(issue().der))
+    of_card = ocsp.OCSPRequestBuilder().add_certificate(card, issuing, hashes.SHA1()).build()  # noqa: S303
+    of_ca = ocsp.OCSPRequestBuilder().add_certificate(issuing, root, hashes.SHA1()).build()  # noqa: S303
+
+    def glued(*requests):
+        items = [
+            {"req_cert": pki._parse_ocsp_request(r.public_bytes(pki.serialization.Encoding.DER))[0][0].der}
+            for r in requests
+        ]
+        items = [{"req_cert": asn1_ocsp.CertId.load(item["req_cert"])} for item in items]
+        return asn1_ocsp.OCSPRequest({"tbs_request": {"request_list": items}}).dump()
+
+    def status(der):
+        response = client.post("/pki/ocsp", der, content_type="application/ocsp-request")
+        assert response.status_code == 200
+        return ocsp.load_der_ocsp_response(response.content).response_status
+
+    assert status(glued(of_card, of_ca)) == ocsp.OCSPResponseStatus.UNAUTHORIZED
+    too_many = glued(*[of_card] * (pki.OCSP_MAX_CERTS + 1))
+    assert status(too_many) == ocsp.OCSPResponseStatus.MALFORMED_REQUEST
+    empty = asn1_ocsp.OCSPRequest({"tbs_request": {"request_list": []}}).dump()
+    assert status(empty) == ocsp.OCSPResponseStatus.MALFORMED_REQUEST
 
 
 def test_ocsp_get_form_and_unknown_serial(client, issue, hierarchy):

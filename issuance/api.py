@@ -6,11 +6,13 @@ Stations, their readers, blank stock, throughput and failures are for the people
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from django.db.models import QuerySet
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers
+from rest_framework.exceptions import NotFound
 from rest_framework.permissions import BasePermission
 from rest_framework.viewsets import ReadOnlyModelViewSet
 
@@ -22,6 +24,9 @@ from .models import Card, Certificate, PersonalizationJob, ReaderStation
 
 PRODUCTION_WATCHERS = {Account.Role.ANS_OPERATOR, Account.Role.AUDITOR, Account.Role.SYSTEM}
 RECENT_FAILURES = 20
+# A station name is a slug of at most 40 characters (ReaderStation.name): anything else (a NUL byte, which
+# PostgreSQL refuses in a text parameter, or a name too long) is not found, without asking the database.
+STATION_NAME = re.compile(r"[-a-zA-Z0-9_]{1,40}")
 
 
 class WatchesProduction(BasePermission):
@@ -69,6 +74,12 @@ class StationViewSet(ReadOnlyModelViewSet):
     permission_classes = [WatchesProduction]
     lookup_field = "name"
     queryset = ReaderStation.objects.order_by("name")
+
+    def get_object(self) -> ReaderStation:
+        name = self.kwargs.get(self.lookup_url_kwarg or self.lookup_field, "")
+        if not (isinstance(name, str) and STATION_NAME.fullmatch(name)):
+            raise NotFound()
+        return super().get_object()
 
 
 class CertificateSerializer(serializers.ModelSerializer):

@@ -53,6 +53,26 @@ def test_a_station_whose_heartbeat_stopped_shows_offline(station):
     assert body["state"] == body["stats"]["state"] == "offline"
 
 
+@pytest.mark.parametrize("name", ["%00", "a%00b", "x" * 41, "%C3%A9t%C3%A9", "%FF"])
+def test_a_station_name_that_cannot_exist_is_a_json_404(station, name):
+    """A NUL byte used to reach PostgreSQL (DataError, a 500); names that are not slugs stop before it."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    client = _client(persona("ans_operator"))
+    with CaptureQueriesContext(connection) as queries:
+        response = client.get(f"/api/v1/stations/{name}/")
+    assert response.status_code == 404
+    assert response["Content-Type"] == "application/json"
+    assert response.json()["code"] == "not_found"
+    assert not any("issuance_readerstation" in query["sql"] for query in queries.captured_queries)
+
+
+def test_a_card_id_that_is_not_a_number_is_a_json_404(db):
+    response = _client(persona("ans_operator")).get("/api/v1/cards/%00/")
+    assert response.status_code == 404 and response["Content-Type"] == "application/json"
+
+
 def test_stations_are_read_only(station):
     client = _client(persona("ans_operator"))
     assert client.delete(f"/api/v1/stations/{station.name}/").status_code == 405

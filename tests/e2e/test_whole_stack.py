@@ -57,6 +57,12 @@ class Stack:
         return "\n".join(f"--- {n}\n{p.output()[-3000:]}" for n, p in self.running.items())
 
 
+TARIFF_SCRIPT = (
+    "import datetime; from orders.models import Tariff; "
+    "Tariff.objects.get_or_create(valid_from=datetime.date(2025, 1, 1), defaults={'amount': '36.00'})"
+)
+
+
 @pytest.fixture
 def stack(tmp_path):
     _flush_broker()
@@ -72,6 +78,8 @@ def stack(tmp_path):
         CPX_PKI_PASSPHRASE="e2e-passphrase",
     )
     manage(env, "pki_init")
+    # The 2025 tariff comes from a data migration; a transactional test before this one flushed it.
+    manage(env, "shell", "--no-imports", "-c", TARIFF_SCRIPT)
     manage(env, "station_register", STATION, "--readers", "2", "--blanks", "6", "--module", SOFTHSM)
     specs = {name: cmd for name, cmd in procfile().items() if name in {"web", "worker", "beat", "station"}}
     with processes(specs, env, tmp_path) as running:

@@ -149,12 +149,33 @@ class RowChecker:
 
     CACHE_LIMIT = 200_000
 
-    def __init__(self) -> None:
+    def __init__(self, *, terminated: bool = True) -> None:
+        # Whether this file's rows end with a ``|`` terminator: learnt from its rows (see terminated_row),
+        # until then assumed to be as the header's.
+        self.terminated = terminated
+        self._terminator_known = False
         self.professions = set(Profession.objects.values_list("code", flat=True))
         self.modes = set(ExerciseMode.objects.values_list("code", flat=True)) | {""}
         self.categories = set(ProfessionalCategory.objects.values_list("code", flat=True)) | {""}
         self._cache: dict[tuple[int, str], str | None] = {}
         self._last_person: tuple[str, str, str] | None = None
+
+    def terminated_row(self, line: str, fields: list[str]) -> bool:
+        """Whether the row's last ``|`` is a terminator (to take off before counting columns).
+
+        A row may end with ``|`` or not, whatever the header does. A row not ending with ``|`` is read as it
+        is. A row ending with ``|`` is ambiguous on its own (a terminator, or an empty last column), so the
+        file's convention decides: it is learnt from the first row that shows it (a row not ending with
+        ``|``: no terminators; a row ending with ``|`` that has WIDTH columns before it: terminators), and
+        assumed to be the header's until then. Where rows are not terminated, a row of exactly WIDTH
+        columns plus a final ``|`` is still read as terminated (as it was always accepted)."""
+        ends = line.endswith("|")
+        if not self._terminator_known:
+            if not ends:
+                self.terminated, self._terminator_known = False, True
+            elif len(fields) == WIDTH + 1:
+                self.terminated, self._terminator_known = True, True
+        return ends and (self.terminated or len(fields) == WIDTH + 1)
 
     def problem(self, fields: list[str]) -> Problem | None:
         return self._person_problem(fields) or self._code_problem(fields) or self._structure_problem(fields)

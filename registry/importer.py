@@ -119,8 +119,8 @@ def stage_extraction(
     """COPY the good rows of the file into ``import_rows``; return the number of data rows read."""
     with open_binary(stream.path) as handle:
         lines = read_lines(stream, handle)
-        _check_header(stream, lines)
-        checker = RowChecker()
+        terminated = _check_header(stream, lines)
+        checker = RowChecker(terminated=terminated)
         with cursor.copy(f"COPY import_rows (line, {', '.join(NAMES)}) FROM STDIN (DELIMITER '|')") as copy:
             rows = _copy_rows(copy, _rows(lines), checker, stream, spool, progress)
     if rows == 0:
@@ -128,13 +128,15 @@ def stage_extraction(
     return rows
 
 
-def _check_header(stream: TextStream, lines: Iterator[tuple[int, str]]) -> None:
+def _check_header(stream: TextStream, lines: Iterator[tuple[int, str]]) -> bool:
+    """Check the header line; return whether it ends with a ``|`` terminator."""
     first = next(lines, None)
     if first is None or not first[1].strip():
         raise stream.refuse("the file is empty (no header line)")
     problem = header_problem(first[1])
     if problem:
         raise stream.refuse(f"{problem}: not a PS_LibreAcces_Personne_activite extraction")
+    return first[1].rstrip().endswith("|")
 
 
 def _rows(lines: Iterator[tuple[int, str]]) -> Iterator[tuple[int, str]]:
@@ -171,13 +173,13 @@ def _staged_line(
 ) -> str | None:
     """The row as a COPY line (its line number first), or None when it is rejected."""
     fields = line.split("|")
+    read = len(fields)
+    if checker.terminated_row(line, fields):
+        fields.pop()  # the row's terminator, not an empty column
+        line = line[:-1]
     if len(fields) != WIDTH:
-        if len(fields) == WIDTH + 1 and not fields[-1]:
-            fields.pop()
-            line = line[:-1]
-        else:
-            _wrong_width(number, fields, stream, spool)
-            return None
+        _wrong_width(number, fields, read, stream, spool)
+        return None
     problem = checker.problem(fields)
     if problem is not None:
         spool.add_problem(number, fields, problem)
@@ -187,14 +189,14 @@ def _staged_line(
     return f"{number}|{line}\n"
 
 
-def _wrong_width(number: int, fields: list[str], stream: TextStream, spool: RejectSpool) -> None:
+def _wrong_width(number: int, fields: list[str], read: int, stream: TextStream, spool: RejectSpool) -> None:
     if not stream.ends_with_newline:
-        # Only the very last line can lack its line end: a short one is a file cut off mid-row.
+        # Only the very last line can lack its line end: a short one is a file cut off mid-row (so a final
+        # ``|`` there is no terminator: the columns read are all the separated values).
         raise stream.refuse(
-            f"line {number}: truncated in the middle of a row ({len(fields)} of {WIDTH} columns "
-            "and no line end)"
+            f"line {number}: truncated in the middle of a row ({read} of {WIDTH} columns and no line end)"
         )
-    rule = f"the row has {len(fields)} columns, expected {WIDTH}"
+    rule = f"the row has {len(fields)} columns, expected {WIDTH}"  # its terminator already taken off
     spool.add(number, fields[2] if len(fields) > 2 else "", "", rule)
 
 

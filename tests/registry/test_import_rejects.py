@@ -103,7 +103,7 @@ def test_it_rejects_a_row_with_the_wrong_number_of_columns(write_extraction, tmp
     assert (result.imported, result.rejected) == (4, 1)
     [reject] = read_report(report)
     assert (reject["line"], reject["identifier"], reject["column"]) == ("2", "8" + RPPS, "")
-    assert reject["rule"] == "the row has 51 columns, expected 56"
+    assert reject["rule"] == "the row has 50 columns, expected 56"  # its terminating "|" is no column
 
 
 def test_it_rejects_a_duplicate_activity_and_keeps_the_first(write_extraction, tmp_path):

@@ -7,6 +7,7 @@ is written outside it, so a refusal is remembered too.
 
 from __future__ import annotations
 
+import zipfile
 from collections.abc import Callable
 from pathlib import Path
 
@@ -130,7 +131,8 @@ def _run(jobs: list[Job], work: Callable[[list[Path]], list[ImportResult]]) -> l
         for (path, _, _, _), record in zip(jobs, records, strict=True):
             _record_failure(record, path, exc, own=len(jobs) == 1 or str(exc).startswith(f"{path}:"))
         raise
-    for (_, _, _, asked), report, result, record in zip(jobs, reports, results, records, strict=True):
+    for (path, _, _, asked), report, result, record in zip(jobs, reports, results, records, strict=True):
+        result.sha256 = given_sha256(path, result.sha256)
         if result.rejected == 0 and asked is None:
             report.unlink(missing_ok=True)  # nothing to report: no empty file left behind
             result.reject_report = None
@@ -138,6 +140,12 @@ def _run(jobs: list[Job], work: Callable[[list[Path]], list[ImportResult]]) -> l
     if any(result.deactivated for result in results):
         holders_struck_off()
     return results
+
+
+def given_sha256(path: Path, streamed: str) -> str:
+    """The hash of the file as given (what an upload recorded): for a zip, the archive's own, not that of the
+    text inside it that the reader hashed while streaming (that one is the file's for a plain file)."""
+    return file_sha256(path) if zipfile.is_zipfile(path) else streamed
 
 
 def holders_struck_off() -> None:

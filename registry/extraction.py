@@ -6,6 +6,7 @@ the rest of the file goes on (DOMAIN.md §3).
 
 from __future__ import annotations
 
+import re
 import unicodedata
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -131,6 +132,56 @@ def header_problem(line: str) -> str | None:
     for index, (label, expected) in enumerate(zip(labels, EXPECTED_HEADER, strict=True)):
         if normalize_label(label) != expected:
             return f"line 1: header column {index + 1} is {label!r}, expected {COLUMNS[index][1]!r}"
+    return None
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Cleaning the values at staging
+#
+# Every value is NFC-normalised (a decomposed "E" + combining acute is stored as "É", as typed elsewhere),
+# its whitespace-like characters (tab, vertical tab, form feed, a lone CR, NEL U+0085, no-break and other
+# Unicode spaces, line and paragraph separators U+2028/U+2029) become spaces, runs of spaces collapse to one
+# and the value is trimmed. Any other control or format character (C0/C1 controls, zero-width and
+# directional marks, soft hyphen, BOM...) rejects the row when it is in a name (the person's names, the
+# structure's name and trade name): a name is printed on the card, so it is not guessed at; elsewhere (an
+# address, a label) it is removed.
+
+NAME_COLUMNS = frozenset(NAMES.index(name) for name in ("last_name", "first_name", "name", "trade_name"))
+_SPACES = "\t\n\x0b\x0c\r\x85\xa0\u1680\u2000\u2001\u2002\u2003\u2004\u2005\u2006\u2007\u2008\u2009\u200a"
+_SPACES += "\u2028\u2029\u202f\u205f\u3000"
+_TO_SPACE = str.maketrans(dict.fromkeys(_SPACES, " "))
+_RUNS = re.compile(" {2,}")
+# A line holding none of these, and NFC already, needs no cleaning (the fast path of nearly every row).
+_SUSPECT = re.compile(
+    "[\x00-\x1f\x7f-\x9f\xa0\xad\u034f\u061c\u115f\u1160\u1680\u180e\u2000-\u200f\u2028-\u202f"
+    "\u205f-\u206f\u3000\u3164\ufeff\ufff9-\ufffb]|^ | $| \\|\\| |  "
+)
+
+
+def needs_cleaning(line: str) -> bool:
+    return bool(_SUSPECT.search(line)) or not (line.isascii() or unicodedata.is_normalized("NFC", line))
+
+
+def _shown(value: str) -> str:
+    """The value for the reject report, its invisible characters written as U+XXXX."""
+    return "".join(f"<U+{ord(char):04X}>" if not char.isprintable() else char for char in value)
+
+
+def clean_fields(fields: list[str]) -> Problem | None:
+    """Clean every value in place (see above); the problem when a name holds a control character."""
+    for index, value in enumerate(fields):
+        cleaned = unicodedata.normalize("NFC", value).translate(_TO_SPACE)
+        if not cleaned.isprintable():
+            controls = [
+                char for char in cleaned if unicodedata.category(char) in ("Cc", "Cf", "Cs", "Co", "Cn")
+            ]
+            if controls and index in NAME_COLUMNS:
+                rule = f"control character U+{ord(controls[0]):04X} in a name (not allowed)"
+                return Problem(index, rule, _shown(value))
+            cleaned = "".join(char for char in cleaned if char not in controls)
+        if "  " in cleaned:
+            cleaned = _RUNS.sub(" ", cleaned)
+        fields[index] = cleaned.strip(" ")
     return None
 
 

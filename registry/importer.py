@@ -17,7 +17,17 @@ from typing import IO, Any
 
 from django.db import connection
 
-from .extraction import LIMITED, NAMES, WIDTH, Problem, RowChecker, column_label, header_problem
+from .extraction import (
+    LIMITED,
+    NAMES,
+    WIDTH,
+    Problem,
+    RowChecker,
+    clean_fields,
+    column_label,
+    header_problem,
+    needs_cleaning,
+)
 from .merge import REJECT_COLUMNS, Progress, deactivate_absent, merge_extraction
 from .textfile import TextStream, open_binary, read_lines
 
@@ -180,6 +190,12 @@ def _staged_line(
     if len(fields) != WIDTH:
         _wrong_width(number, fields, read, stream, spool)
         return None
+    if needs_cleaning(line):
+        problem = clean_fields(fields)
+        if problem is not None:
+            spool.add_problem(number, fields, problem)
+            return None
+        line = "|".join(fields)
     problem = checker.problem(fields)
     if problem is not None:
         spool.add_problem(number, fields, problem)

@@ -101,6 +101,7 @@ def _ca_certificate(
     issuer_key: rsa.RSAPrivateKey,
     years: int,
     path_length: int | None,
+    issuer_ca: CertificateAuthority | None = None,
 ) -> x509.Certificate:
     now = timezone.now()
     builder = (
@@ -120,6 +121,12 @@ def _ca_certificate(
         x509.AuthorityKeyIdentifier.from_issuer_public_key(authority_key),  # type: ignore[arg-type]
         critical=False,
     )
+    if issuer_ca is not None:
+        # A subordinate CA says where its issuer's CRL (which lists it if revoked) and certificate are.
+        builder = builder.add_extension(_distribution_points(issuer_ca), critical=False)
+        builder = builder.add_extension(
+            x509.AuthorityInformationAccess([_ca_issuers(issuer_ca)]), critical=False
+        )
     return builder.sign(issuer_key, hashes.SHA256())
 
 
@@ -149,7 +156,8 @@ def _create_ca(
         _write_key(path, key)
     issuer = ca_certificate(parent) if parent else None
     issuer_key = ca_key(parent) if parent else key
-    cert = _ca_certificate(_ca_subject(ca_names()[slug]), key, issuer, issuer_key, years, path_length)
+    subject = _ca_subject(ca_names()[slug])
+    cert = _ca_certificate(subject, key, issuer, issuer_key, years, path_length, issuer_ca=parent)
     return CertificateAuthority.objects.create(
         slug=slug,
         name=ca_names()[slug],
@@ -261,6 +269,11 @@ def crl_url(ca: CertificateAuthority) -> str:
     return f"{settings.CPX_BASE_URL.rstrip('/')}/pki/crl/{ca.slug}.crl"
 
 
+def ca_certificate_url(ca: CertificateAuthority, extension: str = "crt") -> str:
+    """Where the CA's certificate is published: ``.crt`` (DER, for AIA caIssuers) or ``.pem``."""
+    return f"{settings.CPX_BASE_URL.rstrip('/')}/pki/ca/{ca.slug}.{extension}"
+
+
 def ocsp_url() -> str:
     return f"{settings.CPX_BASE_URL.rstrip('/')}/pki/ocsp"
 
@@ -294,7 +307,7 @@ def issue_card_certificate(
             critical=False,
         )
         .add_extension(_distribution_points(ca), critical=False)
-        .add_extension(_authority_info(), critical=False)
+        .add_extension(_authority_info(ca), critical=False)
     )
     return builder.sign(ca_key(ca), hashes.SHA256())
 
@@ -304,10 +317,16 @@ def _distribution_points(ca: CertificateAuthority) -> x509.CRLDistributionPoints
     return x509.CRLDistributionPoints([point])
 
 
-def _authority_info() -> x509.AuthorityInformationAccess:
+def _ca_issuers(ca: CertificateAuthority) -> x509.AccessDescription:
+    location = x509.UniformResourceIdentifier(ca_certificate_url(ca))
+    return x509.AccessDescription(x509.AuthorityInformationAccessOID.CA_ISSUERS, location)
+
+
+def _authority_info(ca: CertificateAuthority) -> x509.AuthorityInformationAccess:
+    """The OCSP responder, then the issuing CA's certificate (caIssuers, DER) to build the chain."""
     location = x509.UniformResourceIdentifier(ocsp_url())
     return x509.AuthorityInformationAccess(
-        [x509.AccessDescription(x509.AuthorityInformationAccessOID.OCSP, location)]
+        [x509.AccessDescription(x509.AuthorityInformationAccessOID.OCSP, location), _ca_issuers(ca)]
     )
 
 

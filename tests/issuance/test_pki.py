@@ -338,3 +338,116 @@ def test_the_root_answers_good_for_the_issuing_ca(client, hierarchy):
     answer_key.verify(  # signed by the root itself
         answer.signature, answer.tbs_response_bytes, padding.PKCS1v15(), answer.signature_hash_algorithm
     )
+
+
+# --- what the PKI publishes -----------------------------------------------------------------------
+
+
+def _uris(cert, extension_class, method=None):
+    value = cert.extensions.get_extension_for_class(extension_class).value
+    if extension_class is x509.CRLDistributionPoints:
+        return [name.value for point in value for name in point.full_name]
+    return [d.access_location.value for d in value if d.access_method == method]
+
+
+def test_the_index_lists_each_ca_with_its_certificate_crl_and_ocsp(client, hierarchy, settings):
+    response = client.get("/pki/")
+    assert response.status_code == 200 and response["Content-Type"].startswith("text/html")
+    page = response.content.decode()
+    for slug in ("racine", "personnes"):
+        assert f'href="{settings.CPX_BASE_URL}/pki/ca/{slug}.crt"' in page
+        assert f'href="{settings.CPX_BASE_URL}/pki/ca/{slug}.pem"' in page
+        assert f'href="{settings.CPX_BASE_URL}/pki/crl/{slug}.crl"' in page
+    assert f'href="{settings.CPX_BASE_URL}/pki/ocsp"' in page
+    assert "AC IGC-SANTE TEST PERSONNES" in page
+
+
+def test_each_ca_certificate_is_published_in_der_and_pem(client, hierarchy):
+    from cryptography.hazmat.primitives import serialization
+
+    for ca in hierarchy:
+        der = client.get(f"/pki/ca/{ca.slug}.crt")
+        assert der.status_code == 200 and der["Content-Type"] == "application/pkix-cert"
+        assert der.content == bytes(ca.der)
+        pem = client.get(f"/pki/ca/{ca.slug}.pem")
+        assert pem.status_code == 200 and pem["Content-Type"] == "application/x-pem-file"
+        parsed = x509.load_pem_x509_certificate(pem.content)
+        assert parsed.public_bytes(serialization.Encoding.DER) == der.content
+    assert client.get("/pki/ca/nope.crt").status_code == 404
+    assert client.post("/pki/ca/racine.crt").status_code == 405
+
+
+def test_card_certificates_name_their_issuer_and_the_issuing_ca_its_crl(issue, hierarchy, settings):
+    from cryptography.x509.oid import AuthorityInformationAccessOID as AIA
+
+    card = x509.load_der_x509_certificate(bytes(issue().der))
+    assert _uris(card, x509.AuthorityInformationAccess, AIA.OCSP) == [f"{settings.CPX_BASE_URL}/pki/ocsp"]
+    assert _uris(card, x509.AuthorityInformationAccess, AIA.CA_ISSUERS) == [
+        f"{settings.CPX_BASE_URL}/pki/ca/personnes.crt"
+    ]
+    root, issuing = (pki.ca_certificate(ca) for ca in hierarchy)
+    assert _uris(issuing, x509.CRLDistributionPoints) == [f"{settings.CPX_BASE_URL}/pki/crl/racine.crl"]
+    assert _uris(issuing, x509.AuthorityInformationAccess, AIA.CA_ISSUERS) == [
+        f"{settings.CPX_BASE_URL}/pki/ca/racine.crt"
+    ]
+    with pytest.raises(x509.ExtensionNotFound):  # a root points nowhere
+        root.extensions.get_extension_for_class(x509.CRLDistributionPoints)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_an_outside_checker_verifies_a_card_with_only_what_the_server_publishes(
+    live_server, pki_dir, holder, card_key, settings, tmp_path
+):
+    """From the card certificate alone: caIssuers and CRL distribution points lead to everything openssl
+    needs to check the whole chain, CRLs included (-crl_check_all), all fetched from the live server."""
+    import datetime as dt
+    import urllib.request
+
+    from cryptography.x509.oid import AuthorityInformationAccessOID as AIA
+
+    settings.CPX_BASE_URL = live_server.url
+    pki.pki_init()
+    row = services.certificate_issue(
+        usage="auth",
+        public_key=card_key.public_key(),
+        holder=holder,
+        valid_until=dt.date.today() + dt.timedelta(days=365),
+        card_number="80250000010000000009",
+    )
+    card_pem = write_cert_pem(tmp_path / "card.pem", bytes(row.der))
+
+    def fetch(url, name):
+        assert url.startswith(live_server.url), url
+        with urllib.request.urlopen(url, timeout=10) as response:  # noqa: S310 - the live test server
+            body = response.read()
+        kind = "crl" if url.endswith(".crl") else "x509"
+        path = tmp_path / name
+        subprocess.run(["openssl", kind, "-inform", "DER", "-out", str(path)], input=body, check=True)
+        return path
+
+    card = x509.load_der_x509_certificate(bytes(row.der))
+    (issuing_url,) = _uris(card, x509.AuthorityInformationAccess, AIA.CA_ISSUERS)
+    issuing_pem = fetch(issuing_url, "issuing.pem")
+    issuing = x509.load_pem_x509_certificate(issuing_pem.read_bytes())
+    (root_url,) = _uris(issuing, x509.AuthorityInformationAccess, AIA.CA_ISSUERS)
+    root_pem = fetch(root_url, "root.pem")
+    (card_crl_url,) = _uris(card, x509.CRLDistributionPoints)
+    (issuing_crl_url,) = _uris(issuing, x509.CRLDistributionPoints)
+    crls = tmp_path / "crls.pem"
+    crls.write_bytes(fetch(card_crl_url, "a.crl").read_bytes() + fetch(issuing_crl_url, "b.crl").read_bytes())
+
+    def verify():
+        return subprocess.run(
+            ["openssl", "verify", "-crl_check_all", "-CAfile", str(root_pem), "-untrusted", str(issuing_pem)]
+            + ["-CRLfile", str(crls), str(card_pem)],
+            capture_output=True,
+            text=True,
+        )
+
+    result = verify()
+    assert result.returncode == 0 and f"{card_pem}: OK" in result.stdout, result.stdout + result.stderr
+
+    services.certificate_revoke(certificate=row, reason="keyCompromise")
+    crls.write_bytes(fetch(card_crl_url, "a.crl").read_bytes() + fetch(issuing_crl_url, "b.crl").read_bytes())
+    result = verify()
+    assert result.returncode != 0 and "certificate revoked" in result.stdout + result.stderr

@@ -26,3 +26,11 @@ def test_a_transactional_test_sees_the_code_tables():
 def test_the_code_tables_are_back_after_the_previous_flush():
     # Runs after the test above, whose teardown flushed every table.
     assert Profession.objects.get(code="10").authority.code == "CNOM"
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_2025_tariff_is_back_after_a_flush():
+    # Runs after the transactional tests above, whose teardown flushed every table.
+    from orders.models import Tariff
+
+    assert Tariff.objects.filter(valid_from="2025-01-01", amount="36.00").exists()

@@ -3,6 +3,7 @@ development (processes starting together agree on one key)."""
 
 from __future__ import annotations
 
+import multiprocessing
 import os
 import stat
 from concurrent.futures import ProcessPoolExecutor
@@ -26,7 +27,8 @@ def test_it_creates_a_private_key_file_readable_by_the_owner_only(tmp_path):
 
 def test_processes_starting_together_agree_on_one_key(tmp_path):
     path = str(tmp_path / "oidc.pem")
-    with ProcessPoolExecutor(max_workers=4) as pool:
+    # spawn, not fork: a forked child inherits the test's broker connections and can hang closing them.
+    with ProcessPoolExecutor(max_workers=4, mp_context=multiprocessing.get_context("spawn")) as pool:
         pems = set(pool.map(_read, [path] * 8))
     assert len(pems) == 1
 

@@ -28,7 +28,13 @@ from .extraction import (
     header_problem,
     needs_cleaning,
 )
-from .merge import REJECT_COLUMNS, Progress, deactivate_absent, merge_extraction
+from .merge import (
+    REJECT_COLUMNS,
+    Progress,
+    deactivate_absent,
+    merge_extraction,
+    reject_conflicting_identities,
+)
 from .textfile import TextStream, open_binary, read_lines
 
 BATCH = 4000
@@ -306,6 +312,7 @@ def extraction_load(
         rows = stage_extraction(cursor=cursor, stream=stream, spool=spool, progress=progress)
         copy_spool(cursor, spool)
         reject_overlong(cursor)
+        reject_conflicting_identities(cursor)
         imported, updated, unchanged = merge_extraction(cursor=cursor, progress=progress)
         deactivated = 0
         if full:

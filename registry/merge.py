@@ -80,6 +80,40 @@ def _sets(names: list[str]) -> str:
     return ", ".join(f"{name} = EXCLUDED.{name}" for name in names)
 
 
+# Who a person is, as the file says it on each of their rows: a later row of the same national identifier
+# that says otherwise is rejected (its first row is the one merged), not silently ignored.
+IDENTITY_FIELDS = [("last_name", 7), ("first_name", 8), ("civility_code", 5), ("exercise_civility_code", 3)]
+IDENTITY_NAMES = [name for name, _ in IDENTITY_FIELDS]
+
+
+def _label(index: int) -> str:
+    return "'" + column_label(index).replace("'", "''") + "'"
+
+
+CONFLICTS_SQL = f"""
+INSERT INTO import_rejects ({REJECT_COLUMNS})
+SELECT r.line, r.national_id,
+       CASE {" ".join(f"WHEN r.{n} IS DISTINCT FROM f.{n} THEN {_label(i)}" for n, i in IDENTITY_FIELDS)} END,
+       'conflicting identity for the same national identifier (line ' || f.line || ' has '
+           || f.last_name || ' ' || f.first_name || ')',
+       left(r.last_name || ' ' || r.first_name, 60)
+FROM import_rows r
+JOIN (
+    SELECT f.* FROM import_rows f JOIN (
+        SELECT min(line) AS line FROM import_rows GROUP BY national_id HAVING count(*) > 1
+    ) first USING (line)
+) f ON f.national_id = r.national_id AND r.line > f.line
+WHERE ({_cols("r.", IDENTITY_NAMES)}) IS DISTINCT FROM ({_cols("f.", IDENTITY_NAMES)})
+"""
+
+
+def reject_conflicting_identities(cursor: Any) -> None:
+    """Reject the later rows of a person whose identity (names, civility) differs from their first row."""
+    cursor.execute(CONFLICTS_SQL)
+    if cursor.rowcount:
+        cursor.execute("DELETE FROM import_rows r USING import_rejects j WHERE j.line = r.line")
+
+
 SKILL_TYPES_SQL = """
 INSERT INTO registry_skilltype (code, label)
 SELECT DISTINCT ON (skill_type_code) skill_type_code, COALESCE(NULLIF(skill_type_label, ''), skill_type_code)

@@ -24,7 +24,7 @@ def registry_before(write_extraction):
 
 def changed_rows():
     rows = sample_rows()
-    rows[0][7] = "CHANGED"
+    rows[0][7] = rows[1][7] = "CHANGED"  # the doctor, on both rows (one identity per person)
     return rows
 
 

@@ -109,14 +109,14 @@ def test_it_rejects_a_row_with_the_wrong_number_of_columns(write_extraction, tmp
 def test_it_rejects_a_duplicate_activity_and_keeps_the_first(write_extraction, tmp_path):
     report = tmp_path / "rejects.csv"
     rows = sample_rows()
-    rows.insert(3, sample_row(2, last_name="BERNARD-BIS"))  # line 5: the nurse's activity again
+    rows.insert(3, sample_row(2, genre="AUTRE"))  # line 5: the nurse's activity again
     result = registry_import(path=write_extraction(rows), reject_report=report)
     assert (result.imported, result.rejected) == (4, 1)
     [reject] = read_report(report)
     assert (reject["line"], reject["identifier"]) == ("5", NURSE)
     assert reject["rule"] == "duplicate activity: same person, profession, mode and structure as line 4"
     assert Professional.objects.get(national_id=NURSE).last_name == "BERNARD"
-    assert Activity.objects.filter(exercise__professional__national_id=NURSE).count() == 1
+    assert Activity.objects.get(exercise__professional__national_id=NURSE).genre == sample_row(2)[55]
 
 
 def test_the_report_lists_every_reject_in_file_order(write_extraction, tmp_path):

@@ -10,12 +10,13 @@ import re
 from typing import Any
 
 from django.db.models import QuerySet
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import extend_schema, extend_schema_view
 from rest_framework import serializers
 from rest_framework.exceptions import NotFound
 from rest_framework.permissions import BasePermission
 from rest_framework.viewsets import ReadOnlyModelViewSet
 
+from registry.api import error_responses
 from registry.models import Account
 from registry.scoping import cards_visible_to, role_of
 
@@ -67,6 +68,16 @@ class StationSerializer(serializers.ModelSerializer):
         return list(FailureSerializer(rows, many=True).data)
 
 
+@extend_schema_view(
+    list=extend_schema(
+        summary="Reader stations (ANS operators, auditors)",
+        responses={200: StationSerializer(many=True), **error_responses(401, 403)},
+    ),
+    retrieve=extend_schema(
+        summary="A reader station",
+        responses={200: StationSerializer, **error_responses(401, 403, 404)},
+    ),
+)
 class StationViewSet(ReadOnlyModelViewSet):
     """Reader stations: state, heartbeat, readers, blank stock, cards made and failures in the last hour."""
 
@@ -114,6 +125,16 @@ class CardSerializer(serializers.ModelSerializer):
         return card.pin_blocked_at is not None
 
 
+@extend_schema_view(
+    list=extend_schema(
+        summary="Cards you may see",
+        responses={200: CardSerializer(many=True), **error_responses(401, 403)},
+    ),
+    retrieve=extend_schema(
+        summary="A card with its certificates",
+        responses={200: CardSerializer, **error_responses(401, 403, 404)},
+    ),
+)
 class CardViewSet(ReadOnlyModelViewSet):
     """Cards the user may see (their own, their structure's, their authority's), with certificates."""
 

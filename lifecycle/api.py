@@ -320,6 +320,10 @@ POLICY_READERS = {Account.Role.AUTHORITY_OPERATOR, Account.Role.AUDITOR, Account
 
 
 class AutoRenewalPolicyListView(LifecycleAPIView):
+    # One row per profession of an Ordre (a few dozen at most, all Ordres together): the whole list, as
+    # clients read it, so the schema must not declare the shared limit/offset page either.
+    pagination_class = None
+
     @extend_schema(
         operation_id="auto_renewal_policy_list",
         summary="The Ordre's automatic-renewal choices (an operator sees their own Ordre's)",

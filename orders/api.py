@@ -119,7 +119,9 @@ class OrdersApiView(ApiView):
         return order
 
 
-ID_PARAMETER = OpenApiParameter("pk", OpenApiTypes.INT, OpenApiParameter.PATH, description="Order id.")
+# The URLs capture ``pk``; drf-spectacular shows it as ``{id}`` (SCHEMA_COERCE_PATH_PK), so the override
+# must name ``id`` too, or the operation would declare a second, stray ``pk`` path parameter.
+ID_PARAMETER = OpenApiParameter("id", OpenApiTypes.INT, OpenApiParameter.PATH, description="Order id.")
 CONFLICT = OpenApiResponse(TransitionErrorSerializer, description="Not possible from the current state.")
 INELIGIBLE = OpenApiResponse(IneligibleErrorSerializer, description="The order fails eligibility rules.")
 
@@ -154,7 +156,20 @@ class PaymentSerializer(serializers.ModelSerializer):
         ]
 
 
+class ReasonOrNullField(serializers.ChoiceField):
+    """A choice that answers null, not "", when there is none (first and renewal orders have no reason)."""
+
+    def to_representation(self, value: Any) -> Any:
+        return super().to_representation(value) or None
+
+
 class OrderSerializer(serializers.ModelSerializer):
+    replacement_reason = ReasonOrNullField(
+        choices=Order.ReplacementReason.choices,
+        allow_null=True,
+        read_only=True,
+        help_text="Why the card is replaced; null for first and renewal orders.",
+    )
     authority = serializers.SlugRelatedField(slug_field="code", read_only=True)  # type: ignore[var-annotated]
     national_id = serializers.CharField(source="professional.national_id", read_only=True)
     holder_name = serializers.CharField(source="professional.full_name", read_only=True)

@@ -113,21 +113,7 @@ def fuzz_operation(operation, tokens: dict[str, str | None], failures: list[str]
 # Defects the fuzz found in other apps' endpoints (not in this test's files): each is proven by its own
 # strict xfail below, and left out of the main run until its owner fixes it (then the xfail turns XPASS,
 # strict makes that a failure, and the entry is removed).
-KNOWN_DEFECTS = {
-    "GET /api/v1/auto-renewal-policies/": (
-        "lifecycle: answers a bare JSON list, the schema declares a paginated {count, results} object"
-    ),
-    "GET /api/v1/orders/": (
-        "orders: replacement_reason '' (first and renewal orders) is outside ReplacementReasonEnum "
-        "(the schema lacks the blank choice)"
-    ),
-    "GET /api/v1/cards/": (
-        "issuance: no error responses declared; anonymous gets 403 (session auth first), not a declared 401"
-    ),
-    "GET /api/v1/cards/{id}/": "issuance: 404 for an unknown or invisible card is not declared",
-    "GET /api/v1/stations/": "issuance: 403 for non-watchers (Ordre operator, holder) is not declared",
-    "GET /api/v1/stations/{name}/": "issuance: 403 and 404 are not declared",
-}
+KNOWN_DEFECTS: dict[str, str] = {}
 
 
 def run_operations(api_schema, tokens, labels) -> None:

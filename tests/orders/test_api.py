@@ -184,6 +184,8 @@ def test_list_filters(cnom):
     assert submitted.pk in ids(card_type="CPS", authority="CNOM")
     assert ids(card_type="CPE") == set()
     assert ids(authority="ONI") == set() and ids(authority="NOPE") == set()
+    reasons = {o["id"]: o["replacement_reason"] for o in api.get("/api/v1/orders/").json()["results"]}
+    assert reasons[submitted.pk] == "lost" and reasons[queued.pk] is None  # no reason: null, not ""
 
 
 def test_overdue_orders_are_listed_for_operators(cnom):

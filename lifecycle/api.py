@@ -124,7 +124,8 @@ def _errors(*codes: int) -> dict[int, OpenApiResponse]:
 
 
 class LifecycleAPIView(ApiView):
-    """The shared API conventions (registry.api.ApiView), plus the lifecycle's domain errors."""
+    # The shared API conventions (registry.api.ApiView), plus the lifecycle's domain errors. A comment, not a
+    # docstring: OpenAPI would show it as the description of every endpoint without one of its own.
 
     def handle_exception(self, exc: Exception) -> Response:
         if isinstance(exc, errors.LifecycleError):

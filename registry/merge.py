@@ -90,19 +90,24 @@ def _label(index: int) -> str:
     return "'" + column_label(index).replace("'", "''") + "'"
 
 
+# One hashed pass finds the people whose rows disagree (byte-wise min <> max of a field); only their rows are
+# then read again.
 CONFLICTS_SQL = f"""
+WITH conflicted AS (
+    SELECT national_id, min(line) AS first_line FROM import_rows GROUP BY national_id
+    HAVING count(*) > 1 AND ({
+    " OR ".join(f'min({n} COLLATE "C") <> max({n} COLLATE "C")' for n in IDENTITY_NAMES)
+})
+)
 INSERT INTO import_rejects ({REJECT_COLUMNS})
 SELECT r.line, r.national_id,
        CASE {" ".join(f"WHEN r.{n} IS DISTINCT FROM f.{n} THEN {_label(i)}" for n, i in IDENTITY_FIELDS)} END,
        'conflicting identity for the same national identifier (line ' || f.line || ' has '
            || f.last_name || ' ' || f.first_name || ')',
        left(r.last_name || ' ' || r.first_name, 60)
-FROM import_rows r
-JOIN (
-    SELECT f.* FROM import_rows f JOIN (
-        SELECT min(line) AS line FROM import_rows GROUP BY national_id HAVING count(*) > 1
-    ) first USING (line)
-) f ON f.national_id = r.national_id AND r.line > f.line
+FROM conflicted c
+JOIN import_rows f ON f.line = c.first_line
+JOIN import_rows r ON r.national_id = c.national_id AND r.line > c.first_line
 WHERE ({_cols("r.", IDENTITY_NAMES)}) IS DISTINCT FROM ({_cols("f.", IDENTITY_NAMES)})
 """
 

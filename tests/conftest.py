@@ -18,3 +18,14 @@ def _broker_circuit_closed():
     BrokerCircuit.down_until = 0.0
     yield
     BrokerCircuit.down_until = 0.0
+
+
+@pytest.fixture(autouse=True)
+def _platform_celery_app():
+    """Shared tasks publish through Celery's *current* app: creating another app (a test's ping client, say)
+    makes it current and would send every later task to that app's broker. Each test starts with ours."""
+    from config.celery import app
+
+    app.set_current()
+    app.set_default()
+    yield

@@ -16,7 +16,7 @@ def test_the_procfile_starts_web_worker_and_beat(tmp_path):
     assert set(specs) == {"web", "worker", "beat"}
     with processes(specs, env, tmp_path) as running:
         wait_for(lambda: http_status(f"http://127.0.0.1:{port}/healthz") == 200, 60, "gunicorn to answer")
-        client = Celery(broker=broker)
+        client = Celery(broker=broker, set_as_current=False)  # never the app the tests publish with
         assert wait_for(lambda: client.control.ping(timeout=1.0), 60, "the worker to answer a ping")
         wait_for(lambda: "beat: Starting" in running["beat"].output(), 30, "beat to start")
         assert all(process.alive() for process in running.values()), {

@@ -1,6 +1,7 @@
 """PIN and PUK exist in clear only in memory and in the PIN mailer: never in a table, never in a log."""
 
 import logging
+import re
 
 import pytest
 from django.db import connection
@@ -14,6 +15,16 @@ pytestmark = pytest.mark.django_db
 
 # Codes chosen so that they cannot come from anything else in the dump (dates, card numbers, identifiers).
 PIN, PUK = "7391", "58204617"
+
+
+def standalone(secret: str) -> re.Pattern[str]:
+    """The code as a value of its own, not four digits inside a longer run (a timestamp's microseconds,
+    a serial number): a code kept in clear would stand alone, in a column, a JSON field or a log line."""
+    return re.compile(rf"(?<![0-9]){secret}(?![0-9])")
+
+
+def standalone_bytes(secret: str) -> re.Pattern[bytes]:
+    return re.compile(rb"(?<![0-9])" + secret.encode() + rb"(?![0-9])")
 
 
 def _database_dump() -> tuple[str, bytes]:
@@ -42,9 +53,9 @@ def test_pin_and_puk_are_nowhere_in_the_database_nor_the_logs(station, queued_or
     text, binary = _database_dump()
     assert card.number in text and len(binary) > 10_000  # the dump did read the tables
     for secret in (PIN, PUK):
-        assert secret not in text
-        assert secret.encode() not in binary
-        assert secret not in caplog.text
+        assert not standalone(secret).search(text)
+        assert not standalone_bytes(secret).search(binary)
+        assert not standalone(secret).search(caplog.text)
     # The sealed mailer is the only place: opened, it holds the PIN once.
     sealed = bytes(Mailer.objects.get(card=card, kind="pin").content)
     assert PIN.encode() not in sealed and mailers.unseal(sealed).count(PIN.encode()) == 1
@@ -70,3 +81,9 @@ def test_pin_and_puk_are_random_and_well_formed():
     puks = {services.new_puk() for _ in range(200)}
     assert all(len(p) == 4 and p.isdigit() for p in pins) and len(pins) > 150
     assert all(len(p) == 8 and p.isdigit() for p in puks) and len(puks) == 200
+
+
+def test_the_search_finds_a_code_kept_in_clear_but_not_digits_inside_a_timestamp():
+    assert standalone(PIN).search('{"pin": "7391"}') and standalone(PIN).search("pin=7391 for card")
+    assert not standalone(PIN).search("2026-11-26 16:49:36.573918+00:00")
+    assert standalone_bytes(PUK).search(b"\x00PUK 58204617\x00")

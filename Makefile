@@ -25,6 +25,7 @@ db:
 lint: venv
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/lint-imports
 
 typecheck: venv
 	$(BIN)/mypy .
@@ -44,7 +45,7 @@ bench: venv system db
 graph: venv system
 	$(BIN)/python manage.py graph_transitions orders.Order > docs/order_transitions.dot
 	dot -Tsvg docs/order_transitions.dot -o docs/order_transitions.svg
-	$(BIN)/python manage.py graph_transitions issuance.Card > docs/card_transitions.dot
+	$(BIN)/python manage.py graph_transitions cards.Card > docs/card_transitions.dot
 	dot -Tsvg docs/card_transitions.dot -o docs/card_transitions.svg
 
 clean:

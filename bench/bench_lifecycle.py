@@ -97,7 +97,7 @@ INSERT INTO registry_professional (id, national_id, id_type, rpps, adeli, exerci
 SELECT {ID_OFFSET} + i, '8' || lpad(i::text, 11, '0'), '8', lpad(i::text, 11, '0'), NULL, '', 'Dr', '', '',
        'NOM' || i, 'Prénom', 'pro' || i || '@example.test', '', true, now(), now(), ''
   FROM generate_series(%(first)s, %(last)s) AS i;
-INSERT INTO issuance_card (id, number, card_type, state, valid_from, valid_until, created_at, updated_at,
+INSERT INTO cards_card (id, number, card_type, state, valid_from, valid_until, created_at, updated_at,
     professional_id, pin_failures)
 SELECT {ID_OFFSET} + i, '8025000001' || lpad(i::text, 10, '0'), 'CPS', 'active',
        %(today)s::date + ((i::bigint * 7919) %% {SPREAD_DAYS})::int - {SPREAD_DAYS},
@@ -109,7 +109,7 @@ SELECT {ID_OFFSET} + i, '8025000001' || lpad(i::text, 10, '0'), 'CPS', 'active',
 SEED_REMINDERS = f"""
 INSERT INTO lifecycle_renewalreminder (card_id, threshold, sent_at, automatic)
 SELECT c.id, t.threshold, now() - interval '1 day', false
-  FROM issuance_card c
+  FROM cards_card c
   JOIN (VALUES (%(first_days)s, %(second_days)s, %(first_days)s),
                (%(second_days)s, -1, %(second_days)s)) AS t(threshold, low, high)
     ON c.valid_until > %(today)s::date + t.low AND c.valid_until < %(today)s::date + t.high
@@ -118,7 +118,7 @@ ON CONFLICT DO NOTHING;
 """
 
 COUNT_LIMIT = """
-SELECT count(*) FROM issuance_card
+SELECT count(*) FROM cards_card
  WHERE state = 'active' AND valid_until > %(today)s AND valid_until <= %(today)s::date + %(first_days)s
 """
 
@@ -147,7 +147,7 @@ def vacuum() -> None:
     from django.db import connection
 
     with connection.cursor() as cursor:
-        for table in ("registry_professional", "issuance_card", "lifecycle_renewalreminder"):
+        for table in ("registry_professional", "cards_card", "lifecycle_renewalreminder"):
             cursor.execute(f"VACUUM ANALYZE {table}")
 
 
@@ -266,9 +266,9 @@ def make_cards(count: int) -> list:
     from cryptography.hazmat.primitives.asymmetric import rsa
     from django.utils import timezone
 
-    from issuance import pki
-    from issuance import services as issuance_services
-    from issuance.models import Card
+    from cards.models import Card
+    from pki import services as pki_services
+    from pki import signing
     from registry.models import Exercise, Professional
 
     key = rsa.generate_private_key(public_exponent=65537, key_size=2048).public_key()
@@ -293,11 +293,11 @@ def make_cards(count: int) -> list:
             valid_from=today,
             valid_until=today + dt.timedelta(days=SPREAD_DAYS),
         )
-        holder = pki.Holder(
+        holder = signing.Holder(
             national_id=person.national_id, surname=person.last_name, given_name="", profession="Médecin"
         )
         certs = [
-            issuance_services.certificate_issue(
+            pki_services.certificate_issue(
                 usage=usage,
                 public_key=key,
                 holder=holder,
@@ -317,18 +317,18 @@ def opposition_rows(count: int) -> list[dict]:
     from cryptography.hazmat.primitives import hashes, serialization
     from cryptography.x509 import ocsp
 
-    from issuance import pki
     from lifecycle.services import card_declare_opposition
     from orders.services import system_user
+    from pki import signing
 
-    pki.pki_init()
-    issuer = pki.ca_certificate(pki.issuing_ca())
+    signing.pki_init()
+    issuer = signing.ca_certificate(signing.issuing_ca())
     base = serve()
     actor = system_user()
     cards = make_cards(count)
 
     def crl_lists(serial: int) -> bool:
-        with urllib.request.urlopen(f"{base}/pki/crl/{pki.ISSUING_SLUG}.crl", timeout=10) as response:  # noqa: S310
+        with urllib.request.urlopen(f"{base}/pki/crl/{signing.ISSUING_SLUG}.crl", timeout=10) as response:  # noqa: S310
             crl = x509.load_der_x509_crl(response.read())
         return crl.get_revoked_certificate_by_serial_number(serial) is not None
 

@@ -10,7 +10,7 @@ Ours: N draft first-CPS orders of N RPPS doctors (CNOM) are split between two wo
 re-checks eligibility and goes on to ``queue``: three transitions per order, each with its event row, the
 row lock, the scope check and the eligibility queries, and the holder's two notifications (outbox rows of
 ``order_received`` and ``order_approved``, e-mail and in-app, which the limit below does not write).
-``production_schedule`` (issuance's hand-off to the stations) is replaced by a no-op: only the order
+``orders.services._schedule_production`` (the hand-off to the stations) is replaced by a no-op: only the order
 workflow is measured.
 
 The limit, measured in the same run on the same rows (reset to draft, events deleted): the same two
@@ -191,11 +191,11 @@ def service_worker(ids: list[int]) -> tuple[float, float]:
     from django.contrib.auth import get_user_model
     from django.db import connection
 
-    import issuance.services
+    import orders.services
     from orders import services
     from registry.models import Account, Authority
 
-    issuance.services.production_schedule = lambda *, order_id: None  # type: ignore[assignment]
+    orders.services._schedule_production = lambda order_id: None  # type: ignore[assignment]
     system = services.system_user()
     user, _ = get_user_model().objects.get_or_create(username=f"bench-cnom-{os.getpid()}")
     Account.objects.get_or_create(

@@ -155,7 +155,7 @@ print(json.dumps(ids))
 SCHEDULE = """
 import django, json, sys
 django.setup()
-from issuance.services import production_schedule
+from stations.services import production_schedule
 for order_id in json.loads(sys.argv[1]):
     production_schedule(order_id=order_id)
 """
@@ -164,7 +164,8 @@ MEASURE = """
 import django, json
 django.setup()
 from django.db.models import Max, Min
-from issuance.models import Card, PersonalizationJob
+from cards.models import Card
+from stations.models import PersonalizationJob
 jobs = PersonalizationJob.objects.aggregate(start=Min("started_at"))
 cards = Card.objects.aggregate(end=Max("created_at"))
 print(json.dumps({"cards": Card.objects.count(),
@@ -210,8 +211,8 @@ def _finished() -> int:
 
     with psycopg.connect(bench_url()) as conn:
         row = conn.execute(
-            "SELECT (SELECT count(*) FROM issuance_card)"
-            " + (SELECT count(*) FROM issuance_personalizationjob WHERE step <> 'done')"
+            "SELECT (SELECT count(*) FROM cards_card)"
+            " + (SELECT count(*) FROM stations_personalizationjob WHERE step <> 'done')"
         ).fetchone()
     return int(row[0]) if row else 0
 
@@ -223,7 +224,7 @@ import django, io, json, sys, time
 django.setup()
 from reportlab.lib.pagesizes import A4
 from reportlab.pdfgen import canvas
-from issuance import mailers
+from cards import mailers
 count, rounds = int(sys.argv[1]), 5
 to = mailers.Addressee("Dr Camille MARTIN", ("Cabinet", "1 rue de la Paix", "75002 PARIS"),
                        "80250000010000000001", "CPS", "01/01/2030")

@@ -24,6 +24,18 @@ app.conf.beat_schedule = {
     },
 }
 
+# --- stations ---
+app.conf.beat_schedule.update(
+    {
+        # Queued orders no station is working on (no blanks when queued, a lost message) go back to one.
+        "stations-production-sweep": {
+            "task": "stations.production_sweep",
+            "schedule": 300.0,
+            "options": {"expires": 300},
+        },
+    }
+)
+
 # --- lifecycle --- (times in CELERY_TIMEZONE, Europe/Paris)
 app.conf.beat_schedule.update(
     {
@@ -43,8 +55,8 @@ app.conf.beat_schedule.update(
             "schedule": crontab(hour=7, minute=0),
         },
         # The secure print run of the PIN mailers released that morning (sealed content purged once printed).
-        "issuance-print-pin-mailers": {
-            "task": "issuance.print_pin_mailers",
+        "lifecycle-print-pin-mailers": {
+            "task": "lifecycle.print_pin_mailers",
             "schedule": crontab(hour=7, minute=30),
         },
         # The same safety net for the e-CPS of holders the registry made inactive.

@@ -30,14 +30,17 @@ INSTALLED_APPS = [
     "django_htmx",
     "drf_spectacular_sidecar",
     "axes",
+    # The platform's apps, from the bottom layer up (README "Layout"; .importlinter keeps it).
     "registry",
-    "orders",
-    "issuance",
     "notifications",
-    "portal",
+    "pki",
+    "cards",
+    "orders",
+    "stations",
     "lifecycle",
     "oauth2_provider",
     "ecps",
+    "portal",
 ]
 
 MIDDLEWARE = [
@@ -51,6 +54,7 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
     "axes.middleware.AxesMiddleware",
+    "core.web.DomainErrorMiddleware",
 ]
 
 AUTHENTICATION_BACKENDS = [
@@ -128,7 +132,7 @@ REST_FRAMEWORK = {
         "rest_framework.authentication.SessionAuthentication",
     ],
     # Every API error in one shape: {"code", "message"[, "fields"]}.
-    "EXCEPTION_HANDLER": "registry.api.api_exception_handler",
+    "EXCEPTION_HANDLER": "core.api.api_exception_handler",
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.LimitOffsetPagination",
@@ -147,15 +151,15 @@ SPECTACULAR_SETTINGS: dict[str, Any] = {
     # Several models have a `state`/`reason` field with their own choices: name each enum after its model.
     "ENUM_NAME_OVERRIDES": {
         "OrderStateEnum": "orders.models.Order.State",
-        "CardStateEnum": "issuance.models.Card.State",
-        "ReaderStationStateEnum": "issuance.models.ReaderStation.State",
-        "ReaderStateEnum": "issuance.models.Reader.State",
-        "BlankCardStateEnum": "issuance.models.BlankCard.State",
+        "CardStateEnum": "cards.models.Card.State",
+        "ReaderStationStateEnum": "stations.models.ReaderStation.State",
+        "ReaderStateEnum": "stations.models.Reader.State",
+        "BlankCardStateEnum": "stations.models.BlankCard.State",
         "NotificationStateEnum": "notifications.models.Notification.State",
         "ReplacementReasonEnum": "orders.models.Order.ReplacementReason",
         "OrderKindEnum": "orders.models.Order.Kind",
         "PaymentMethodEnum": "orders.models.Payment.Method",
-        "RevocationReasonEnum": "issuance.models.Certificate.Reason",
+        "RevocationReasonEnum": "pki.models.Certificate.Reason",
     },
 }
 
@@ -257,7 +261,7 @@ CPX_RENEWAL_LINK_MAX_AGE_DAYS = env_int("CPX_RENEWAL_LINK_MAX_AGE_DAYS", 90)
 # Cards per transaction in the daily renewal scan (memory is one chunk's, whatever the table size).
 CPX_RENEWAL_SCAN_CHUNK = env_int("CPX_RENEWAL_SCAN_CHUNK", 1000)
 
-# --- issuance ---
+# --- stations ---
 CPX_STATIONS_DIR = Path(env("CPX_STATIONS_DIR", str(VAR_DIR / "stations")))  # SoftHSM2 token stores (dev)
 
 # --- ecps ---

@@ -13,7 +13,7 @@ urlpatterns = [
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),
     path("api/v1/", include("config.api_urls")),
-    path("pki/", include("issuance.pki_urls")),
+    path("pki/", include("pki.urls")),
     path("accounts/login/", portal_auth.SignInView.as_view(), name="login"),
     path("accounts/logout/", portal_auth.SignOutView.as_view(), name="logout"),
     path("i18n/", include("django.conf.urls.i18n")),

@@ -11,7 +11,7 @@ from rest_framework import exceptions, serializers, status
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from registry.api import ApiErrorSerializer, ApiView, error_responses
+from core.api import ApiErrorSerializer, ApiView, error_responses
 from registry.scoping import professionals_visible_to
 
 from . import errors, services

@@ -12,7 +12,7 @@ from django.db import models
 from django.db.models import Q
 from django_fsm import ConcurrentTransitionMixin, FSMField, transition
 
-from issuance.models import Card
+from cards.models import Card
 from registry.models import Exercise, Professional
 
 

@@ -7,8 +7,8 @@ from typing import Any
 
 from django.db.models import Q, QuerySet
 
+from core.roles import SEES_ALL, account_of
 from registry.models import Account
-from registry.scoping import SEES_ALL, account_of
 
 from .models import ECps
 

@@ -42,10 +42,11 @@ from webauthn.helpers.structs import (
     UserVerificationRequirement,
 )
 
-from issuance import pki
-from issuance.models import Card, Certificate
+from cards.models import Card
+from core.roles import account_of, role_of
+from pki import signing
+from pki.models import Certificate
 from registry.models import Account, Exercise, Professional
-from registry.scoping import account_of, role_of
 
 from . import errors
 from .models import Activation, ECps, ECpsEvent, SignInEvent
@@ -197,7 +198,7 @@ def _card_proof_failure(activation: Activation, signature: bytes) -> errors.Ecps
 def _signed_by_card(certificate: Certificate, challenge: bytes, signature: bytes) -> bool:
     cert = x509.load_der_x509_certificate(bytes(certificate.der))
     try:
-        cert.verify_directly_issued_by(pki.ca_certificate(certificate.authority))
+        cert.verify_directly_issued_by(signing.ca_certificate(certificate.authority))
         public_key = cert.public_key()
         assert isinstance(public_key, rsa.RSAPublicKey)
         public_key.verify(signature, challenge, padding.PKCS1v15(), hashes.SHA256())

@@ -24,10 +24,11 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
 from oauth2_provider.models import get_application_model
 
-from issuance.models import Card
-from portal.access import Role, for_roles
+from cards.models import Card
+from cards.scoping import cards_visible_to
+from core.roles import Role
+from core.web import for_roles
 from registry.models import Account
-from registry.scoping import cards_visible_to
 
 from . import errors, services
 from .models import Activation, ECps

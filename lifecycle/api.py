@@ -16,10 +16,10 @@ from rest_framework.permissions import AllowAny
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from issuance.models import Card
-from registry.api import ApiErrorSerializer, ApiView, error_responses
+from cards.models import Card
+from core.api import ApiErrorSerializer, ApiView, error_responses
+from core.roles import role_of
 from registry.models import Account
-from registry.scoping import role_of
 
 from . import errors, renewal, services
 from .models import AutoRenewalPolicy, Opposition, Shipment, ShippingBatch

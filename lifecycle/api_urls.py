@@ -1,10 +1,15 @@
 """Lifecycle routes under /api/v1/ (included by config/api_urls.py)."""
 
 from django.urls import path
+from rest_framework.routers import SimpleRouter
 
-from . import api
+from . import api, api_cards
+
+router = SimpleRouter()
+router.register("cards", api_cards.CardViewSet, basename="card")
 
 urlpatterns = [
+    *router.urls,
     path("cards/<int:card_id>/opposition/", api.CardOppositionView.as_view(), name="card-opposition"),
     path("cards/<int:card_id>/activation/", api.CardActivationView.as_view(), name="card-activation"),
     path("renewal-links/<str:token>/", api.RenewalLinkView.as_view(), name="renewal-link"),

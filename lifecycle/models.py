@@ -1,9 +1,9 @@
 """A card's life after personalization: delivery, activation, opposition, renewal reminders.
 
-The card's own state machine lives on ``issuance.Card``; this app fires its transitions (through
-``lifecycle.services``) and keeps what the lifecycle needs beside it: shipping batches and their PIN-mailer
-release dates, oppositions (one per card: an opposition is final), renewal reminders (one per card per
-threshold, which is what makes the daily scan idempotent) and the Ordres' automatic-renewal choices.
+The card's own state machine lives on ``cards.Card``; this app drives it (through ``lifecycle.services``)
+and keeps what the lifecycle needs beside it: shipping batches and their PIN-mailer release dates,
+oppositions (one per card: an opposition is final), renewal reminders (one per card per threshold, which
+is what makes the daily scan idempotent) and the Ordres' automatic-renewal choices.
 """
 
 from django.conf import settings
@@ -12,7 +12,8 @@ from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from issuance.models import Card
+from cards.models import Card
+from orders.models import Order
 from registry.models import Authority, Profession
 
 
@@ -89,7 +90,9 @@ class Opposition(models.Model):
     declared_by_role = models.CharField(max_length=24, blank=True)
     declared_at = models.DateTimeField(default=timezone.now)
     card_state_before = models.CharField(max_length=16)
-    replacement_order_id = models.BigIntegerField(null=True, blank=True)
+    replacement_order = models.ForeignKey(
+        Order, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
     revoked_certificates = models.PositiveSmallIntegerField(default=0)
 
     class Meta:
@@ -112,7 +115,9 @@ class RenewalReminder(models.Model):
     sent_at = models.DateTimeField(default=timezone.now)
     automatic = models.BooleanField(default=False)  # an AutoRenewalPolicy ordered the renewal itself
     link_used_at = models.DateTimeField(null=True, blank=True)
-    renewal_order_id = models.BigIntegerField(null=True, blank=True)
+    renewal_order = models.ForeignKey(
+        Order, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
 
     class Meta:
         constraints = [

@@ -31,7 +31,7 @@ from django.urls import NoReverseMatch, reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from issuance.models import Card
+from cards.models import Card
 from notifications.events import Event
 from notifications.services import notify
 from orders import services as order_services
@@ -48,7 +48,7 @@ LINK_SALT = "cpx.lifecycle.renewal-link"
 SCAN_SQL = """
 INSERT INTO lifecycle_renewalreminder (card_id, threshold, sent_at, automatic)
 SELECT c.id, %(threshold)s, %(now)s, false
-  FROM issuance_card c
+  FROM cards_card c
  WHERE c.state = 'active'
    AND c.valid_until > %(after)s
    AND c.valid_until <= %(until)s

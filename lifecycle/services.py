@@ -2,7 +2,7 @@
 
 Every state change goes the same way: inside one transaction, lock the card row, fire its django-fsm
 transition (``issuance.Card``), save (``ConcurrentTransitionMixin`` backs up the lock), write the
-``CardEvent``, revoke certificates through ``issuance.services.certificate_revoke`` (which publishes a fresh
+``CardEvent``, revoke certificates through ``pki.services.certificate_revoke`` (which publishes a fresh
 CRL in the same transaction), drive the order through ``orders.services``, and write the notifications
 through ``notifications.services.notify`` (the outbox: delivered after commit). So a declaration either
 happened completely or not at all.
@@ -27,16 +27,20 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django_fsm import ConcurrentTransition, can_proceed
 
-from issuance import services as issuance_services
-from issuance.models import Card, CardEvent, Certificate
-from issuance.tokens import TokenError
+from cards import services as card_services
+from cards.models import Card, CardEvent
+from cards.scoping import cards_visible_to
+from core.roles import role_of
 from notifications.events import Event
 from notifications.services import notify
 from orders import services as order_services
 from orders.errors import OrderError
 from orders.models import Order
+from pki import services as pki_services
+from pki.models import Certificate
 from registry.models import Account
-from registry.scoping import cards_visible_to, role_of
+from stations import services as station_services
+from stations.tokens import TokenError
 
 from . import errors
 from .models import Opposition, Shipment, ShippingBatch
@@ -133,7 +137,7 @@ def _card_context(card: Card) -> dict[str, str]:
 
 def _revoke_certificates(card: Card, reason: str) -> int:
     # issuance revokes and publishes the new CRL in our transaction: both become visible at commit.
-    return issuance_services.certificate_revoke(card=card, reason=reason)
+    return pki_services.certificate_revoke(card=card, reason=reason)
 
 
 # --- shipping ------------------------------------------------------------------------------------------
@@ -197,7 +201,7 @@ def _ship_card(batch: ShippingBatch, line: ShipmentLine, release_on: dt.date) ->
 def _order_follow(card: Card, step: str, reason: str = "") -> None:
     """Move the card's order along (shipped, delivered) as the platform; a card made outside an order, or
     an order already moved on, is left as it is (the card's own history is what matters here)."""
-    order = Order.objects.filter(pk=card.order_id).first() if card.order_id else None
+    order = Order.objects.filter(produced_card=card).first()
     if order is None:
         return
     wanted = {"shipped": Order.State.PRODUCED, "delivered": Order.State.SHIPPED}[step]
@@ -296,8 +300,8 @@ def card_activate_with_pin(*, card: Card | int, actor: User, pin: str) -> Card:
     _check_activator(actor, card)
     locked = Card.objects.get(pk=card) if isinstance(card, int) else card
     try:
-        ok = issuance_services.card_pin_verify(card=locked, pin=pin)
-    except issuance_services.PinBlocked:
+        ok = station_services.card_pin_verify(card=locked, pin=pin)
+    except card_services.PinBlocked:
         raise errors.PinBlocked() from None
     except TokenError as exc:
         log.warning("card %s: PIN check impossible: %s", locked.pk, exc)

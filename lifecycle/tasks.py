@@ -1,9 +1,12 @@
 """Periodic lifecycle work (scheduled in config/celery.py). Thin: each task calls one service, which is
 idempotent and works in chunks, so a retried or overlapping run is harmless."""
 
-from celery import shared_task
+from pathlib import Path
 
-from . import renewal, services
+from celery import shared_task
+from django.conf import settings
+
+from . import printing, renewal, services
 
 
 @shared_task(name="lifecycle.renewal_reminders", acks_late=True)
@@ -25,3 +28,9 @@ def release_pin_mailers() -> int:
 def revoke_inactive_holders() -> int:
     """Safety net behind the registry import's own call after its merge."""
     return services.cards_revoke_for_inactive_holders()
+
+
+@shared_task(name="lifecycle.print_pin_mailers", acks_late=True)
+def print_pin_mailers() -> int:
+    """Daily, after the release: the secure print run of the PIN mailers due (then purged)."""
+    return printing.pin_mailers_print(out_dir=Path(settings.MEDIA_ROOT) / "pin_mailers").printed

@@ -31,7 +31,8 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.viewsets import GenericViewSet
 
-from registry.api import (
+from cards.scoping import cards_visible_to
+from core.api import (
     MAX_ID,
     ApiErrorSerializer,
     ApiView,
@@ -39,19 +40,15 @@ from registry.api import (
     error_responses,
     validate_or_404,
 )
+from core.roles import role_of
 from registry.models import CardType, Exercise, Structure
-from registry.scoping import (
-    cards_visible_to,
-    orders_visible_to,
-    payments_visible_to,
-    professionals_visible_to,
-    role_of,
-)
+from registry.scoping import professionals_visible_to
 
 from . import errors, services
 from .invoices import invoice_filename, invoice_pdf
 from .models import Order, OrderEvent, Payment
 from .permissions import role_may
+from .scoping import orders_visible_to, payments_visible_to
 
 # --- error bodies --------------------------------------------------------------------------------------
 

@@ -9,8 +9,8 @@ FIRST_TARIFF = (datetime.date(2025, 1, 1), Decimal("36.00"))
 
 
 def _ensure_first_tariff(sender, **kwargs) -> None:
-    # Loaded by migration 0002; restored here after a flush (TransactionTestCase teardown emits
-    # post_migrate), so a transactional test never leaves the next one without a price.
+    # The one home of this reference row: after every migrate (a new database, an upgrade) and after a
+    # flush (TransactionTestCase teardown emits post_migrate), so no database is ever without a price.
     from .models import Tariff
 
     valid_from, amount = FIRST_TARIFF

@@ -18,7 +18,7 @@ from django.db.models import Exists, OuterRef, Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from issuance.models import Card
+from cards.models import Card
 from registry.models import CardType, StructureMember
 
 from .errors import Reason
@@ -162,10 +162,8 @@ def in_progress(order: Order):
     others = others.filter(state__in=Order.OPEN_STATES).exclude(state=Order.State.DRAFT).exclude(pk=order.pk)
     if order.replaces_id:
         card = order.replaces
-        others = others.exclude(Q(produced_card_id=card.pk) | Q(pk=card.order_id or 0))  # type: ignore[union-attr]
-    card_live = Card.objects.filter(
-        Q(pk=OuterRef("produced_card_id")) | Q(order_id=OuterRef("pk")), state__in=Card.LIVE_STATES
-    )
+        others = others.exclude(produced_card_id=card.pk)  # type: ignore[union-attr]
+    card_live = Card.objects.filter(pk=OuterRef("produced_card_id"), state__in=Card.LIVE_STATES)
     return others.exclude(Q(state=Order.State.SHIPPED) & ~Exists(card_live))
 
 

@@ -21,6 +21,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from django_fsm import ConcurrentTransitionMixin, FSMField, transition
 
+from cards.models import Card
 from registry.models import Authority, CardType, Exercise, Professional, Structure
 
 from .permissions import may_fire
@@ -99,10 +100,11 @@ class Order(ConcurrentTransitionMixin, models.Model):
     kind = models.CharField(max_length=12, choices=Kind.choices)
     replacement_reason = models.CharField(max_length=12, choices=ReplacementReason.choices, blank=True)
     replaces = models.ForeignKey(
-        "issuance.Card", null=True, blank=True, on_delete=models.PROTECT, related_name="replacement_orders"
+        Card, null=True, blank=True, on_delete=models.PROTECT, related_name="replacement_orders"
     )
-    produced_card = models.ForeignKey(
-        "issuance.Card", null=True, blank=True, on_delete=models.PROTECT, related_name="producing_orders"
+    # The one link between an order and the card made for it (``card.order``): set by ``mark_produced``.
+    produced_card = models.OneToOneField(
+        Card, null=True, blank=True, on_delete=models.PROTECT, related_name="order"
     )
     authority = models.ForeignKey(Authority, on_delete=models.PROTECT, related_name="orders")
     state = FSMField(default=State.DRAFT, choices=State.choices, protected=True, db_index=True)

@@ -25,11 +25,13 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from django_fsm import ConcurrentTransition, can_proceed
 
+from core.roles import role_of
+from core.tasks import send_task
 from notifications.events import Event
 from notifications.services import notify
 from registry.models import Account, CardType, Exercise, Professional, Structure
 from registry.routing import ANS_CODE, authority_for_exercise
-from registry.scoping import orders_visible_to, professionals_visible_to, role_of
+from registry.scoping import professionals_visible_to
 
 from . import eligibility
 from .errors import (
@@ -45,10 +47,12 @@ from .errors import (
 from .models import Order, OrderEvent, Payment
 from .payments import Checkout, Confirmation, PaymentProvider, configured_provider, tariff_on
 from .permissions import CREATE_ROLES, role_may
+from .scoping import orders_visible_to
 
 User = Any  # a django.contrib.auth user with an ``account``
 SYSTEM_USERNAME = "cpx-system"
 STRUCTURE_CARDS = (CardType.CPE, CardType.CPA, CardType.CDE)
+PRODUCTION_TASK = "stations.schedule_production"  # stations.tasks: hands a queued order to a station
 
 
 def system_user() -> User:
@@ -137,9 +141,8 @@ def _record(order: Order, actor: User, name: str, from_state: str, reason: str =
 
 
 def _schedule_production(order_id: int) -> None:
-    from issuance.services import production_schedule  # issuance depends on orders, not the reverse
-
-    production_schedule(order_id=order_id)
+    # Stations sit above orders: they are told by a task sent by name, never called.
+    send_task(PRODUCTION_TASK, order_id)
 
 
 def _ensure_eligible(order: Order) -> None:

@@ -6,7 +6,7 @@ from typing import Any
 
 from django.conf import settings
 
-from issuance.models import Card
+from cards.models import Card
 from registry.models import CardType
 
 # Band and background colours per card type: a holder recognises their card at a glance.

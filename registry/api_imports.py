@@ -35,7 +35,8 @@ from rest_framework.renderers import JSONRenderer
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from .api import ApiErrorSerializer, ApiView, error_responses
+from core.api import ApiErrorSerializer, ApiView, error_responses
+
 from .extraction import header_problem
 from .models import Account, RegistryImport
 from .scoping import role_of

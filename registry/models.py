@@ -11,6 +11,8 @@ from django.conf import settings
 from django.db import models
 from django.db.models import Q
 
+from core.roles import Role
+
 
 class Authority(models.Model):
     """An Ordre, or ANS: who reviews the card orders of the professions it registers."""
@@ -256,13 +258,7 @@ class Account(models.Model):
     Scoping of every object (orders, cards, people) is derived from this row, in one place.
     """
 
-    class Role(models.TextChoices):
-        HOLDER = "holder", "Titulaire"
-        STRUCTURE_MANAGER = "structure_manager", "Gestionnaire de structure"
-        AUTHORITY_OPERATOR = "authority_operator", "Opérateur d'Ordre"
-        ANS_OPERATOR = "ans_operator", "Opérateur ANS"
-        AUDITOR = "auditor", "Auditeur"
-        SYSTEM = "system", "Processus de la plateforme"  # stations, periodic tasks
+    Role = Role  # core.roles: the choices, and the named sets of them the rules use
 
     user = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="account")
     role = models.CharField(max_length=24, choices=Role.choices)

@@ -16,7 +16,7 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.hashers import make_password
 from django.utils import timezone
 
-from issuance.models import Card
+from cards.models import Card
 from orders.models import Order, OrderEvent, Payment, Tariff
 from registry.identifiers import luhn_complete
 from registry.models import (

@@ -3,7 +3,7 @@
 import pytest
 from rest_framework import exceptions
 
-from registry.api import _flatten
+from core.api import _flatten
 
 pytestmark = pytest.mark.django_db
 

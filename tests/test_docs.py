@@ -9,7 +9,7 @@ from django.core.management import call_command
 DOCS = Path(__file__).resolve().parent.parent / "docs"
 
 
-@pytest.mark.parametrize(("model", "name"), [("orders.Order", "order"), ("issuance.Card", "card")])
+@pytest.mark.parametrize(("model", "name"), [("orders.Order", "order"), ("cards.Card", "card")])
 def test_the_committed_transition_graph_matches_the_model(model, name):
     out = StringIO()
     call_command("graph_transitions", model, stdout=out)

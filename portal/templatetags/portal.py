@@ -9,7 +9,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from portal.access import Role, role_of
+from core.roles import Role, role_of
 
 register = template.Library()
 

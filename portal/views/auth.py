@@ -7,7 +7,7 @@ from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 
-from portal.access import Role, role_of
+from core.roles import Role, role_of
 
 HOME_OF_ROLE: dict[str, str] = {
     Role.HOLDER: "portal:cards",

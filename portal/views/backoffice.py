@@ -14,16 +14,19 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
-from issuance.models import Card
+from cards.models import Card
+from cards.scoping import cards_visible_to
+from core.roles import BACK_OFFICE, Role
+from core.web import for_roles
 from orders import eligibility
 from orders import services as order_services
 from orders.errors import OrderError
 from orders.models import Order
 from orders.permissions import role_may
-from portal.access import OPERATOR_ROLES, Role, for_roles
+from orders.scoping import orders_visible_to
 from portal.forms import CancelForm, HolderSearchForm, PaymentForm, QueueFilterForm, RejectForm
 from registry.models import Account
-from registry.scoping import cards_visible_to, orders_visible_to, professionals_visible_to
+from registry.scoping import professionals_visible_to
 
 ACTING_ROLES = (Role.AUTHORITY_OPERATOR, Role.ANS_OPERATOR)
 # The transitions an operator fires from the order page, in the order the buttons are shown.
@@ -56,7 +59,7 @@ def search(text: str) -> Q:
     return found
 
 
-@for_roles(*OPERATOR_ROLES)
+@for_roles(*BACK_OFFICE)
 def queue(request: HttpRequest, account: Account) -> HttpResponse:
     form = QueueFilterForm(request.GET or None)
     orders = filtered(queue_orders(request), form).order_by("state_changed_at", "id")
@@ -66,7 +69,7 @@ def queue(request: HttpRequest, account: Account) -> HttpResponse:
     return render(request, template, context)
 
 
-@for_roles(*OPERATOR_ROLES)
+@for_roles(*BACK_OFFICE)
 def overdue(request: HttpRequest, account: Account) -> HttpResponse:
     orders = order_services.orders_overdue(orders=queue_orders(request)).order_by("state_changed_at", "id")
     page = Paginator(orders, PAGE_SIZE).get_page(request.GET.get("page"))
@@ -79,7 +82,7 @@ def operator_transitions(order: Order, account: Account) -> list[str]:
     return [t for t in OPERATOR_TRANSITIONS if t in allowed and role_may(account.role, t, order)]
 
 
-@for_roles(*OPERATOR_ROLES)
+@for_roles(*BACK_OFFICE)
 def order_detail(request: HttpRequest, pk: int, account: Account) -> HttpResponse:
     return order_page(request, get_object_or_404(queue_orders(request), pk=pk), account, {})
 
@@ -179,7 +182,7 @@ def invalid(request: HttpRequest, order: Order, account: Account, name: str, for
     return order_page(request, order, account, {name: form}, status=400)
 
 
-@for_roles(*OPERATOR_ROLES)
+@for_roles(*BACK_OFFICE)
 def holders(request: HttpRequest, account: Account) -> HttpResponse:
     """Look up the registry (the people of the operator's authority) by identifier or name."""
     form = HolderSearchForm(request.GET or None)
@@ -199,7 +202,7 @@ def person_search(text: str) -> Q:
     return found
 
 
-@for_roles(*OPERATOR_ROLES)
+@for_roles(*BACK_OFFICE)
 def holder(request: HttpRequest, pk: int, account: Account) -> HttpResponse:
     person = get_object_or_404(professionals_visible_to(request.user), pk=pk)
     context = {

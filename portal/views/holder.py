@@ -13,7 +13,10 @@ from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
-from issuance.models import Card
+from cards.models import Card
+from cards.scoping import cards_visible_to
+from core.roles import Role
+from core.web import for_roles
 from lifecycle import services as lifecycle
 from lifecycle.errors import LifecycleError
 from notifications import services as inbox_services
@@ -24,11 +27,10 @@ from orders.errors import OrderError
 from orders.invoices import invoice_filename, invoice_pdf
 from orders.models import Order, Payment
 from orders.payments import configured_provider
-from portal.access import Role, for_roles
+from orders.scoping import orders_visible_to
 from portal.cardface import card_face
 from portal.forms import DeclareForm, OperatorDeclareForm
 from registry.models import Account
-from registry.scoping import cards_visible_to, orders_visible_to
 
 CARD_ROLES = (Role.HOLDER, Role.STRUCTURE_MANAGER)
 OPERATORS = (Role.AUTHORITY_OPERATOR, Role.ANS_OPERATOR)

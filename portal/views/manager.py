@@ -9,14 +9,16 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
 
-from issuance.models import Card
+from cards.models import Card
+from cards.scoping import cards_visible_to
+from core.roles import Role
+from core.web import for_roles
 from orders import services as order_services
 from orders.errors import NotEligible, OrderError
 from orders.models import Order
-from portal.access import Role, for_roles
+from orders.scoping import orders_visible_to
 from portal.forms import StructureOrderForm
 from registry.models import Account, StructureMember
-from registry.scoping import cards_visible_to, orders_visible_to
 
 
 @for_roles(Role.STRUCTURE_MANAGER)

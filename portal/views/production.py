@@ -13,15 +13,17 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from issuance.models import Card, PersonalizationJob, ReaderStation
-from issuance.services import station_stats
+from cards.models import Card
+from core.roles import Role
+from core.web import for_roles
 from lifecycle import services as lifecycle
 from lifecycle.errors import LifecycleError
 from lifecycle.models import ShippingBatch
 from orders.models import Order
-from portal.access import Role, for_roles
 from portal.forms import ShippingForm
 from registry.models import Account, RegistryImport
+from stations.models import PersonalizationJob, ReaderStation
+from stations.services import station_stats
 
 PRODUCTION_STATES = (Order.State.QUEUED, Order.State.IN_PRODUCTION, Order.State.PRODUCED, Order.State.FAILED)
 

@@ -8,13 +8,14 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
+from cards.scoping import cards_visible_to
+from core.roles import Role
+from core.web import for_roles
 from lifecycle import renewal
 from lifecycle import services as lifecycle
 from lifecycle.errors import LifecycleError
-from portal.access import Role, for_roles
 from portal.cardface import card_face
 from registry.models import Account
-from registry.scoping import cards_visible_to
 
 
 @require_POST

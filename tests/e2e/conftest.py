@@ -51,13 +51,11 @@ def page(browser: Any, live_server: Any) -> Iterator[Any]:
 def outside_world(monkeypatch: pytest.MonkeyPatch) -> list[int]:
     """The stations and the broker are the outside world: the live server (a thread of this process)
     records what it would hand them instead."""
-    import issuance.services
     import notifications.services
+    import orders.services
 
     scheduled: list[int] = []
-    monkeypatch.setattr(
-        issuance.services, "production_schedule", lambda *, order_id: scheduled.append(order_id)
-    )
+    monkeypatch.setattr(orders.services, "_schedule_production", lambda order_id: scheduled.append(order_id))
     monkeypatch.setattr(notifications.services, "notification_enqueue", lambda *, notification_ids: None)
     return scheduled
 

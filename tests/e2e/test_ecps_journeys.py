@@ -22,7 +22,7 @@ from playwright.sync_api import expect
 from ecps import services
 from ecps.models import ECps, SignInEvent
 from ecps.sms import RecordingSmsSender
-from issuance import pki
+from pki import signing
 from registry.models import Account
 from tests.e2e.conftest import screenshot, sign_in
 from tests.ecps.helpers import (
@@ -72,7 +72,7 @@ def phone(page: Any) -> Iterator[Any]:
 def hierarchy(settings: Any, tmp_path: Any) -> Any:
     settings.CPX_PKI_DIR = tmp_path / "pki"
     settings.CPX_PKI_PASSPHRASE = "test-passphrase"
-    return pki.pki_init()
+    return signing.pki_init()
 
 
 @pytest.fixture

@@ -9,11 +9,11 @@ from typing import Any
 import pytest
 from playwright.sync_api import expect
 
-from issuance import services as issuance_services
-from issuance.models import Card
+from cards.models import Card
 from orders import services as order_services
 from orders.models import Order
 from registry.models import Account, CardType, StructureMember
+from stations import services as station_services
 from tests.e2e.conftest import PASSWORD, assert_accessible, screenshot, sign_in
 from tests.factories import (
     AdeliProfessionalFactory,
@@ -132,10 +132,10 @@ def test_an_ans_operator_follows_an_order_through_production(page):
     exercise = ExerciseFactory(professional=AdeliProfessionalFactory(last_name="PETIT"), profession_id="91")
     order = submitted_order(exercise)
     operator = persona(Account.Role.ANS_OPERATOR)
-    station = issuance_services.station_register(
+    station = station_services.station_register(
         name="lyon-1", module="/usr/lib/softhsm/libsofthsm2.so", readers=2
     )
-    issuance_services.blank_stock_add(station=station, count=20)
+    station_services.blank_stock_add(station=station, count=20)
 
     sign_in(page, operator)
     page.goto(f"/backoffice/orders/{order.pk}/")

@@ -142,7 +142,7 @@ def card_certificate(stack: Stack, number: str, out: Path) -> Path:
     return out
 
 
-CHAIN_SCRIPT = "from issuance.pki import chain_pem; print(chain_pem().decode())"
+CHAIN_SCRIPT = "from pki.signing import chain_pem; print(chain_pem().decode())"
 
 
 def trust_anchors(stack: Stack, card_pem: Path) -> tuple[Path, Path]:
@@ -204,7 +204,7 @@ def import_registry(stack: Stack, ans: Api) -> dict:
 
 def why_no_replacement(card_id: int) -> object:
     """Diagnostics only (read from the database): what the card's history says about its replacement."""
-    from issuance.models import CardEvent
+    from cards.models import CardEvent
 
     return list(CardEvent.objects.filter(card_id=card_id).values_list("kind", "detail"))
 

@@ -6,7 +6,7 @@ import pytest
 
 from ecps import services
 from ecps.sms import RecordingSmsSender
-from issuance import pki
+from pki import signing
 from tests.factories import AdeliProfessionalFactory, ExerciseFactory, persona
 
 from .authenticator import SoftAuthenticator
@@ -18,10 +18,10 @@ ORIGIN = "http://localhost:8000"
 @pytest.fixture(autouse=True)
 def outside_world(monkeypatch: pytest.MonkeyPatch, settings: Any) -> list[tuple[str, str]]:
     """Stations, the broker and the SMS gateway are the outside world: recorded, never reached."""
-    import issuance.services
     import notifications.services
+    import orders.services
 
-    monkeypatch.setattr(issuance.services, "production_schedule", lambda *, order_id: None)
+    monkeypatch.setattr(orders.services, "_schedule_production", lambda order_id: None)
     monkeypatch.setattr(notifications.services, "notification_enqueue", lambda *, notification_ids: None)
     settings.CPX_SMS_BACKEND = "ecps.sms.RecordingSmsSender"
     settings.CPX_WEBAUTHN_RP_ID = "localhost"
@@ -79,12 +79,12 @@ def authenticator() -> SoftAuthenticator:
 @pytest.fixture(scope="session")
 def ca_keys() -> dict[int, Any]:
     """CA keys are slow to make (RSA-3072): one pair per session, fresh certificates per test."""
-    return {bits: pki.new_ca_key(bits) for bits in (2048, 3072)}
+    return {bits: signing.new_ca_key(bits) for bits in (2048, 3072)}
 
 
 @pytest.fixture
 def pki_dir(settings: Any, tmp_path: Any, ca_keys: dict[int, Any], monkeypatch: pytest.MonkeyPatch) -> Any:
-    monkeypatch.setattr(pki, "new_ca_key", lambda bits: ca_keys[bits])
+    monkeypatch.setattr(signing, "new_ca_key", lambda bits: ca_keys[bits])
     settings.CPX_PKI_DIR = tmp_path / "pki"
     settings.CPX_PKI_PASSPHRASE = "test-passphrase"
     settings.CPX_PKI_TEST_HIERARCHY = True
@@ -93,7 +93,7 @@ def pki_dir(settings: Any, tmp_path: Any, ca_keys: dict[int, Any], monkeypatch: 
 
 @pytest.fixture
 def hierarchy(db: Any, pki_dir: Any) -> Any:
-    return pki.pki_init()
+    return signing.pki_init()
 
 
 @pytest.fixture

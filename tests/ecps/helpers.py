@@ -12,10 +12,11 @@ from urllib.parse import parse_qs, urlencode, urlsplit
 
 from django.core.management import call_command
 
-from issuance import personalization, services, tokens
-from issuance.models import Card, ReaderStation
+from cards.models import Card
 from orders.models import Order
 from registry.models import Account, Exercise, Professional
+from stations import personalization, services, tokens
+from stations.models import ReaderStation
 from tests.factories import ActivityFactory, ExerciseFactory, OrderFactory, ProfessionalFactory, persona
 
 SOFTHSM = "/usr/lib/softhsm/libsofthsm2.so"

@@ -10,10 +10,10 @@ import datetime as dt
 import pytest
 from django.utils import timezone
 
+from cards.models import Card
 from ecps import errors, services
 from ecps.models import Activation, ECps
-from issuance import services as issuance_services
-from issuance.models import Card
+from pki import services as pki_services
 
 from .helpers import personalized_card, sign_on_card, station
 
@@ -87,7 +87,7 @@ def test_it_refuses_a_signature_of_another_challenge(doctor, doctor_user, card_a
 def test_it_refuses_a_card_whose_certificate_is_revoked(doctor, doctor_user, card_and_pin):
     card, pin = card_and_pin
     activation = _challenge(doctor, doctor_user)
-    issuance_services.certificate_revoke(card=card, reason="keyCompromise")
+    pki_services.certificate_revoke(card=card, reason="keyCompromise")
     signature = base64.b64decode(sign_on_card(card, pin, activation.challenge))
     with pytest.raises(errors.ActivationRefused) as refused:
         services.activation_prove_with_card(

@@ -8,10 +8,11 @@ from pathlib import Path
 
 from rest_framework.authtoken.models import Token
 
-from issuance.models import BlankCard, Card, PersonalizationJob
+from cards.models import Card
 from notifications.models import Notification
 from orders.models import Order
 from registry.models import Account
+from stations.models import BlankCard, PersonalizationJob
 from tests.factories import OrderFactory, persona
 from tests.processes import (
     Api,

@@ -31,14 +31,14 @@ ans = Token.objects.create(user=persona(Account.Role.ANS_OPERATOR)).key
 print(json.dumps({{"orders": orders, "cnom": cnom, "ans": ans}}))
 """
 STATES_SQL = "SELECT state FROM orders_order WHERE id = ANY(%s)"
-CARDS_SQL = "SELECT order_id, count(*) FROM issuance_card WHERE order_id = ANY(%s) GROUP BY 1"
-CARD_IDS_SQL = "SELECT order_id, id FROM issuance_card WHERE order_id = ANY(%s)"
+CARDS_SQL = "SELECT order_id, count(*) FROM cards_card WHERE order_id = ANY(%s) GROUP BY 1"
+CARD_IDS_SQL = "SELECT order_id, id FROM cards_card WHERE order_id = ANY(%s)"
 SHIPPED_SQL = (
     "SELECT count(*) FROM notifications_notification WHERE event = 'card_shipped' AND channel = 'in_app'"
 )
-INTERRUPTED_SQL = "SELECT count(*) FROM issuance_personalizationjob WHERE step = 'interrupted'"
+INTERRUPTED_SQL = "SELECT count(*) FROM stations_personalizationjob WHERE step = 'interrupted'"
 SWEEP_NOW = (
-    "import datetime; from issuance.services import production_sweep; "
+    "import datetime; from stations.services import production_sweep; "
     "print(production_sweep(older_than=datetime.timedelta(0)))"
 )
 
@@ -75,7 +75,7 @@ def test_a_postgres_restart_during_a_batch_loses_nothing(tmp_path):
             wait_for(
                 lambda: rows(
                     url,
-                    "SELECT 1 FROM issuance_personalizationjob WHERE step IN "
+                    "SELECT 1 FROM stations_personalizationjob WHERE step IN "
                     "('initialized', 'keys', 'certified', 'written')",
                 ),
                 90,
@@ -106,7 +106,7 @@ def test_a_postgres_restart_during_a_batch_loses_nothing(tmp_path):
             try:
                 wait_for(settled, 120, "every order produced", interval=3)
             except AssertionError:
-                stuck = rows(url, "SELECT order_id, step, error FROM issuance_personalizationjob ORDER BY id")
+                stuck = rows(url, "SELECT order_id, step, error FROM stations_personalizationjob ORDER BY id")
                 states = rows(url, "SELECT id, state FROM orders_order WHERE id = ANY(%s)", orders)
                 raise AssertionError(f"{states}\n{stuck}\n{stack.logs()}") from None
 
@@ -134,21 +134,19 @@ def test_a_postgres_restart_during_a_batch_loses_nothing(tmp_path):
 
             cards = rows(
                 url,
-                "SELECT order_id, count(*) FROM issuance_card WHERE order_id = ANY(%s) GROUP BY 1",
+                "SELECT order_id, count(*) FROM cards_card WHERE order_id = ANY(%s) GROUP BY 1",
                 orders,
             )
             assert sorted(cards) == sorted((o, 1) for o in orders), cards
-            blanks = dict(rows(url, "SELECT state, count(*) FROM issuance_blankcard GROUP BY 1"))
+            blanks = dict(rows(url, "SELECT state, count(*) FROM stations_blankcard GROUP BY 1"))
             assert blanks.get("used") == ORDERS and "in_use" not in blanks, blanks
             interrupted = rows(
-                url, "SELECT count(*) FROM issuance_personalizationjob WHERE step = 'interrupted'"
+                url, "SELECT count(*) FROM stations_personalizationjob WHERE step = 'interrupted'"
             )
             assert blanks.get("spoiled", 0) == interrupted[0][0], (blanks, interrupted)
             assert sum(blanks.values()) == BLANKS
 
-            card_ids = [
-                c for (c,) in rows(url, "SELECT id FROM issuance_card WHERE order_id = ANY(%s)", orders)
-            ]
+            card_ids = [c for (c,) in rows(url, "SELECT id FROM cards_card WHERE order_id = ANY(%s)", orders)]
             lines = [{"card": c, "tracking_reference": f"PG-{c}"} for c in card_ids]
             ans.post(
                 "/api/v1/shipping-batches/",

@@ -27,7 +27,7 @@ pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 
 BLANKS = 6
 SWEEP_NOW = (
-    "import datetime; from issuance.services import production_sweep; "
+    "import datetime; from stations.services import production_sweep; "
     "print(production_sweep(older_than=datetime.timedelta(0)))"
 )
 

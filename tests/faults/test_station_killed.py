@@ -8,7 +8,7 @@ import subprocess
 
 import pytest
 
-from issuance.models import BlankCard, PersonalizationJob
+from stations.models import BlankCard, PersonalizationJob
 from tests.faults.conftest import (
     Stack,
     ans_token,
@@ -30,7 +30,7 @@ BROKER = "redis://127.0.0.1:6379/14"  # a Redis database number of this test's o
 BLANKS = 8
 MID_JOB = ["initialized", "keys", "certified", "written"]
 SWEEP_NOW = (
-    "import datetime; from issuance.services import production_sweep; "
+    "import datetime; from stations.services import production_sweep; "
     "print(production_sweep(older_than=datetime.timedelta(0)))"
 )
 

@@ -6,7 +6,6 @@ from pathlib import Path
 import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
-
 from issuance import pki, services
 
 SOFTHSM = "/usr/lib/softhsm/libsofthsm2.so"
@@ -80,7 +79,7 @@ def fast_passwords(settings):
 @pytest.fixture(autouse=True)
 def scheduled(monkeypatch):
     """Tasks sent to stations are recorded, not put on a broker (tests run the job themselves)."""
-    from issuance import tasks
+    from stations import tasks
 
     sent = []
     monkeypatch.setattr(tasks.personalize, "apply_async", lambda *a, **k: sent.append((a, k)))
@@ -91,7 +90,7 @@ def scheduled(monkeypatch):
 def station(db, settings, tmp_path, hierarchy):
     from django.core.management import call_command
 
-    from issuance.models import ReaderStation
+    from stations.models import ReaderStation
 
     # A name of its own per test: its queue (station.<name>) on the shared Redis never meets another run's.
     name = f"t{uuid.uuid4().hex[:10]}"

@@ -3,8 +3,8 @@
 import pytest
 from rest_framework.test import APIClient
 
-from issuance import services
-from issuance.models import PersonalizationJob
+from stations import services
+from stations.models import PersonalizationJob
 from tests.factories import CardFactory, persona
 
 pytestmark = pytest.mark.django_db
@@ -44,7 +44,7 @@ def test_a_station_whose_heartbeat_stopped_shows_offline(station):
 
     from django.utils import timezone
 
-    from issuance.models import ReaderStation
+    from stations.models import ReaderStation
 
     ReaderStation.objects.filter(pk=station.pk).update(
         state="online", last_heartbeat=timezone.now() - dt.timedelta(minutes=10)
@@ -65,7 +65,7 @@ def test_a_station_name_that_cannot_exist_is_a_json_404(station, name):
     assert response.status_code == 404
     assert response["Content-Type"] == "application/json"
     assert response.json()["code"] == "not_found"
-    assert not any("issuance_readerstation" in query["sql"] for query in queries.captured_queries)
+    assert not any("stations_readerstation" in query["sql"] for query in queries.captured_queries)
 
 
 def test_a_card_id_that_is_not_a_number_is_a_json_404(db):

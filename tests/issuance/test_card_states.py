@@ -4,7 +4,7 @@ delivery to confirm, and its order would stay `produced` for good)."""
 import pytest
 from django_fsm import can_proceed
 
-from issuance.models import Card, CardEvent
+from cards.models import Card, CardEvent
 from lifecycle import errors
 from lifecycle.services import card_activate
 from orders.models import Order

@@ -11,8 +11,10 @@ import pytest
 from django.conf import settings
 from django.db import connection
 
-from issuance import personalization
-from issuance.models import BlankCard, Card, Certificate, PersonalizationJob
+from cards.models import Card
+from pki.models import Certificate
+from stations import personalization
+from stations.models import BlankCard, PersonalizationJob
 
 from .conftest import token_labels
 
@@ -116,7 +118,7 @@ def test_a_station_worker_killed_mid_job_redelivers_and_finishes(station, queued
     try:
         with app.connection_for_write(broker) as conn:
             app.send_task(
-                "issuance.tasks.personalize",
+                "stations.tasks.personalize",
                 args=[queued_order.pk, station.name],
                 queue=station.queue,
                 connection=conn,
@@ -169,7 +171,7 @@ def test_two_readers_of_a_station_personalize_in_parallel(station, queued_order,
         with app.connection_for_write(broker) as conn:
             for order in orders:
                 app.send_task(
-                    "issuance.tasks.personalize",
+                    "stations.tasks.personalize",
                     args=[order.pk, station.name],
                     queue=station.queue,
                     connection=conn,

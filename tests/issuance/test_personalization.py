@@ -6,8 +6,10 @@ import subprocess
 import pytest
 from cryptography import x509
 
-from issuance import personalization, services, tokens
-from issuance.models import BlankCard, Card, Certificate, Mailer, PersonalizationJob
+from cards.models import Card, Mailer
+from pki.models import Certificate
+from stations import personalization, services, tokens
+from stations.models import BlankCard, PersonalizationJob
 
 from .conftest import SOFTHSM, pin_and_puk, token_labels
 

@@ -13,11 +13,11 @@ from django.core.management import CommandError, call_command
 from django.db import connection, transaction
 from freezegun import freeze_time
 
-from issuance import mailers, printing
-from issuance.models import Card, CardEvent, Mailer
-from issuance.printing import pin_mailers_print
-from issuance.services import pin_mailer_open
+from cards import mailers, printing
+from cards.models import Card, CardEvent, Mailer
+from cards.services import pin_mailer_open
 from lifecycle.models import Shipment, ShippingBatch
+from lifecycle.printing import pin_mailers_print
 from lifecycle.services import ShipmentLine, pin_mailers_release, shipping_batch_create
 from orders.models import Order
 from registry.models import Account
@@ -259,7 +259,7 @@ def test_a_bad_day_is_answered_clearly(tmp_path, bad):
 
 def test_the_print_run_is_a_daily_beat_task(db, settings, tmp_path):
     from config.celery import app
-    from issuance.tasks import print_pin_mailers
+    from stations.tasks import print_pin_mailers
 
     settings.MEDIA_ROOT = tmp_path
     assert app.conf.beat_schedule["issuance-print-pin-mailers"]["task"] == "issuance.print_pin_mailers"

@@ -7,9 +7,9 @@ import pytest
 from cryptography import x509
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 from django.core.management import call_command
-
 from issuance import pki, services
-from issuance.models import Certificate, CertificateAuthority
+
+from pki.models import Certificate, CertificateAuthority
 
 from .conftest import write_cert_pem
 

@@ -6,8 +6,8 @@ import re
 import pytest
 from django.db import connection
 
-from issuance import mailers, personalization, services
-from issuance.models import Mailer
+from cards import mailers, personalization, services
+from cards.models import Mailer
 
 from .conftest import pin_and_puk
 
@@ -64,11 +64,11 @@ def test_pin_and_puk_are_nowhere_in_the_database_nor_the_logs(station, queued_or
 def test_ca_private_keys_are_not_in_the_database(hierarchy):
     from cryptography.hazmat.primitives import serialization
 
-    from issuance import pki
+    from pki import signing
 
     text, binary = _database_dump()
     for ca in hierarchy:
-        key = pki.ca_key(ca)
+        key = signing.ca_key(ca)
         der = key.private_bytes(
             serialization.Encoding.DER, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
         )

@@ -6,8 +6,8 @@ import pytest
 from django.core.management import call_command
 from django.utils import timezone
 
-from issuance import personalization, services
-from issuance.models import BlankCard, PersonalizationJob, Reader, ReaderStation
+from stations import personalization, services
+from stations.models import BlankCard, PersonalizationJob, Reader, ReaderStation
 
 from .conftest import SOFTHSM
 

@@ -4,10 +4,10 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
-from issuance import pki
-from issuance import services as issuance_services
-from issuance.models import Card
+from cards.models import Card
 from orders.models import Order
+from pki import services as pki_services
+from pki import signing
 from registry.models import Account
 from tests.factories import ActivityFactory, CardFactory, OrderFactory, TariffFactory, persona
 
@@ -15,8 +15,8 @@ from tests.factories import ActivityFactory, CardFactory, OrderFactory, TariffFa
 @pytest.fixture(autouse=True)
 def outside_world(monkeypatch) -> list[int]:
     """Messages and production jobs are recorded, never put on the shared broker (the outside world here)."""
-    import issuance.services
     import notifications.services
+    import orders.services
 
     enqueued: list[int] = []
     monkeypatch.setattr(
@@ -24,7 +24,7 @@ def outside_world(monkeypatch) -> list[int]:
         "notification_enqueue",
         lambda *, notification_ids: enqueued.extend(notification_ids),
     )
-    monkeypatch.setattr(issuance.services, "production_schedule", lambda *, order_id: None)
+    monkeypatch.setattr(orders.services, "_schedule_production", lambda order_id: None)
     return enqueued
 
 
@@ -43,7 +43,7 @@ def pki_dir(settings, tmp_path):
 
 @pytest.fixture
 def hierarchy(db, pki_dir):
-    root, issuing, _ = pki.pki_init()
+    root, issuing, _ = signing.pki_init()
     return root, issuing
 
 
@@ -57,14 +57,14 @@ def certify(hierarchy, card_key):
     """Issue the authentication and signature certificates of a card (keys made here, not on a card)."""
 
     def certify(card: Card):
-        holder = pki.Holder(
+        holder = signing.Holder(
             national_id=card.professional.national_id,
             surname=card.professional.last_name,
             given_name=card.professional.first_name,
             profession="Médecin",
         )
         return [
-            issuance_services.certificate_issue(
+            pki_services.certificate_issue(
                 usage=usage,
                 public_key=card_key.public_key(),
                 holder=holder,
@@ -80,9 +80,9 @@ def certify(hierarchy, card_key):
 @pytest.fixture
 def pem_files(tmp_path, hierarchy):
     chain = tmp_path / "chain.pem"
-    chain.write_bytes(pki.chain_pem())
+    chain.write_bytes(signing.chain_pem())
     issuer = tmp_path / "issuer.pem"
-    issuer.write_bytes(pki.ca_certificate(hierarchy[1]).public_bytes(serialization.Encoding.PEM))
+    issuer.write_bytes(signing.ca_certificate(hierarchy[1]).public_bytes(serialization.Encoding.PEM))
     return chain, issuer
 
 

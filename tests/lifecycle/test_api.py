@@ -4,7 +4,7 @@ import pytest
 from freezegun import freeze_time
 from rest_framework.test import APIClient
 
-from issuance.models import Card
+from cards.models import Card
 from lifecycle.models import Opposition, RenewalReminder
 from lifecycle.renewal import renewal_link_token
 from orders.models import Order
@@ -149,10 +149,10 @@ def test_a_malformed_pin_is_400(shipped, holder_of, pin):
 
 
 def test_a_wrong_pin_is_400_pin_incorrect(shipped, holder_of, monkeypatch):
-    from issuance import tokens
+    from stations import tokens
 
     monkeypatch.setattr(tokens, "verify_pin", lambda reader, label, pin: False)
-    monkeypatch.setattr("issuance.services._station_reader", lambda card: None)
+    monkeypatch.setattr("stations.services._card_reader", lambda card: None)
     response = client_for(holder_of(shipped)).post(
         f"/api/v1/cards/{shipped.pk}/activation/", {"pin": "0000"}, format="json"
     )

@@ -6,7 +6,7 @@ import datetime as dt
 import pytest
 from freezegun import freeze_time
 
-from issuance.models import Card, CardEvent, Certificate
+from cards.models import Card, CardEvent
 from lifecycle import errors
 from lifecycle.models import Shipment
 from lifecycle.services import (
@@ -21,6 +21,7 @@ from lifecycle.services import (
 )
 from notifications.models import Notification
 from orders.models import Order
+from pki.models import Certificate
 from registry.models import Account, Professional
 from tests.factories import ActivityFactory, CardFactory, OrderFactory, persona
 
@@ -153,12 +154,12 @@ def test_activating_the_renewed_card_revokes_the_old_one(tariff, certify, ans):
 
 
 def test_activation_by_the_first_good_pin(produced, ans, monkeypatch):
-    from issuance import tokens
+    from stations import tokens
 
     ship(produced, ans)
     pins = {"1234": True}
     monkeypatch.setattr(tokens, "verify_pin", lambda reader, label, pin: pins.get(pin, False))
-    monkeypatch.setattr("issuance.services._station_reader", lambda card: None)
+    monkeypatch.setattr("stations.services._card_reader", lambda card: None)
     holder = persona(Account.Role.HOLDER, professional=produced.professional)
     with pytest.raises(errors.PinRefused):
         card_activate_with_pin(card=produced, actor=holder, pin="0000")
@@ -171,11 +172,11 @@ def test_activation_by_the_first_good_pin(produced, ans, monkeypatch):
 
 
 def test_three_wrong_pins_block_the_card(produced, ans, monkeypatch):
-    from issuance import tokens
+    from stations import tokens
 
     ship(produced, ans)
     monkeypatch.setattr(tokens, "verify_pin", lambda reader, label, pin: False)
-    monkeypatch.setattr("issuance.services._station_reader", lambda card: None)
+    monkeypatch.setattr("stations.services._card_reader", lambda card: None)
     holder = persona(Account.Role.HOLDER, professional=produced.professional)
     for _ in range(3):
         with pytest.raises(errors.PinRefused):

@@ -6,12 +6,13 @@ import pytest
 from django.utils import translation
 from freezegun import freeze_time
 
-from issuance.models import Card, CardEvent, Certificate
+from cards.models import Card, CardEvent
 from lifecycle import errors
 from lifecycle.models import Opposition
 from lifecycle.services import ShipmentLine, card_declare_opposition, shipping_batch_create
 from notifications.models import Notification
 from orders.models import Order
+from pki.models import Certificate
 from registry.models import Account
 from tests.factories import (
     ActivityFactory,

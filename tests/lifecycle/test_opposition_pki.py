@@ -8,8 +8,8 @@ import urllib.request
 import pytest
 from cryptography import x509
 
-from issuance.models import Certificate
 from lifecycle.services import card_declare_opposition
+from pki.models import Certificate
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

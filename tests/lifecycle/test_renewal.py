@@ -6,7 +6,7 @@ import pytest
 from django.core import signing
 from freezegun import freeze_time
 
-from issuance.models import Card
+from cards.models import Card
 from lifecycle import errors
 from lifecycle.models import AutoRenewalPolicy, RenewalReminder
 from lifecycle.renewal import (

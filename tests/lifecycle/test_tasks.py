@@ -5,7 +5,7 @@ import datetime as dt
 import pytest
 from celery.schedules import crontab
 
-from issuance.models import Card
+from cards.models import Card
 from lifecycle import tasks
 from lifecycle.models import RenewalReminder
 from registry.models import Professional

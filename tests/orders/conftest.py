@@ -6,11 +6,11 @@ from tests.factories import persona
 
 @pytest.fixture(autouse=True)
 def production_calls(monkeypatch):
-    """The order ids handed to issuance.production_schedule (the stations are the outside world here)."""
+    """The order ids handed to the stations (``orders.services._schedule_production``): the outside world."""
     calls: list[int] = []
-    import issuance.services
+    import orders.services
 
-    monkeypatch.setattr(issuance.services, "production_schedule", lambda *, order_id: calls.append(order_id))
+    monkeypatch.setattr(orders.services, "_schedule_production", lambda order_id: calls.append(order_id))
     return calls
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any
 
-from issuance.models import Card
+from cards.models import Card
 from orders import services
 from orders.models import Order
 from registry.models import Account, CardType, StructureMember

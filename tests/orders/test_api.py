@@ -6,7 +6,7 @@ import pytest
 from django.utils import timezone
 from rest_framework.test import APIClient
 
-from issuance.models import Card
+from cards.models import Card
 from orders.models import Order, OrderEvent
 from tests.factories import CardFactory, ExerciseFactory, ProfessionalFactory, persona
 

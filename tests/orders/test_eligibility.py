@@ -5,7 +5,7 @@ import datetime
 import pytest
 from django.utils import timezone
 
-from issuance.models import Card
+from cards.models import Card
 from orders import services
 from orders.errors import NotEligible
 from registry.models import StructureMember

@@ -2,10 +2,12 @@
 
 import pytest
 
+from cards.scoping import cards_visible_to
 from orders import services
 from orders.errors import NotPermitted, OrderNotFound
+from orders.scoping import orders_visible_to
 from registry.models import Account
-from registry.scoping import cards_visible_to, orders_visible_to, professionals_visible_to
+from registry.scoping import professionals_visible_to
 from tests.factories import (
     AdeliProfessionalFactory,
     CardFactory,

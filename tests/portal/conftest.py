@@ -24,13 +24,11 @@ from tests.factories import (
 @pytest.fixture(autouse=True)
 def outside_world(monkeypatch):
     """Stations and the broker are the outside world: record what would be handed to them."""
-    import issuance.services
     import notifications.services
+    import orders.services
 
     scheduled: list[int] = []
-    monkeypatch.setattr(
-        issuance.services, "production_schedule", lambda *, order_id: scheduled.append(order_id)
-    )
+    monkeypatch.setattr(orders.services, "_schedule_production", lambda order_id: scheduled.append(order_id))
     monkeypatch.setattr(notifications.services, "notification_enqueue", lambda *, notification_ids: None)
     return scheduled
 

@@ -9,7 +9,7 @@ import pytest
 from django.urls import reverse
 from django.utils import timezone
 
-from issuance.models import Card
+from cards.models import Card
 from lifecycle.models import Opposition
 from orders.models import Order
 from registry.models import RegistryImport

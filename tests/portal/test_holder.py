@@ -7,7 +7,7 @@ from decimal import Decimal
 import pytest
 from django.urls import reverse
 
-from issuance.models import Card
+from cards.models import Card
 from lifecycle.models import Opposition
 from notifications.events import Event
 from notifications.services import notify

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from django.urls import reverse
 
-from issuance.models import Card
+from cards.models import Card
 from orders.models import Order
 from registry.models import CardType
 from tests.factories import CardFactory, StructureMemberFactory

@@ -8,7 +8,7 @@ import pytest
 from django.urls import reverse
 from django.utils import timezone
 
-from issuance.models import Card
+from cards.models import Card
 from lifecycle.models import RenewalReminder
 from lifecycle.renewal import renewal_link_token
 from orders.models import Order

@@ -2,8 +2,9 @@
 
 import pytest
 
-from issuance.models import Card, Certificate
+from cards.models import Card
 from notifications.models import Notification
+from pki.models import Certificate
 from registry.models import Professional
 from registry.services import registry_import
 from tests.factories import CardFactory

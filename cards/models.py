@@ -1,0 +1,121 @@
+"""Cards: the card and its whole state machine, its history, and the letters made with it."""
+
+from django.db import models
+from django.db.models import Q
+from django_fsm import ConcurrentTransitionMixin, FSMField, transition
+
+from registry.models import CardType, Exercise, Professional, Structure
+
+
+class Card(ConcurrentTransitionMixin, models.Model):
+    """A personalized physical card. Its state machine (DESIGN "Card") lives here and its transitions are
+    fired only through ``cards.services``. The order it was made for is ``Order.produced_card`` (one link,
+    kept by orders: ``card.order``)."""
+
+    class State(models.TextChoices):
+        PERSONALIZED = "personalized", "Personnalisée"
+        SHIPPED = "shipped", "Expédiée"
+        ACTIVE = "active", "Active"
+        OPPOSED = "opposed", "En opposition"
+        REVOKED = "revoked", "Révoquée"
+        EXPIRED = "expired", "Expirée"
+
+    # States in which a card counts as the holder's physical card for its exercise.
+    LIVE_STATES = (State.PERSONALIZED, State.SHIPPED, State.ACTIVE)
+
+    number = models.CharField(max_length=20, unique=True)
+    card_type = models.CharField(max_length=3, choices=CardType.choices)
+    professional = models.ForeignKey(Professional, on_delete=models.PROTECT, related_name="cards")
+    exercise = models.ForeignKey(
+        Exercise, null=True, blank=True, on_delete=models.PROTECT, related_name="cards"
+    )
+    structure = models.ForeignKey(
+        Structure, null=True, blank=True, on_delete=models.PROTECT, related_name="cards"
+    )
+    state = FSMField(default=State.PERSONALIZED, choices=State.choices, protected=True, db_index=True)
+    # The platform's own PIN-retry counter (SoftHSM2 has none): three failures in a row block the card.
+    pin_failures = models.PositiveSmallIntegerField(default=0)
+    pin_blocked_at = models.DateTimeField(null=True, blank=True)
+    valid_from = models.DateField()
+    valid_until = models.DateField(db_index=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        indexes = [
+            models.Index(fields=["professional", "state"]),
+            # The renewal scan and the expiry task read cards by expiry date among the live ones only:
+            # partial indexes stay small however many expired and revoked cards the history holds.
+            models.Index(fields=["valid_until", "id"], condition=Q(state="active"), name="card_active_until"),
+            models.Index(
+                fields=["valid_until"],
+                condition=Q(state__in=["personalized", "shipped", "active"]),
+                name="card_live_until",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.card_type} {self.number}"
+
+    # Transitions: only their own fields; fired only by cards.services (which write CardEvent rows,
+    # revoke certificates and notify). Opposition is final: a found card stays blocked.
+    @transition(field=state, source=State.PERSONALIZED, target=State.SHIPPED)
+    def ship(self) -> None:
+        pass
+
+    # Only a shipped card: a card never shipped has no delivery to confirm (its order would stay stuck).
+    @transition(field=state, source=State.SHIPPED, target=State.ACTIVE)
+    def activate(self) -> None:
+        pass
+
+    @transition(field=state, source=[State.PERSONALIZED, State.SHIPPED, State.ACTIVE], target=State.OPPOSED)
+    def oppose(self) -> None:
+        pass
+
+    @transition(field=state, source=[State.PERSONALIZED, State.SHIPPED, State.ACTIVE], target=State.REVOKED)
+    def revoke(self) -> None:
+        pass
+
+    @transition(field=state, source=[State.SHIPPED, State.ACTIVE], target=State.EXPIRED)
+    def expire(self) -> None:
+        pass
+
+    @property
+    def display_number(self) -> str:
+        return f"{self.number[:10]}/{self.number[10:]}"
+
+
+class CardEvent(models.Model):
+    """One row per card lifecycle change or PIN event: the history (written in the same transaction)."""
+
+    card = models.ForeignKey(Card, on_delete=models.CASCADE, related_name="events")
+    kind = models.CharField(max_length=32)
+    detail = models.JSONField(default=dict, blank=True)
+    at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["at", "id"]
+
+    def __str__(self) -> str:
+        return f"{self.card_id} {self.kind}"
+
+
+class Mailer(models.Model):
+    """A letter produced with the card. The PIN mailer's PDF is stored Fernet-encrypted until printed,
+    then purged; the carrier letter carries no secret."""
+
+    class Kind(models.TextChoices):
+        PIN = "pin", "Courrier des codes"
+        CARRIER = "carrier", "Lettre porte-carte"
+
+    card = models.ForeignKey(Card, on_delete=models.CASCADE, related_name="mailers")
+    kind = models.CharField(max_length=8, choices=Kind.choices)
+    content = models.BinaryField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    printed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["card", "kind"], name="mailer_one_per_kind")]
+
+    def __str__(self) -> str:
+        return f"{self.card_id} {self.kind}"

@@ -1,0 +1,76 @@
+"""Use cases of the PKI: certify a card key, revoke certificates (and publish the CRL at once).
+
+The signing itself (CA keys, certificates, CRLs, OCSP answers) is in ``pki.signing``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
+from django.db import transaction
+from django.db.models import Q
+from django.utils import timezone
+
+from . import signing
+from .models import Certificate, CertificateAuthority
+
+
+def certificate_issue(
+    *,
+    usage: str,
+    public_key: rsa.RSAPublicKey,
+    holder: signing.Holder,
+    valid_until: dt.date,
+    card_number: str,
+    ca: CertificateAuthority | None = None,
+) -> Certificate:
+    """Have the issuing CA certify a card key, and record the certificate (tied to the card number, so a
+    blank that fails later can have its certificates found and revoked)."""
+    ca = ca or signing.issuing_ca()
+    cert = signing.issue_card_certificate(
+        ca, usage=usage, public_key=public_key, holder=holder, valid_until=valid_until
+    )
+    return Certificate.objects.create(
+        authority=ca,
+        serial=format(cert.serial_number, "x"),
+        card_number=card_number,
+        usage=usage,
+        subject=cert.subject.rfc4514_string(),
+        not_before=cert.not_valid_before_utc,
+        not_after=cert.not_valid_after_utc,
+        der=cert.public_bytes(serialization.Encoding.DER),
+    )
+
+
+def certificate_revoke(
+    *,
+    certificate: Certificate | None = None,
+    card: Any = None,
+    card_number: str = "",
+    reason: str = Certificate.Reason.UNSPECIFIED,
+) -> int:
+    """Revoke a certificate, or every certificate of a card and publish a fresh CRL at once.
+
+    Idempotent: an already revoked certificate keeps its first revocation date and reason.
+    Returns how many certificates this call revoked.
+    """
+    if reason not in Certificate.Reason.values:
+        raise ValueError(f"unknown revocation reason {reason!r}")
+    rows = Certificate.objects.filter(revoked_at__isnull=True)
+    if certificate is not None:
+        rows = rows.filter(pk=certificate.pk)
+    elif card is not None:  # a cards.Card: its certificates by link, or by number if issued before it
+        rows = rows.filter(Q(card_id=card.pk) | Q(card_number=card.number))
+    elif card_number:
+        rows = rows.filter(card_number=card_number)
+    else:
+        raise ValueError("give a certificate, a card or a card number")
+    with transaction.atomic():
+        authorities = set(rows.values_list("authority_id", flat=True))
+        count = rows.update(revoked_at=timezone.now(), revocation_reason=reason)
+        for ca in CertificateAuthority.objects.filter(pk__in=authorities):
+            signing.publish_crl(ca)
+    return count

@@ -1,0 +1,436 @@
+"""The personalization job: one order, one blank card, one reader, from blank to a recorded card.
+
+Steps, each committed as a checkpoint on the PersonalizationJob row before the next begins:
+
+    claimed -> initialized -> keys -> certified -> written -> verified -> done
+
+The card record, the blank's ``used`` state, the certificates' link to the card, the sealed PIN mailer and
+the order's move to ``produced`` are written in *one* transaction at the end: there is never a card record
+without a written card. The PIN and PUK live only in this function's memory and in the sealed mailer, so an
+attempt interrupted before that transaction cannot be resumed (its codes are gone): the next run of the
+job finds it unfinished, wipes its card, revokes its certificates, marks the blank spoiled, and starts again
+on a new blank. A PostgreSQL session advisory lock per order tells "interrupted" from "running elsewhere":
+it is released by the server when the process holding it dies.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import logging
+import os
+import secrets
+import signal
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric import padding, rsa
+from cryptography.x509 import load_der_x509_certificate
+from django.db import connection, transaction
+from django.utils import timezone
+
+from cards import mailers
+from cards import services as card_services
+from cards.models import Card, CardEvent, Mailer
+from orders import services as order_services
+from orders.models import Order
+from pki import services as pki_services
+from pki import signing
+from pki.models import Certificate
+from registry.models import Activity, CardType, Exercise, Professional, Structure
+
+from . import services, tokens
+from .models import BlankCard, PersonalizationJob, Reader, ReaderStation
+
+log = logging.getLogger(__name__)
+
+Step = PersonalizationJob.Step
+MAX_SITUATIONS = 16
+ORDER_LOCK_SPACE = 0x43505802  # advisory lock namespace: (space, order id)
+CRASH_HOOK = "CPX_CRASH_AT"  # tests: SIGKILL this process right after committing that checkpoint
+
+
+class NoBlankCard(Exception):
+    """The station's stock is empty: the order stays queued."""
+
+
+class NoReaderFree(Exception):
+    """Every reader of the station is busy: the task is retried."""
+
+
+@dataclass(frozen=True)
+class Request:
+    """What the job needs from an order (read once, at the start)."""
+
+    order_id: int
+    professional: Professional
+    exercise: Exercise | None
+    structure: Structure | None
+    card_type: str
+    state: str  # the order's state when the job read it
+
+
+# --- the orders side -------------------------------------------------------------------------------
+
+
+def _request(order_id: int) -> Request:
+    order = Order.objects.select_related("professional", "exercise__profession", "structure").get(pk=order_id)
+    return Request(
+        order.pk, order.professional, order.exercise, order.structure, order.card_type, order.state
+    )
+
+
+def _order_state(order_id: int) -> str:
+    return str(Order.objects.values_list("state", flat=True).get(pk=order_id))
+
+
+def _order_start(order_id: int) -> None:
+    order_services.order_start_production(order=order_id)
+
+
+def _order_produced(order_id: int, card: Card) -> None:
+    order_services.order_mark_produced(order=order_id, card=card)
+
+
+def _order_failed(order_id: int, reason: str) -> None:
+    order_services.order_mark_failed(order=order_id, reason=reason[:500])
+
+
+# --- locking and checkpoints -----------------------------------------------------------------------
+
+
+def _try_lock(order_id: int) -> bool:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_try_advisory_lock(%s, %s)", [ORDER_LOCK_SPACE, order_id])
+        return bool(cursor.fetchone()[0])
+
+
+def _unlock(order_id: int) -> None:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_advisory_unlock(%s, %s)", [ORDER_LOCK_SPACE, order_id])
+
+
+def _checkpoint(job: PersonalizationJob, step: str) -> None:
+    """Record the step reached (commits unless inside a caller's transaction), then the crash hook."""
+    job.step = step
+    job.save(update_fields=["step", "updated_at"])
+    if not connection.in_atomic_block:
+        _crash_hook(step)
+
+
+def _crash_hook(step: str) -> None:
+    """Tests kill the process here. With CPX_CRASH_MARKER set, only once (the marker file records it), so a
+    real worker redelivering the task gets past the step on its second try."""
+    if os.environ.get(CRASH_HOOK) != step:
+        return
+    marker = os.environ.get("CPX_CRASH_MARKER")
+    if marker:
+        if os.path.exists(marker):
+            return
+        with open(marker, "w") as handle:
+            handle.write(step)
+    log.warning("crash hook: killing the worker after %s", step)
+    os.kill(os.getpid(), signal.SIGKILL)
+
+
+def _reader(station: ReaderStation, reader: Reader | None = None) -> tokens.Reader:
+    """How to reach the card: SoftHSM2's free slot in the station's store, or the reader's own slot."""
+    slot = reader.slot if reader is not None and not station.softhsm_conf else None
+    return tokens.Reader(station.module, station.softhsm_conf, slot)
+
+
+# --- recovery --------------------------------------------------------------------------------------
+
+
+def _abandon(job: PersonalizationJob, step: str, error: str) -> None:
+    """Account for an attempt that will not finish: wipe the card, revoke what was certified for it,
+    spoil the blank. Safe to repeat."""
+    blank = job.blank
+    if blank is not None:
+        tokens.wipe_token(_reader(job.station, job.reader), blank.number)
+        pki_services.certificate_revoke(card_number=blank.number, reason=Certificate.Reason.CESSATION)
+    with transaction.atomic():
+        if blank is not None:
+            BlankCard.objects.filter(pk=blank.pk).update(state=BlankCard.State.SPOILED)
+        _release(job)
+        job.step, job.error = step, error[:2000]
+        job.save(update_fields=["step", "error", "updated_at"])
+
+
+def _release(job: PersonalizationJob) -> None:
+    if job.reader_id is not None:
+        Reader.objects.filter(pk=job.reader_id).update(state=Reader.State.IDLE)
+
+
+def station_recover(*, station: ReaderStation) -> list[int]:
+    """At station start-up: account for the attempts its dead processes left (no live process holds their
+    order's lock), then hand their orders back to production. Returns the orders handed back."""
+    orders = []
+    final = [str(step) for step in PersonalizationJob.FINAL_STEPS]
+    for order_id in station.jobs.exclude(step__in=final).values_list("order_id", flat=True).distinct():
+        if not _try_lock(order_id):
+            continue  # alive somewhere
+        try:
+            _recover_interrupted(order_id)
+        finally:
+            _unlock(order_id)
+        if _order_state(order_id) in ("queued", "in_production"):
+            orders.append(order_id)
+    # (NOT IN with a NULL in the list matches nothing: keep only jobs that hold a reader.)
+    busy = station.jobs.exclude(step__in=final).filter(reader__isnull=False).values("reader_id")
+    station.readers.exclude(pk__in=busy).update(state=Reader.State.IDLE)
+    for order_id in orders:
+        services.production_schedule(order_id=order_id)
+    return orders
+
+
+def _recover_interrupted(order_id: int) -> None:
+    final = [str(step) for step in PersonalizationJob.FINAL_STEPS]
+    for job in PersonalizationJob.objects.filter(order_id=order_id).exclude(step__in=final):
+        log.warning(
+            "order %s: attempt %s was interrupted at %s; spoiling its blank", order_id, job.pk, job.step
+        )
+        _abandon(job, Step.INTERRUPTED, f"interrupted after {job.step}")
+
+
+# --- the job ---------------------------------------------------------------------------------------
+
+
+def personalize_order(*, order_id: int, station: ReaderStation) -> Card | None:
+    """Produce the card of a queued order on one of the station's blanks. Idempotent: returns the order's
+    card if it exists, None if another worker holds the order or there is nothing to do."""
+    existing = Card.objects.filter(order__pk=order_id).first()
+    if existing is not None:
+        return existing
+    if not _try_lock(order_id):
+        log.info("order %s is being personalized by another worker", order_id)
+        return None
+    try:
+        _recover_interrupted(order_id)
+        return _run(order_id, station)
+    finally:
+        _unlock(order_id)
+
+
+def _run(order_id: int, station: ReaderStation) -> Card | None:
+    request = _request(order_id)
+    if request.state not in ("queued", "in_production"):
+        log.info("order %s is %s: nothing to personalize", order_id, request.state)
+        return None
+    job = _claim(order_id, station, start=request.state == "queued")
+    _crash_hook(Step.CLAIMED)
+    started = time.monotonic()
+    try:
+        card = _personalize(job, request)
+    except Exception as exc:
+        log.exception("order %s: personalization failed at %s", order_id, job.step)
+        _abandon(job, Step.FAILED, f"{type(exc).__name__}: {exc}")
+        _order_failed(order_id, f"personalization failed at {job.step}: {type(exc).__name__}")
+        return None
+    PersonalizationJob.objects.filter(pk=job.pk).update(duration_ms=int((time.monotonic() - started) * 1000))
+    return card
+
+
+def _claim(order_id: int, station: ReaderStation, *, start: bool) -> PersonalizationJob:
+    """Take a free reader and a blank from the station's stock, and move the order to in_production,
+    together. SKIP LOCKED: two workers of a station never wait on, nor take, the same row."""
+    with transaction.atomic():
+        readers = station.readers.select_for_update(skip_locked=True).filter(state=Reader.State.IDLE)
+        reader = readers.order_by("slot").first()
+        if reader is None:
+            raise NoReaderFree(station.name)
+        blanks = station.blanks.select_for_update(skip_locked=True).filter(state=BlankCard.State.AVAILABLE)
+        blank = blanks.order_by("number").first()
+        if blank is None:
+            raise NoBlankCard(station.name)
+        reader.state, blank.state = Reader.State.BUSY, BlankCard.State.IN_USE
+        reader.save(update_fields=["state"])
+        blank.save(update_fields=["state", "updated_at"])
+        if start:
+            _order_start(order_id)
+        return PersonalizationJob.objects.create(
+            order_id=order_id, station=station, blank=blank, reader=reader
+        )
+
+
+def _personalize(job: PersonalizationJob, request: Request) -> Card:
+    assert job.blank is not None
+    reader, number = _reader(job.station, job.reader), job.blank.number
+    pin, puk = card_services.new_pin(), card_services.new_puk()
+    valid_from = timezone.localdate()
+    valid_until = _valid_until(valid_from, request.card_type)
+    tokens.initialize_token(reader, label=number, so_pin=puk, user_pin=pin)
+    _checkpoint(job, Step.INITIALIZED)
+    token = tokens.find_token(reader, number)
+    if token is None:
+        raise tokens.TokenError(f"card {number} left the reader")
+    with token.open(rw=True, user_pin=pin) as session:
+        keys = {usage: tokens.generate_keypair(session, usage) for usage in ("auth", "sign")}
+        _checkpoint(job, Step.KEYS)
+        certs = _certify(job, request, keys, valid_until)
+        for usage, row in certs.items():
+            der = bytes(row.der)
+            subject = load_der_x509_certificate(der).subject.public_bytes()
+            tokens.write_certificate(session, usage, der, subject)
+        tokens.write_data(session, holder_data(request, number, valid_from, valid_until))
+        _checkpoint(job, Step.WRITTEN)
+        _prove(session, certs)
+    _checkpoint(job, Step.VERIFIED)
+    letters = _letters(request, number, valid_until, pin=pin, puk=puk)
+    del pin, puk
+    return _record(job, request, certs, letters, valid_from, valid_until)
+
+
+def _valid_until(start: dt.date, card_type: str) -> dt.date:
+    years = card_services.card_validity_years(card_type)
+    try:
+        return start.replace(year=start.year + years) - dt.timedelta(days=1)
+    except ValueError:  # 29 February
+        return start.replace(year=start.year + years, day=28)
+
+
+def _certify(
+    job: PersonalizationJob, request: Request, keys: dict[str, rsa.RSAPublicKey], valid_until: dt.date
+) -> dict[str, Certificate]:
+    holder = _holder(request)
+    assert job.blank is not None
+    with transaction.atomic():
+        certs = {
+            usage: pki_services.certificate_issue(
+                usage=usage,
+                public_key=key,
+                holder=holder,
+                valid_until=valid_until,
+                card_number=job.blank.number,
+            )
+            for usage, key in keys.items()
+        }
+        _checkpoint(job, Step.CERTIFIED)
+    _crash_hook(Step.CERTIFIED)
+    return certs
+
+
+def _holder(request: Request) -> signing.Holder:
+    person = request.professional
+    profession = request.exercise.profession.label if request.exercise else ""
+    return signing.Holder(person.national_id, person.last_name, person.first_name, profession)
+
+
+def _prove(session: Any, certs: dict[str, Certificate]) -> None:
+    """Sign a fresh challenge with each key on the card and verify it with the issued certificate."""
+    for usage, row in certs.items():
+        challenge = secrets.token_bytes(32)
+        signature = tokens.sign(session, usage, challenge)
+        public_key = load_der_x509_certificate(bytes(row.der)).public_key()
+        assert isinstance(public_key, rsa.RSAPublicKey)
+        public_key.verify(signature, challenge, padding.PKCS1v15(), hashes.SHA256())
+
+
+def holder_data(request: Request, number: str, valid_from: dt.date, valid_until: dt.date) -> bytes:
+    """The card's holder data object (JSON): identity and up to 16 active situations."""
+    person = request.professional
+    data = {
+        "issuer": services.CARD_ISSUER,
+        "card_number": number,
+        "card_type": request.card_type,
+        "issued": valid_from.isoformat(),
+        "expires": valid_until.isoformat(),
+        "holder": {
+            "national_id": person.national_id,
+            "id_type": person.id_type,
+            "rpps": person.rpps or "",
+            "adeli": person.adeli or "",
+            "civility": person.exercise_civility or person.civility,
+            "last_name": person.last_name,
+            "first_name": person.first_name,
+        },
+        "profession": _profession(request.exercise),
+        "situations": _situations(request),
+    }
+    return json.dumps(data, ensure_ascii=False, separators=(",", ":")).encode()
+
+
+def _profession(exercise: Exercise | None) -> dict[str, str]:
+    if exercise is None:
+        return {}
+    return {
+        "code": exercise.profession_id,
+        "label": exercise.profession.label,
+        "category": exercise.category_id or "",
+        "skill": exercise.skill_id or "",
+    }
+
+
+def _situations(request: Request) -> list[dict[str, str]]:
+    if request.exercise is None:
+        return [_structure(request.structure)] if request.structure else []
+    activities = (
+        Activity.objects.filter(exercise=request.exercise, is_active=True)
+        .select_related("structure", "mode")
+        .order_by("id")[:MAX_SITUATIONS]
+    )
+    return [{"mode": a.mode_id or "", "sector": a.sector_code, **_structure(a.structure)} for a in activities]
+
+
+def _structure(structure: Structure | None) -> dict[str, str]:
+    if structure is None:
+        return {}
+    return {
+        "structure_id": structure.technical_id,
+        "siret": structure.siret,
+        "finess": structure.finess_site,
+        "structure_name": structure.name,
+    }
+
+
+def _addressee(request: Request, number: str, valid_until: dt.date) -> mailers.Addressee:
+    person = request.professional
+    structure = request.structure
+    if structure is None and request.exercise is not None:
+        activity = request.exercise.activities.filter(is_active=True, structure__isnull=False).first()
+        structure = activity.structure if activity else None
+    lines = tuple(structure.address_lines) if structure else ()
+    name = f"{person.exercise_civility or person.civility} {person.full_name}".strip()
+    return mailers.Addressee(name, lines, number, request.card_type, valid_until.strftime("%d/%m/%Y"))
+
+
+def _letters(request: Request, number: str, valid_until: dt.date, *, pin: str, puk: str) -> dict[str, bytes]:
+    to = _addressee(request, number, valid_until)
+    sealed = mailers.seal(mailers.render_pin_mailer(to, pin=pin, puk=puk))
+    return {Mailer.Kind.PIN: sealed, Mailer.Kind.CARRIER: mailers.render_carrier(to)}
+
+
+def _record(
+    job: PersonalizationJob,
+    request: Request,
+    certs: dict[str, Certificate],
+    letters: dict[str, bytes],
+    valid_from: dt.date,
+    valid_until: dt.date,
+) -> Card:
+    """The one transaction that makes the card exist for the platform."""
+    assert job.blank is not None
+    with transaction.atomic():
+        card = Card.objects.create(
+            number=job.blank.number,
+            card_type=request.card_type or CardType.CPS,
+            professional=request.professional,
+            exercise=request.exercise,
+            structure=request.structure,
+            valid_from=valid_from,
+            valid_until=valid_until,
+        )
+        Certificate.objects.filter(pk__in=[c.pk for c in certs.values()]).update(card=card)
+        BlankCard.objects.filter(pk=job.blank.pk).update(state=BlankCard.State.USED)
+        _release(job)
+        Mailer.objects.bulk_create(Mailer(card=card, kind=kind, content=pdf) for kind, pdf in letters.items())
+        serials = {usage: row.serial for usage, row in certs.items()}
+        CardEvent.objects.create(card=card, kind="personalized", detail={"order": job.order_id, **serials})
+        job.card = card
+        job.save(update_fields=["card", "updated_at"])
+        _order_produced(request.order_id, card)
+        _checkpoint(job, Step.DONE)
+    _crash_hook(Step.DONE)
+    return card

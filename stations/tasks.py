@@ -1,0 +1,41 @@
+"""Celery tasks of the stations: thin, idempotent, taking ids.
+
+``stations.schedule_production`` is how orders (a lower layer) hand over a queued order: sent by name on
+commit. ``personalize`` runs on the chosen station's own queue. The sweep is scheduled in config/celery.py.
+"""
+
+import logging
+
+from celery import shared_task
+
+from . import personalization, services
+from .models import ReaderStation
+
+log = logging.getLogger(__name__)
+
+
+@shared_task(name="stations.schedule_production", acks_late=True)
+def schedule_production(order_id: int) -> None:
+    """An order reached ``queued``: hand it to a station's queue (or leave it to the sweep)."""
+    services.production_schedule(order_id=order_id)
+
+
+@shared_task(bind=True, acks_late=True, max_retries=60, default_retry_delay=60)
+def personalize(self, order_id: int, station_name: str) -> int | None:
+    """Personalize the order's card on this station (queue ``station.<name>``). A rerun after a crash
+    recovers the interrupted attempt; a card already made is returned as is."""
+    station = ReaderStation.objects.get(name=station_name)
+    try:
+        card = personalization.personalize_order(order_id=order_id, station=station)
+    except personalization.NoReaderFree:
+        raise self.retry(countdown=5) from None
+    except personalization.NoBlankCard:
+        log.warning("station %s has no blank card for order %s: retrying later", station_name, order_id)
+        raise self.retry() from None
+    return card.pk if card else None
+
+
+@shared_task(name="stations.production_sweep")
+def production_sweep() -> int:
+    """Every few minutes: queued orders that no station is working on go back to a station's queue."""
+    return services.production_sweep()

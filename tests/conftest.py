@@ -1,5 +1,8 @@
 import pytest
 
+# Under CI=true a skipped test fails (tests/ci_plugin.py).
+pytest_plugins = ["tests.ci_plugin"]
+
 
 @pytest.fixture
 def code_tables(db):

@@ -15,8 +15,9 @@ from django.core.management import call_command
 from cards.models import Card
 from orders.models import Order
 from registry.models import Account, Exercise, Professional
-from stations import personalization, services, tokens
-from stations.models import ReaderStation
+from cards import services as card_services
+from stations import personalization, tokens
+from stations.models import PersonalizationJob, ReaderStation
 from tests.factories import ActivityFactory, ExerciseFactory, OrderFactory, ProfessionalFactory, persona
 
 SOFTHSM = "/usr/lib/softhsm/libsofthsm2.so"
@@ -49,7 +50,7 @@ def personalized_card(exercise: Exercise, station: ReaderStation) -> tuple[Card,
     assert card is not None
     Card.objects.filter(pk=card.pk).update(state=Card.State.ACTIVE)
     card.refresh_from_db()
-    pdf = services.pin_mailer_open(mailer=card.mailers.get(kind="pin"))
+    pdf = card_services.pin_mailer_open(mailer=card.mailers.get(kind="pin"))
     match = re.search(rb"PIN\\\) : (\d{4})", pdf)
     assert match is not None
     return card, match.group(1).decode()
@@ -57,8 +58,8 @@ def personalized_card(exercise: Exercise, station: ReaderStation) -> tuple[Card,
 
 def sign_on_card(card: Card, pin: str, challenge: str) -> str:
     """What the holder's card middleware does: log in with the PIN, sign with the authentication key."""
-    assert card.station is not None
-    reader = tokens.Reader(card.station.module, card.station.softhsm_conf)
+    made_by = PersonalizationJob.objects.select_related("station").get(card=card).station
+    reader = tokens.Reader(made_by.module, made_by.softhsm_conf)
     token = tokens.find_token(reader, card.number)
     assert token is not None
     with token.open(user_pin=pin) as session:

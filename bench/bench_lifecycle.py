@@ -317,7 +317,7 @@ def opposition_rows(count: int) -> list[dict]:
     from cryptography.hazmat.primitives import hashes, serialization
     from cryptography.x509 import ocsp
 
-    from lifecycle.services import card_declare_opposition
+    from lifecycle.opposition import card_declare_opposition
     from orders.services import system_user
     from pki import signing
 

@@ -6,10 +6,12 @@ from django_fsm import ConcurrentTransitionMixin, FSMField, transition
 
 from registry.models import CardType, Exercise, Professional, Structure
 
+from .permissions import ACTIVATES, DECLARES, EXPIRES, REVOKES, SHIPS, role_in
+
 
 class Card(ConcurrentTransitionMixin, models.Model):
     """A personalized physical card. Its state machine (DESIGN "Card") lives here and its transitions are
-    fired only through ``cards.services``. The order it was made for is ``Order.produced_card`` (one link,
+    fired only by ``cards.services``. The order it was made for is ``Order.produced_card`` (one link,
     kept by orders: ``card.order``)."""
 
     class State(models.TextChoices):
@@ -57,26 +59,29 @@ class Card(ConcurrentTransitionMixin, models.Model):
     def __str__(self) -> str:
         return f"{self.card_type} {self.number}"
 
-    # Transitions: only their own fields; fired only by cards.services (which write CardEvent rows,
-    # revoke certificates and notify). Opposition is final: a found card stays blocked.
-    @transition(field=state, source=State.PERSONALIZED, target=State.SHIPPED)
+    # Transitions: only their own fields. Fired only by cards.services through core.transitions.fire, which
+    # checks the permission (cards.permissions) and writes the CardEvent; the use cases of the apps above
+    # (lifecycle) call those services. Opposition is final: a found card stays blocked.
+    @transition(field=state, source=State.PERSONALIZED, target=State.SHIPPED, permission=role_in(SHIPS))
     def ship(self) -> None:
         pass
 
-    # Only a shipped card: a card never shipped has no delivery to confirm (its order would stay stuck).
-    @transition(field=state, source=State.SHIPPED, target=State.ACTIVE)
+    # Only a shipped card: a card never shipped has no delivery to confirm.
+    @transition(field=state, source=State.SHIPPED, target=State.ACTIVE, permission=role_in(ACTIVATES))
     def activate(self) -> None:
         pass
 
-    @transition(field=state, source=[State.PERSONALIZED, State.SHIPPED, State.ACTIVE], target=State.OPPOSED)
+    @transition(field=state, source=LIVE_STATES, target=State.OPPOSED, permission=role_in(DECLARES))
     def oppose(self) -> None:
         pass
 
-    @transition(field=state, source=[State.PERSONALIZED, State.SHIPPED, State.ACTIVE], target=State.REVOKED)
+    @transition(field=state, source=LIVE_STATES, target=State.REVOKED, permission=role_in(REVOKES))
     def revoke(self) -> None:
         pass
 
-    @transition(field=state, source=[State.SHIPPED, State.ACTIVE], target=State.EXPIRED)
+    @transition(
+        field=state, source=[State.SHIPPED, State.ACTIVE], target=State.EXPIRED, permission=role_in(EXPIRES)
+    )
     def expire(self) -> None:
         pass
 

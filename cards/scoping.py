@@ -11,6 +11,7 @@ from django.db.models import Q, QuerySet
 
 from core.roles import SEES_ALL, Role, account_of
 
+from .errors import CardNotFound
 from .models import Card
 
 
@@ -37,3 +38,12 @@ def cards_visible_to(user: Any) -> QuerySet[Card]:
                 | Q(professional__rpps__isnull=True)
             )
     return cards.none()
+
+
+def card_for(*, actor: Any, card_id: int) -> Card:
+    """The card if ``actor`` may see it, with its holder; "not found" otherwise (its existence does not
+    leak)."""
+    card = cards_visible_to(actor).select_related("professional").filter(pk=card_id).first()
+    if card is None:
+        raise CardNotFound()
+    return card

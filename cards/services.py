@@ -1,22 +1,95 @@
-"""Use cases of a card: its PIN counter, its letters and its validity.
+"""Use cases of a card: its state changes, its PIN counter, its letters and its validity.
 
-The card's state machine (``cards.models.Card``) is fired only here and from the card services of the
-apps above through ``core.transitions.fire``.
+The card's state machine (``cards.models.Card``) is fired only here, through ``core.transitions.fire``:
+on a card the caller locked (``card_lock``) inside its transaction, each transition checks its
+``permission`` (``cards.permissions``) and the state, saves the card and writes its ``CardEvent`` (kind:
+the state reached; detail: the state left, the actor and what the caller adds). Revoking or opposing a card
+also revokes its certificates (``pki.services.certificate_revoke``, which publishes the new CRL) in the
+same transaction. The use cases around a state change (shipping batches, oppositions, activation,
+striking off, expiry) are ``lifecycle``'s, which call these.
 """
 
 from __future__ import annotations
 
 import secrets
 from collections.abc import Callable
+from typing import Any
 
 from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
+from core.roles import role_of
+from core.transitions import fire, lock, may_fire
+from pki import services as pki_services
+
 from . import mailers
+from .errors import CardChanged, InvalidCardState
 from .models import Card, CardEvent, Mailer
 
 PIN_TRIES = 3
+
+
+# --- state changes ---------------------------------------------------------------------------------
+
+
+def card_lock(card: Card | int) -> Card:
+    """The card re-read and locked for this transaction. Its holder, exercise and structure come along
+    (messages and replacement orders need them); only the card's own row is locked."""
+    pk = card if isinstance(card, int) else int(card.pk)
+    return lock(Card.objects.select_related("professional", "exercise", "structure"), pk)
+
+
+def card_may(transition: str, actor: Any) -> bool:
+    """Whether ``actor``'s role may fire ``transition`` on a card at all (the transition's own
+    ``permission``, whatever the card's state): for use cases that refuse before they start."""
+    return may_fire(Card(), transition, actor)
+
+
+def card_ship(*, card: Card, actor: Any, **detail: Any) -> Card:
+    """Handed to the carrier: ``personalized`` → ``shipped``."""
+    return _fire(card, "ship", actor, detail)
+
+
+def card_activate(*, card: Card, actor: Any, **detail: Any) -> Card:
+    """Received by its holder: ``shipped`` → ``active``."""
+    return _fire(card, "activate", actor, detail)
+
+
+def card_oppose(*, card: Card, actor: Any, crl_reason: str, **detail: Any) -> int:
+    """Blocked for good (out of the holder's hands): ``opposed``, its certificates revoked for
+    ``crl_reason``. Returns how many certificates were revoked."""
+    _fire(card, "oppose", actor, detail)
+    return pki_services.certificate_revoke(card=card, reason=crl_reason)
+
+
+def card_revoke(*, card: Card, actor: Any, crl_reason: str, **detail: Any) -> int:
+    """Withdrawn for good: ``revoked``, its certificates revoked for ``crl_reason``. Returns how many."""
+    _fire(card, "revoke", actor, {"crl_reason": crl_reason, **detail})
+    return pki_services.certificate_revoke(card=card, reason=crl_reason)
+
+
+def card_expire(*, card: Card, actor: Any, **detail: Any) -> Card:
+    """Past its date: ``expired`` (its certificates end with it; nothing is revoked)."""
+    return _fire(card, "expire", actor, detail)
+
+
+def _fire(card: Card, name: str, actor: Any, detail: dict[str, Any]) -> Card:
+    who = {"actor_id": getattr(actor, "pk", None), "actor_role": role_of(actor) or ""}
+
+    def event(card: Card, name: str, from_state: str, reason: str) -> CardEvent:
+        return CardEvent(card=card, kind=card.state, detail={"from": from_state, **who, **detail})
+
+    fields = ("state", "updated_at")
+    return fire(
+        card,
+        [name],
+        actor=actor,
+        event=event,
+        fields=fields,
+        invalid=InvalidCardState,
+        concurrent=CardChanged,
+    )
 
 
 class PinBlocked(Exception):

@@ -280,15 +280,10 @@ CPX_ECPS_SIGNIN_MAX_AGE_SECONDS = env_int("CPX_ECPS_SIGNIN_MAX_AGE_SECONDS", 300
 CPX_SMS_BACKEND = env(
     "CPX_SMS_BACKEND", "ecps.sms.ConsoleSmsSender" if DEBUG else "ecps.sms.DisabledSmsSender"
 )
+# The OpenID Connect signing key (RS256): CPX_OIDC_RSA_PRIVATE_KEY in production; without it, the app
+# (ecps.apps, at start-up) gives the provider the key of this file, created on first use.
 CPX_OIDC_KEY_FILE = Path(env("CPX_OIDC_KEY_FILE", str(CPX_PKI_DIR / "oidc-rs256.key.pem")))
 CPX_OIDC_ACCESS_TOKEN_SECONDS = env_int("CPX_OIDC_ACCESS_TOKEN_SECONDS", 300)
-
-
-def _oidc_private_key() -> str:
-    from ecps.keys import lazy_private_key_pem
-
-    return env("CPX_OIDC_RSA_PRIVATE_KEY", "") or lazy_private_key_pem(CPX_OIDC_KEY_FILE)
-
 
 # django-oauth-toolkit's models, named so that the e-CPS's own models may point at them (swappable).
 OAUTH2_PROVIDER_APPLICATION_MODEL = "oauth2_provider.Application"
@@ -297,7 +292,7 @@ OAUTH2_PROVIDER_GRANT_MODEL = "oauth2_provider.Grant"
 OAUTH2_PROVIDER: dict[str, Any] = {
     "OIDC_ENABLED": True,
     "PKCE_REQUIRED": True,
-    "OIDC_RSA_PRIVATE_KEY": _oidc_private_key(),
+    "OIDC_RSA_PRIVATE_KEY": env("CPX_OIDC_RSA_PRIVATE_KEY", ""),
     "OAUTH2_VALIDATOR_CLASS": "ecps.oidc.EcpsValidator",
     "SCOPES": {
         "openid": "OpenID Connect",

@@ -31,6 +31,9 @@ SEES_ALL = frozenset({Role.AUDITOR, Role.SYSTEM})
 # Production logistics (stations, shipping) are ANS's, whoever reviewed the order.
 PRODUCTION = frozenset({Role.ANS_OPERATOR, Role.SYSTEM})
 PRODUCTION_WATCHERS = PRODUCTION | {Role.AUDITOR}
+# The e-CPS provider's relying parties (the health services holders sign in to) are ANS's to register.
+RELYING_PARTY_MANAGERS = frozenset({Role.ANS_OPERATOR, Role.SYSTEM})
+RELYING_PARTY_READERS = RELYING_PARTY_MANAGERS | {Role.AUDITOR}
 # Every role a person may sign in with (the system account never signs in).
 PEOPLE = frozenset(Role) - {Role.SYSTEM}
 

@@ -92,7 +92,7 @@ def fire(
     except ConcurrentTransition:
         raise concurrent() from None
     if events:
-        type(events[0]).objects.bulk_create(events)
+        type(events[0])._default_manager.bulk_create(events)
     return obj
 
 
@@ -102,4 +102,5 @@ def _state(obj: Any) -> str:
 
 def transition_names(model: type[models.Model]) -> set[str]:
     """Every transition method of a model with a state machine (the guard test reads them)."""
-    return {t.name for t in model._meta.get_field("state").get_all_transitions(model)}  # type: ignore[attr-defined]
+    field: Any = model._meta.get_field("state")
+    return {t.name for t in field.get_all_transitions(model)}

@@ -1,19 +1,10 @@
+"""The e-CPS in the admin, read-only: they change only through ecps' services (events, checks)."""
+
 from django.contrib import admin
 
+from core.admin import ReadOnly
+
 from .models import ECps, ECpsEvent, SignInEvent
-
-
-class ReadOnly(admin.ModelAdmin):
-    """The e-CPS change only through ecps.services (events, checks): the admin only shows them."""
-
-    def has_add_permission(self, request, obj=None):  # type: ignore[no-untyped-def]
-        return False
-
-    def has_change_permission(self, request, obj=None):  # type: ignore[no-untyped-def]
-        return False
-
-    def has_delete_permission(self, request, obj=None):  # type: ignore[no-untyped-def]
-        return False
 
 
 @admin.register(ECps)

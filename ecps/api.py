@@ -11,10 +11,10 @@ from rest_framework import exceptions, serializers, status
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from core.api import ApiErrorSerializer, ApiView, error_responses
+from core.api import ApiErrorSerializer, ApiView, error_responses, int_param
 from registry.scoping import professionals_visible_to
 
-from . import errors, services
+from . import relying_parties, services
 from .models import ECps, SignInEvent
 from .scoping import ecps_visible_to
 
@@ -100,29 +100,11 @@ def _errors(*codes: int) -> dict[int, OpenApiResponse]:
 
 
 class EcpsAPIView(ApiView):
-    def handle_exception(self, exc: Exception) -> Response:
-        if isinstance(exc, errors.EcpsError):
-            return Response({"code": exc.code, "message": exc.message}, status=exc.status)
-        return super().handle_exception(exc)
-
     def page(self, request: Request, rows: Any, serializer: type[serializers.Serializer]) -> Response:
-        limit = _int_param(request, "limit", 50, 1, 500)
-        offset = _int_param(request, "offset", 0, 0, 10**9)
+        limit = int_param(request, "limit", 50, 1, 500)
+        offset = int_param(request, "offset", 0, 0, 10**9)
         results = serializer(rows[offset : offset + limit], many=True).data
         return Response({"count": rows.count(), "results": results})
-
-
-def _int_param(request: Request, name: str, default: int, low: int, high: int) -> int:
-    raw = request.query_params.get(name)
-    if raw is None:
-        return default
-    try:
-        value = int(raw)
-    except ValueError:
-        raise exceptions.ValidationError({name: ["An integer is required."]}) from None
-    if not low <= value <= high:
-        raise exceptions.ValidationError({name: [f"Between {low} and {high}."]})
-    return value
 
 
 class EcpsListView(EcpsAPIView):
@@ -223,7 +205,9 @@ class RelyingPartyListView(EcpsAPIView):
         tags=["ecps"],
     )
     def get(self, request: Request) -> Response:
-        return self.page(request, services.relying_parties_for(actor=request.user), RelyingPartySerializer)
+        return self.page(
+            request, relying_parties.relying_parties_for(actor=request.user), RelyingPartySerializer
+        )
 
     @extend_schema(
         operation_id="ecps_relying_party_register",
@@ -237,7 +221,7 @@ class RelyingPartyListView(EcpsAPIView):
             raise exceptions.ValidationError({"non_field_errors": ["Expected a JSON object."]})
         data = RelyingPartyInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        application, secret = services.relying_party_register(
+        application, secret = relying_parties.relying_party_register(
             actor=request.user,
             name=data.validated_data["name"],
             redirect_uris=data.validated_data["redirect_uris"],

@@ -1,11 +1,13 @@
 """The OpenID Connect signing key (RS256): from the environment in production, generated on first use in
-development. Imported by config/settings.py, so it knows nothing of models."""
+development. The settings hold only the environment's key and the file's path; ``provide`` (called by
+``ecps.apps`` at start-up) hands django-oauth-toolkit the file's key when the environment gives none."""
 
 from __future__ import annotations
 
 import functools
 import os
 from pathlib import Path
+from typing import Any
 
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
@@ -45,3 +47,10 @@ def _create(file: Path) -> None:
 def lazy_private_key_pem(path: Path) -> str:
     """A string that reads (or creates) the key only when it is first used."""
     return lazy(private_key_pem, str)(str(path))  # type: ignore[return-value]
+
+
+def provide(provider: dict[str, Any], path: Path) -> None:
+    """Without a key of its own, the provider's settings (``OAUTH2_PROVIDER``, the dict django-oauth-toolkit
+    reads its ``OIDC_RSA_PRIVATE_KEY`` from at first use) get the key in ``path``, read or created lazily."""
+    if not provider.get("OIDC_RSA_PRIVATE_KEY"):
+        provider["OIDC_RSA_PRIVATE_KEY"] = lazy_private_key_pem(path)

@@ -10,17 +10,26 @@ from __future__ import annotations
 
 from django.db import models
 from django.db.models import Q
+from django.utils import timezone
 from django_fsm import ConcurrentTransitionMixin, FSMField, transition
 
 from cards.models import Card
 from registry.models import Exercise, Professional
 
+from .permissions import REINSTATES, REVOKES, SUSPENDS, role_in
+
 
 class ECps(ConcurrentTransitionMixin, models.Model):
+    """An e-CPS. Its state machine lives here; its transitions are fired only by ``ecps.services`` (through
+    ``core.transitions.fire``, which writes the event row); who may fire each is ``ecps.permissions``."""
+
     class State(models.TextChoices):
         ACTIVE = "active", "Active"
         SUSPENDED = "suspended", "Suspendue"
         REVOKED = "revoked", "Révoquée"
+
+    # States in which an e-CPS counts as the exercise's one e-CPS (a revoked one makes room for a new one).
+    LIVE_STATES = (State.ACTIVE, State.SUSPENDED)
 
     class Reason(models.TextChoices):
         LOST = "lost", "Téléphone perdu"
@@ -63,18 +72,20 @@ class ECps(ConcurrentTransitionMixin, models.Model):
     def __str__(self) -> str:
         return f"e-CPS {self.pk} ({self.state})"
 
-    # Transitions touch only their own fields; fired through ecps.services (which writes the event row).
-    @transition(field=state, source=State.ACTIVE, target=State.SUSPENDED)
+    # Transitions touch only their own fields (``fields`` of each in ecps.services).
+    @transition(field=state, source=State.ACTIVE, target=State.SUSPENDED, permission=role_in(SUSPENDS))
     def suspend(self) -> None:
         pass
 
-    @transition(field=state, source=State.SUSPENDED, target=State.ACTIVE)
+    @transition(field=state, source=State.SUSPENDED, target=State.ACTIVE, permission=role_in(REINSTATES))
     def reinstate(self) -> None:
         pass
 
-    @transition(field=state, source=[State.ACTIVE, State.SUSPENDED], target=State.REVOKED)
-    def revoke(self) -> None:
-        pass
+    @transition(field=state, source=LIVE_STATES, target=State.REVOKED, permission=role_in(REVOKES))
+    def revoke(self, reason: str) -> None:
+        """Final: opposition (lost, stolen) or striking off (holder or exercise inactive)."""
+        self.revoked_at = timezone.now()
+        self.revocation_reason = reason
 
 
 class ECpsEvent(models.Model):

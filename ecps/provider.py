@@ -14,7 +14,7 @@ from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.urls import reverse
 from oauth2_provider.views import AuthorizationView, IntrospectTokenView
 
-from . import services
+from . import services, signin
 from .oidc import token_value_usable
 
 SESSION_KEY = "ecps_signin"
@@ -48,7 +48,7 @@ class EcpsAuthorizationView(AuthorizationView):
         """Bind the code to the e-CPS (the validator stores it beside the grant); one passkey sign-in serves
         one authorization, so every sign-in to a service is a passkey ceremony in the audit."""
         if not allow:
-            services.signin_refused_at_consent(
+            signin.signin_refused_at_consent(
                 ecps_id=self.ecps_id, client_id=credentials.get("client_id") or "", reason="consent_denied"
             )
         response = super().create_authorization_response(

@@ -1,14 +1,17 @@
 """The e-CPS pages: the holder's e-CPS beside their cards, activation (card or codes), the registration
 of the passkey on the phone, sign-in with it at the provider, and relying parties for ANS operators.
 
-Views authenticate, validate, call one service, and map domain errors to messages (pages) or JSON
-``{"code", "message"}`` (the WebAuthn ceremony's calls)."""
+Views authenticate, validate, call one service and write what follows its success: a domain error becomes
+a message on the page the holder came from (``core.web.DomainErrorMiddleware``), or, for the WebAuthn
+ceremony's calls, its JSON answer (``json_errors``)."""
 
 from __future__ import annotations
 
 import base64
 import binascii
 import json
+from collections.abc import Callable
+from functools import wraps
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
@@ -16,7 +19,7 @@ import segno
 from django.contrib import messages
 from django.contrib.auth import login
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
-from django.shortcuts import redirect, render
+from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.safestring import mark_safe
@@ -26,13 +29,17 @@ from oauth2_provider.models import get_application_model
 
 from cards.models import Card
 from cards.scoping import cards_visible_to
-from core.roles import Role
+from core.errors import DomainError, InvalidInput
+from core.roles import RELYING_PARTY_MANAGERS, RELYING_PARTY_READERS, Role
 from core.web import for_roles
 from registry.models import Account
 
-from . import errors, services
+from . import activation, enrolment, errors, services
+from . import relying_parties as parties
+from . import signin as signing_in
 from .models import Activation, ECps
 from .provider import mark_signed_in
+from .scoping import ecps_visible_to
 
 ENROLMENT_KEY = "ecps_enrolment"
 CHALLENGE_KEY = "ecps_signin_challenge"
@@ -61,91 +68,75 @@ def holder(request: HttpRequest, account: Account) -> HttpResponse:
         }
         for exercise in person.exercises.select_related("profession").order_by("pk")
     ]
-    context = {"rows": rows, "sign_ins": services.sign_ins_of(professional=person, limit=10)}
+    context = {"rows": rows, "sign_ins": signing_in.sign_ins_of(professional=person, limit=10)}
     return render(request, "ecps/holder.html", context)
-
-
-def _refused(request: HttpRequest, exc: errors.EcpsError) -> HttpResponse:
-    messages.error(request, exc.message)
-    return redirect("ecps:holder")
 
 
 @require_POST
 @for_roles(Role.HOLDER)
 def activate_with_card(request: HttpRequest, exercise_id: int, account: Account) -> HttpResponse:
-    try:
-        activation = services.activation_start_with_card(actor=request.user, exercise_id=exercise_id)
-    except errors.EcpsError as exc:
-        return _refused(request, exc)
-    return redirect("ecps:card-proof", pk=activation.pk)
+    started = activation.activation_start_with_card(actor=request.user, exercise_id=exercise_id)
+    return redirect("ecps:card-proof", pk=started.pk)
 
 
 @for_roles(Role.HOLDER)
 def card_proof(request: HttpRequest, pk: int, account: Account) -> HttpResponse:
     """The challenge for the card to sign (the holder's card middleware signs it with the authentication
     key, after the PIN), then the signature, checked against the card's certificate."""
-    activation = _own_activation(account, pk, ECps.Method.CARD)
-    context: dict[str, Any] = {"activation": activation}
+    started = _own_activation(account, pk, ECps.Method.CARD)
+    context: dict[str, Any] = {"activation": started}
     if request.method == "POST":
         try:
             signature = base64.b64decode(request.POST.get("signature", "").strip(), validate=True)
-            _activation, code = services.activation_prove_with_card(
-                actor=request.user, activation_id=activation.pk, signature=signature
-            )
-            return _show_code(request, activation, code)
         except (binascii.Error, ValueError):
             context["error"] = _("The signature must be the card's answer, in base64.")
-        except errors.EcpsError as exc:
-            context["error"] = exc.message
+        else:
+            _proven, code = activation.activation_prove_with_card(
+                actor=request.user, activation_id=started.pk, signature=signature
+            )
+            return _show_code(request, started, code)
     return render(request, "ecps/card_proof.html", context)
 
 
 @require_POST
 @for_roles(Role.HOLDER)
 def activate_with_codes(request: HttpRequest, exercise_id: int, account: Account) -> HttpResponse:
-    try:
-        activation = services.activation_start_with_codes(actor=request.user, exercise_id=exercise_id)
-    except errors.EcpsError as exc:
-        return _refused(request, exc)
-    return redirect("ecps:codes-proof", pk=activation.pk)
+    started = activation.activation_start_with_codes(actor=request.user, exercise_id=exercise_id)
+    return redirect("ecps:codes-proof", pk=started.pk)
 
 
 @for_roles(Role.HOLDER)
 def codes_proof(request: HttpRequest, pk: int, account: Account) -> HttpResponse:
-    activation = _own_activation(account, pk, ECps.Method.CODES)
-    context: dict[str, Any] = {"activation": activation}
+    started = _own_activation(account, pk, ECps.Method.CODES)
     if request.method == "POST":
-        try:
-            _activation, code = services.activation_prove_with_codes(
-                actor=request.user,
-                activation_id=activation.pk,
-                email_code=request.POST.get("email_code", ""),
-                sms_code=request.POST.get("sms_code", ""),
-            )
-            return _show_code(request, activation, code)
-        except errors.EcpsError as exc:
-            context["error"] = exc.message
-    return render(request, "ecps/codes_proof.html", context)
+        _proven, code = activation.activation_prove_with_codes(
+            actor=request.user,
+            activation_id=started.pk,
+            email_code=request.POST.get("email_code", ""),
+            sms_code=request.POST.get("sms_code", ""),
+        )
+        return _show_code(request, started, code)
+    return render(request, "ecps/codes_proof.html", {"activation": started})
 
 
 def _own_activation(account: Account, pk: int, method: str) -> Activation:
-    activation = Activation.objects.filter(pk=pk, holder=account.professional, method=method).first()
-    if activation is None:
+    own = Activation.objects.filter(pk=pk, holder=account.professional, method=method).first()
+    if own is None:
         raise Http404
-    return activation
+    return own
 
 
-def _show_code(request: HttpRequest, activation: Activation, code: str) -> HttpResponse:
+def _show_code(request: HttpRequest, proven: Activation, code: str) -> HttpResponse:
     """The activation code as a QR code (scanned by the phone), valid 90 seconds, shown this once."""
     url = request.build_absolute_uri(reverse("ecps:enrol")) + f"?code={code}"
     svg = segno.make(url, error="m").svg_inline(scale=5, title=_("e-CPS activation code"))
     context = {
-        "activation": activation,
-        "code": services.display_code(code),
+        "activation": proven,
+        "code": activation.display_code(code),
         "url": url,
         "qr": mark_safe(svg),  # noqa: S308 - segno's own SVG of our URL
-        "seconds": int((activation.code_expires_at - activation.proven_at).total_seconds())
-        if activation.code_expires_at and activation.proven_at
+        "seconds": int((proven.code_expires_at - proven.proven_at).total_seconds())
+        if proven.code_expires_at and proven.proven_at
         else 90,
     }
     response = render(request, "ecps/activation_code.html", context)
@@ -155,18 +146,12 @@ def _show_code(request: HttpRequest, activation: Activation, code: str) -> HttpR
 
 @for_roles(Role.HOLDER)
 def opposition(request: HttpRequest, pk: int, account: Account) -> HttpResponse:
-    try:
-        ecps = services.ecps_for(actor=request.user, ecps_id=pk)
-    except errors.NotFound:
-        raise Http404 from None
+    ecps = get_object_or_404(ecps_visible_to(request.user), pk=pk)
     if request.method == "POST" and request.POST.get("confirm"):
-        try:
-            services.ecps_declare_opposition(
-                ecps=ecps, actor=request.user, reason=request.POST.get("reason", ECps.Reason.LOST)
-            )
-            messages.success(request, _("Your e-CPS is revoked: it can no longer sign you in."))
-        except errors.EcpsError as exc:
-            messages.error(request, exc.message)
+        services.ecps_declare_opposition(
+            ecps=ecps, actor=request.user, reason=request.POST.get("reason", ECps.Reason.LOST)
+        )
+        messages.success(request, _("Your e-CPS is revoked: it can no longer sign you in."))
         return redirect("ecps:holder")
     reasons = [(ECps.Reason.LOST, _("My phone is lost")), (ECps.Reason.STOLEN, _("My phone was stolen"))]
     return render(request, "ecps/opposition.html", {"ecps": ecps, "reasons": reasons})
@@ -176,16 +161,11 @@ def opposition(request: HttpRequest, pk: int, account: Account) -> HttpResponse:
 @for_roles(Role.HOLDER)
 def suspension(request: HttpRequest, pk: int, account: Account) -> HttpResponse:
     """Suspend (phone misplaced) or reinstate (found) the holder's e-CPS."""
-    try:
-        ecps = services.ecps_for(actor=request.user, ecps_id=pk)
-        if request.POST.get("action") == "reinstate":
-            services.ecps_reinstate(ecps=ecps, actor=request.user)
-        else:
-            services.ecps_suspend(ecps=ecps, actor=request.user)
-    except errors.NotFound:
-        raise Http404 from None
-    except errors.EcpsError as exc:
-        messages.error(request, exc.message)
+    ecps = get_object_or_404(ecps_visible_to(request.user), pk=pk)
+    if request.POST.get("action") == "reinstate":
+        services.ecps_reinstate(ecps=ecps, actor=request.user)
+    else:
+        services.ecps_suspend(ecps=ecps, actor=request.user)
     return redirect("ecps:holder")
 
 
@@ -199,42 +179,46 @@ def enrol(request: HttpRequest) -> HttpResponse:
     return render(request, "ecps/enrol.html", {"code": request.GET.get("code", "")[:40]})
 
 
+def json_errors(view: Callable[..., JsonResponse]) -> Callable[..., JsonResponse]:
+    """The WebAuthn ceremony's calls are the page's script's: a domain error answers its JSON body
+    (``{"code", "message"}``) with its status, not a redirect."""
+
+    @wraps(view)
+    def wrapped(request: HttpRequest, *args: Any, **kwargs: Any) -> JsonResponse:
+        try:
+            return view(request, *args, **kwargs)
+        except DomainError as exc:
+            return JsonResponse(exc.body(), status=exc.status)
+
+    return wrapped
+
+
 def _json_body(request: HttpRequest) -> dict[str, Any]:
     try:
         body = json.loads(request.body or b"{}")
     except (json.JSONDecodeError, UnicodeDecodeError):
-        raise errors.EcpsError(_("Expected a JSON object."), code="invalid") from None
+        raise InvalidInput(_("Expected a JSON object.")) from None
     if not isinstance(body, dict):
-        raise errors.EcpsError(_("Expected a JSON object."), code="invalid")
+        raise InvalidInput(_("Expected a JSON object."))
     return body
 
 
-def _json_error(exc: errors.EcpsError) -> JsonResponse:
-    return JsonResponse({"code": exc.code, "message": exc.message}, status=exc.status)
-
-
 @require_POST
+@json_errors
 def enrol_options(request: HttpRequest) -> JsonResponse:
-    try:
-        activation, options = services.enrolment_begin(code=str(_json_body(request).get("code", "")))
-    except errors.EcpsError as exc:
-        return _json_error(exc)
-    request.session[ENROLMENT_KEY] = activation.pk  # the registration ends on this browser only
+    started, options = enrolment.enrolment_begin(code=str(_json_body(request).get("code", "")))
+    request.session[ENROLMENT_KEY] = started.pk  # the registration ends on this browser only
     return JsonResponse(options)
 
 
 @require_POST
+@json_errors
 def enrol_verify(request: HttpRequest) -> JsonResponse:
     activation_id = request.session.get(ENROLMENT_KEY)
-    try:
-        credential = _json_body(request).get("credential")
-        if activation_id is None or not isinstance(credential, dict):
-            raise errors.InvalidState(
-                _("No registration is in progress: start again."), code="activation_closed"
-            )
-        ecps = services.enrolment_finish(activation_id=int(activation_id), credential=credential)
-    except errors.EcpsError as exc:
-        return _json_error(exc)
+    credential = _json_body(request).get("credential")
+    if activation_id is None or not isinstance(credential, dict):
+        raise errors.InvalidState(_("No registration is in progress: start again."), code="activation_closed")
+    ecps = enrolment.enrolment_finish(activation_id=int(activation_id), credential=credential)
     request.session.pop(ENROLMENT_KEY, None)
     return JsonResponse({"ecps": ecps.pk, "redirect": reverse("ecps:enrolled")})
 
@@ -265,29 +249,27 @@ def _service_name(next_url: str) -> str:
 
 @require_POST
 def signin_options(request: HttpRequest) -> JsonResponse:
-    options, challenge = services.signin_options()
+    options, challenge = signing_in.signin_options()
     request.session[CHALLENGE_KEY] = challenge
     return JsonResponse(options)
 
 
 @require_POST
+@json_errors
 def signin_verify(request: HttpRequest) -> JsonResponse:
     challenge = request.session.pop(CHALLENGE_KEY, "")
-    try:
-        body = _json_body(request)
-        next_url = str(body.get("next") or "")
-        credential = body.get("credential")
-        if not isinstance(credential, dict):
-            raise errors.EcpsError(_("Expected a credential."), code="invalid")
-        ecps = services.signin_verify(
-            credential=credential,
-            challenge=challenge,
-            client_id=_client_id(next_url),
-            ip_address=request.META.get("REMOTE_ADDR"),
-        )
-    except errors.EcpsError as exc:
-        return _json_error(exc)
-    user = services.holder_user(ecps.holder)
+    body = _json_body(request)
+    next_url = str(body.get("next") or "")
+    credential = body.get("credential")
+    if not isinstance(credential, dict):
+        raise InvalidInput(_("Expected a credential."), field="credential")
+    ecps = signing_in.signin_verify(
+        credential=credential,
+        challenge=challenge,
+        client_id=_client_id(next_url),
+        ip_address=request.META.get("REMOTE_ADDR"),
+    )
+    user = signing_in.holder_user(ecps.holder)
     login(request, user, backend="django.contrib.auth.backends.ModelBackend")
     mark_signed_in(request, ecps_id=ecps.pk)
     safe = url_has_allowed_host_and_scheme(next_url, {request.get_host()}, request.is_secure())
@@ -304,17 +286,15 @@ def demo_rp_callback(request: HttpRequest) -> HttpResponse:
     return render(request, "ecps/demo_rp.html", context)
 
 
-@for_roles(Role.ANS_OPERATOR, Role.AUDITOR)
+@for_roles(*RELYING_PARTY_READERS)
 def relying_parties(request: HttpRequest, account: Account) -> HttpResponse:
-    context: dict[str, Any] = {"can_register": account.role == Role.ANS_OPERATOR}
+    context: dict[str, Any] = {"can_register": account.role in RELYING_PARTY_MANAGERS}
     if request.method == "POST" and context["can_register"]:
-        uris = request.POST.get("redirect_uris", "").split()
-        try:
-            application, secret = services.relying_party_register(
-                actor=request.user, name=request.POST.get("name", ""), redirect_uris=uris
-            )
-            context.update(created=application, secret=secret)
-        except errors.EcpsError as exc:
-            context["error"] = exc.message
-    context["applications"] = services.relying_parties_for(actor=request.user)
+        application, secret = parties.relying_party_register(
+            actor=request.user,
+            name=request.POST.get("name", ""),
+            redirect_uris=request.POST.get("redirect_uris", "").split(),
+        )
+        context.update(created=application, secret=secret)
+    context["applications"] = parties.relying_parties_for(actor=request.user)
     return render(request, "ecps/relying_parties.html", context)

@@ -1,15 +1,14 @@
 """REST API of the card lifecycle: opposition, activation, renewal links, shipping batches.
 
-Views authenticate, validate, call one service and map domain errors to HTTP answers. Every error is JSON
-``{"code", "message"}`` (plus ``fields`` for invalid input, as registry.api sets for every app); a card
-the caller may not see is 404.
+Views authenticate, validate and call one service. Domain errors are answered by the platform's one
+handler (``core.api``): JSON ``{"code", "message"}`` (plus ``fields`` for invalid input) with the error's
+status; a card the caller may not see is 404.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from django.db.models import QuerySet
 from drf_spectacular.utils import OpenApiResponse, extend_schema, inline_serializer
 from rest_framework import exceptions, serializers, status
 from rest_framework.permissions import AllowAny
@@ -17,18 +16,18 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from cards.models import Card
-from core.api import ApiErrorSerializer, ApiView, error_responses
-from core.roles import role_of
-from registry.models import Account
+from cards.scoping import card_for
+from core.api import ApiErrorSerializer, ApiView, error_responses, int_param
+from orders.models import Order
 
-from . import errors, renewal, services
+from . import activation, opposition, renewal, shipping
 from .models import AutoRenewalPolicy, Opposition, Shipment, ShippingBatch
 
 # --- serializers -----------------------------------------------------------------------------------------
 
 
 class OppositionInputSerializer(serializers.Serializer):
-    reason = serializers.ChoiceField(choices=Opposition.Reason.choices)
+    reason = serializers.ChoiceField(choices=Order.ReplacementReason.choices)
     channel = serializers.ChoiceField(choices=Opposition.Channel.choices, default=Opposition.Channel.ONLINE)
 
 
@@ -120,17 +119,12 @@ def _errors(*codes: int) -> dict[int, OpenApiResponse]:
     return {**shared, **{c: own[c] for c in codes if c in own}}
 
 
-# --- the error convention --------------------------------------------------------------------------------
+# --- input ---------------------------------------------------------------------------------------------
 
 
 class LifecycleAPIView(ApiView):
-    # The shared API conventions (registry.api.ApiView), plus the lifecycle's domain errors. A comment, not a
+    # The shared API conventions (core.api.ApiView), plus a JSON object's validation. A comment, not a
     # docstring: OpenAPI would show it as the description of every endpoint without one of its own.
-
-    def handle_exception(self, exc: Exception) -> Response:
-        if isinstance(exc, errors.LifecycleError):
-            return Response({"code": exc.code, "message": exc.message}, status=exc.status)
-        return super().handle_exception(exc)
 
     def validated(self, serializer_class: type[serializers.Serializer], data: Any) -> dict[str, Any]:
         if not isinstance(data, dict):
@@ -159,12 +153,12 @@ class CardOppositionView(LifecycleAPIView):
     )
     def post(self, request: Request, card_id: int) -> Response:
         data = self.validated(OppositionInputSerializer, request.data)
-        card = services.card_for(actor=request.user, card_id=self.check_id(card_id))
-        opposition = services.card_declare_opposition(
+        card = card_for(actor=request.user, card_id=self.check_id(card_id))
+        declared = opposition.card_declare_opposition(
             card=card, reason=data["reason"], channel=data["channel"], actor=request.user
         )
-        opposition.card.refresh_from_db()
-        return Response(OppositionSerializer(opposition).data, status=status.HTTP_201_CREATED)
+        declared.card.refresh_from_db()
+        return Response(OppositionSerializer(declared).data, status=status.HTTP_201_CREATED)
 
 
 class CardActivationView(LifecycleAPIView):
@@ -182,11 +176,11 @@ class CardActivationView(LifecycleAPIView):
     )
     def post(self, request: Request, card_id: int) -> Response:
         data = self.validated(ActivationInputSerializer, request.data)
-        card = services.card_for(actor=request.user, card_id=self.check_id(card_id))
+        card = card_for(actor=request.user, card_id=self.check_id(card_id))
         if "pin" in data:
-            card = services.card_activate_with_pin(card=card, actor=request.user, pin=data["pin"])
+            card = activation.card_activate_with_pin(card=card, actor=request.user, pin=data["pin"])
         else:
-            card = services.card_activate(card=card, actor=request.user)
+            card = activation.card_activate(card=card, actor=request.user)
         return Response(CardStateSerializer(card).data)
 
 
@@ -236,14 +230,6 @@ class RenewalLinkView(LifecycleAPIView):
 
 # --- shipping batches ------------------------------------------------------------------------------------
 
-BATCH_READERS = {Account.Role.ANS_OPERATOR, Account.Role.SYSTEM, Account.Role.AUDITOR}
-
-
-def _batches_for(user: Any) -> QuerySet[ShippingBatch]:
-    if role_of(user) not in BATCH_READERS:
-        raise errors.NotPermitted("Shipping batches are kept by ANS operators.")
-    return ShippingBatch.objects.prefetch_related("shipments__card")
-
 
 class ShippingBatchListView(LifecycleAPIView):
     @extend_schema(
@@ -262,27 +248,27 @@ class ShippingBatchListView(LifecycleAPIView):
         tags=["lifecycle"],
     )
     def get(self, request: Request) -> Response:
-        batches = _batches_for(request.user)
-        limit = _int_param(request, "limit", 50, 1, 500)
-        offset = _int_param(request, "offset", 0, 0, 10**9)
+        batches = shipping.shipping_batches_visible_to(request.user)
+        limit = int_param(request, "limit", 50, 1, 500)
+        offset = int_param(request, "offset", 0, 0, 10**9)
         page = batches.order_by("-shipped_at", "-id")[offset : offset + limit]
         return Response({"count": batches.count(), "results": ShippingBatchSerializer(page, many=True).data})
 
     @extend_schema(
         operation_id="shipping_batch_create",
         summary="Record cards handed to the carrier",
-        description="Each card → shipped (and its order), holder told; PIN mailers released a day later.",
+        description="Each card → shipped, holder told; PIN mailers released a day later.",
         request=ShippingBatchInputSerializer,
         responses={201: ShippingBatchSerializer, **_errors(400, 401, 403, 404, 409)},
         tags=["lifecycle"],
     )
     def post(self, request: Request) -> Response:
         data = self.validated(ShippingBatchInputSerializer, request.data)
-        lines = [services.ShipmentLine(line["card"], line["tracking_reference"]) for line in data["cards"]]
-        batch = services.shipping_batch_create(
+        lines = [shipping.ShipmentLine(line["card"], line["tracking_reference"]) for line in data["cards"]]
+        batch = shipping.shipping_batch_create(
             actor=request.user, carrier=data["carrier"], reference=data["reference"], lines=lines
         )
-        batch = _batches_for(request.user).get(pk=batch.pk)
+        batch = shipping.shipping_batch_for(actor=request.user, batch_id=batch.pk)
         return Response(ShippingBatchSerializer(batch).data, status=status.HTTP_201_CREATED)
 
 
@@ -294,9 +280,7 @@ class ShippingBatchDetailView(LifecycleAPIView):
         tags=["lifecycle"],
     )
     def get(self, request: Request, batch_id: int) -> Response:
-        batch = _batches_for(request.user).filter(pk=self.check_id(batch_id)).first()
-        if batch is None:
-            raise errors.BatchNotFound()
+        batch = shipping.shipping_batch_for(actor=request.user, batch_id=self.check_id(batch_id))
         return Response(ShippingBatchSerializer(batch).data)
 
 
@@ -317,9 +301,6 @@ class AutoRenewalInputSerializer(serializers.Serializer):
     enabled = serializers.BooleanField()
 
 
-POLICY_READERS = {Account.Role.AUTHORITY_OPERATOR, Account.Role.AUDITOR, Account.Role.SYSTEM}
-
-
 class AutoRenewalPolicyListView(LifecycleAPIView):
     # One row per profession of an Ordre (a few dozen at most, all Ordres together): the whole list, as
     # clients read it, so the schema must not declare the shared limit/offset page either.
@@ -332,13 +313,7 @@ class AutoRenewalPolicyListView(LifecycleAPIView):
         tags=["lifecycle"],
     )
     def get(self, request: Request) -> Response:
-        account = getattr(request.user, "account", None)
-        if account is None or account.role not in POLICY_READERS:
-            raise errors.NotPermitted("Automatic renewal is an Ordre's choice.")
-        policies = AutoRenewalPolicy.objects.select_related("authority", "profession")
-        policies = policies.order_by("authority__code", "profession_id")
-        if account.role == Account.Role.AUTHORITY_OPERATOR:
-            policies = policies.filter(authority_id=account.authority_id)
+        policies = renewal.auto_renewal_policies_for(request.user)
         return Response(AutoRenewalPolicySerializer(policies, many=True).data)
 
 
@@ -360,16 +335,3 @@ class AutoRenewalPolicyView(LifecycleAPIView):
             actor=request.user, profession_code=profession, enabled=data["enabled"]
         )
         return Response(AutoRenewalPolicySerializer(policy).data)
-
-
-def _int_param(request: Request, name: str, default: int, low: int, high: int) -> int:
-    raw = request.query_params.get(name)
-    if raw is None:
-        return default
-    try:
-        value = int(raw)
-    except ValueError:
-        raise exceptions.ValidationError({name: ["An integer is required."]}) from None
-    if not low <= value <= high:
-        raise exceptions.ValidationError({name: [f"Between {low} and {high}."]})
-    return value

@@ -1,105 +1,72 @@
-"""Domain errors of the card lifecycle: a stable ``code`` for programs, a ``message`` for people.
+"""Domain errors of the card lifecycle, on the platform's one base (``core.errors``): a stable ``code``
+for programs, a ``message`` for people and the HTTP ``status`` every entry point answers with.
 
-The API maps each class to one HTTP status (``status``), so every entry point answers the same way.
+A card not found or in the wrong state is the card's own error (``cards.errors``); "not permitted" and
+"invalid input" are the platform's (``core.errors``).
 """
 
 from __future__ import annotations
 
 from django.utils.translation import gettext_lazy as _
 
-
-class LifecycleError(Exception):
-    code = "lifecycle_error"
-    status = 400
-    default_message = _("The card could not be processed.")
-
-    def __init__(self, message: str | None = None) -> None:
-        self.message = str(message or self.default_message)
-        super().__init__(self.message)
+from core.errors import DomainError, InvalidInput, NotFound
 
 
-class CardNotFound(LifecycleError):
-    """The actor may not see this card (or it does not exist): the two are indistinguishable on purpose."""
-
-    code = "not_found"
-    status = 404
-    default_message = _("No such card.")
-
-
-class NotPermitted(LifecycleError):
-    code = "not_permitted"
-    status = 403
-    default_message = _("You are not allowed to do this.")
-
-
-class AlreadyOpposed(LifecycleError):
+class AlreadyOpposed(DomainError):
     """A second declaration for a card already in opposition: nothing changes."""
 
     code = "already_opposed"
     status = 409
 
 
-class InvalidCardState(LifecycleError):
-    code = "invalid_state"
-    status = 409
-
-
-class NotReceivedTooEarly(LifecycleError):
+class NotReceivedTooEarly(DomainError):
     code = "not_received_too_early"
     status = 409
 
 
-class InvalidInput(LifecycleError):
-    code = "invalid"
-    status = 400
-
-
-class PinRefused(LifecycleError):
+class PinRefused(InvalidInput):
     code = "pin_incorrect"
-    status = 400
     default_message = _("Wrong PIN.")
 
 
-class PinBlocked(LifecycleError):
+class PinBlocked(DomainError):
     code = "pin_blocked"
     status = 409
     default_message = _("Three wrong PINs in a row: the card is blocked; unblock it with the PUK.")
 
 
-class RenewalLinkInvalid(LifecycleError):
+class CardUnreachable(DomainError):
+    """The PIN can be checked only on the card, through its station's reader; it is not there."""
+
+    code = "card_unreachable"
+    status = 409
+    default_message = _("The PIN cannot be checked now: confirm receipt instead, or retry later.")
+
+
+class RenewalLinkInvalid(DomainError):
     code = "renewal_link_invalid"
     status = 400
     default_message = _("This renewal link is not valid.")
 
 
-class RenewalLinkExpired(LifecycleError):
+class RenewalLinkExpired(DomainError):
     code = "renewal_link_expired"
     status = 410
     default_message = _("This renewal link has expired; order the renewal from your space.")
 
 
-class RenewalLinkUsed(LifecycleError):
+class RenewalLinkUsed(DomainError):
     code = "renewal_link_used"
     status = 409
     default_message = _("This renewal link has already been used.")
 
 
-class RenewalRefused(LifecycleError):
+class RenewalRefused(DomainError):
     """The orders workflow refused the renewal (not eligible, card no longer current...)."""
 
     code = "renewal_refused"
     status = 409
 
 
-class BatchNotFound(LifecycleError):
-    code = "not_found"
-    status = 404
+class BatchNotFound(NotFound):
     default_message = _("No such shipping batch.")
-
-
-class CardUnreachable(LifecycleError):
-    """The PIN can be checked only on the card, through its station's reader; it is not there."""
-
-    code = "card_unreachable"
-    status = 409
-    default_message = _("The PIN cannot be checked now: confirm receipt instead, or retry later.")

@@ -1,9 +1,10 @@
 """A card's life after personalization: delivery, activation, opposition, renewal reminders.
 
-The card's own state machine lives on ``cards.Card``; this app drives it (through ``lifecycle.services``)
-and keeps what the lifecycle needs beside it: shipping batches and their PIN-mailer release dates,
-oppositions (one per card: an opposition is final), renewal reminders (one per card per threshold, which
-is what makes the daily scan idempotent) and the Ordres' automatic-renewal choices.
+The card's own state machine lives on ``cards.Card`` (fired by ``cards.services``); this app's use cases
+(``shipping``, ``activation``, ``opposition``, ``withdrawal``, ``renewal``) call it and keep what the
+lifecycle needs beside it: shipping batches and their PIN-mailer release dates, oppositions (one per
+card: an opposition is final), renewal reminders (one per card per threshold, which is what makes the
+daily scan idempotent) and the Ordres' automatic-renewal choices.
 """
 
 from django.conf import settings
@@ -69,20 +70,14 @@ class Opposition(models.Model):
     by the service and, should two race, by this constraint.
     """
 
-    class Reason(models.TextChoices):
-        LOST = "lost", _("Lost")
-        STOLEN = "stolen", _("Stolen")
-        DAMAGED = "damaged", _("Damaged")
-        DEFECTIVE = "defective", _("Defective")
-        NOT_RECEIVED = "not_received", _("Not received")
-
     class Channel(models.TextChoices):
         ONLINE = "online", _("Online")
         PHONE = "phone", _("Phone")
         FORM_501 = "form_501", _("Form 501 by mail")
 
     card = models.OneToOneField(Card, on_delete=models.PROTECT, related_name="opposition")
-    reason = models.CharField(max_length=12, choices=Reason.choices)
+    # What happened is what the replacement order gives as its reason: one list, the orders'.
+    reason = models.CharField(max_length=12, choices=Order.ReplacementReason.choices)
     channel = models.CharField(max_length=8, choices=Channel.choices)
     declared_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"

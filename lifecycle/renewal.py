@@ -1,12 +1,13 @@
 """Renewal: the daily reminder scan, the one-click renewal link, and the Ordres' automatic renewal.
 
 The scan is set-based. For each threshold, one statement per chunk picks the active cards whose expiry
-falls in the threshold's window and that have neither had this reminder nor an order under way for them,
-and records the reminders at once:
+falls in the threshold's window and that have neither had this reminder nor an order under way for them
+(``Order.OPEN_STATES``, the orders' own definition, passed to the statement), and records the reminders
+at once:
 
     INSERT INTO lifecycle_renewalreminder ... SELECT ... LIMIT chunk ON CONFLICT DO NOTHING RETURNING id
 
-It reads the partial index ``lifecycle_card_active_until`` (expiry date of active cards only), anti-joins
+It reads the partial index ``card_active_until`` (expiry date of active cards only), anti-joins
 the reminders on their unique (card, threshold) index, and returns only the rows it inserted; the chunk's
 messages are written in the same transaction. So memory is one chunk's, whatever the size of the table; a
 crash loses nothing (a chunk is all or nothing); a second run the same day finds nothing; and two
@@ -27,16 +28,19 @@ from typing import Any
 from django.conf import settings
 from django.core import signing
 from django.db import connection, transaction
+from django.db.models import QuerySet
 from django.urls import NoReverseMatch, reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from cards.models import Card
+from core.errors import DomainError, InvalidInput, NotPermitted
+from core.roles import SEES_ALL, Role, account_of
 from notifications.events import Event
 from notifications.services import notify
 from orders import services as order_services
-from orders.errors import OrderError
 from orders.models import Order
+from registry.models import Profession
 
 from . import errors
 from .models import AutoRenewalPolicy, RenewalReminder
@@ -55,7 +59,7 @@ SELECT c.id, %(threshold)s, %(now)s, false
    AND NOT EXISTS (SELECT 1 FROM lifecycle_renewalreminder r
                     WHERE r.card_id = c.id AND r.threshold = %(threshold)s)
    AND NOT EXISTS (SELECT 1 FROM orders_order o
-                    WHERE o.replaces_id = c.id AND o.state NOT IN ('draft', 'rejected', 'cancelled'))
+                    WHERE o.replaces_id = c.id AND o.state = ANY(%(under_way)s))
  ORDER BY c.valid_until, c.id
  LIMIT %(chunk)s
 ON CONFLICT (card_id, threshold) DO NOTHING
@@ -91,7 +95,7 @@ def renewal_reminders_send(*, today: dt.date | None = None, chunk: int | None = 
 
 def _remind_chunk(threshold: int, after: dt.date, until: dt.date, chunk: int, policies: set) -> int:
     params: dict[str, Any] = {"threshold": threshold, "now": timezone.now(), "chunk": chunk}
-    params.update(after=after, until=until)
+    params.update(after=after, until=until, under_way=list(Order.OPEN_STATES))
     with transaction.atomic():
         with connection.cursor() as cursor:
             cursor.execute(SCAN_SQL, params)
@@ -141,22 +145,25 @@ def _remind(reminder: RenewalReminder, policies: set, *, automatic: bool) -> Non
 
 
 def _order_renewal(card: Card, actor: Any) -> Order | None:
-    """Create and submit the renewal order; None (logged) if the orders workflow refuses it."""
+    """Place the renewal order; None (logged) if the orders workflow refuses it."""
     try:
-        with transaction.atomic():
-            order = order_services.order_create(
-                actor=actor,
-                professional=card.professional,
-                card_type=card.card_type,
-                kind=Order.Kind.RENEWAL,
-                exercise=card.exercise,
-                structure=card.structure,
-                replaces=card,
-            )
-            return order_services.order_submit(order=order, actor=actor)
-    except OrderError as exc:
+        return _place_renewal(card, actor)
+    except DomainError as exc:
         log.warning("card %s: automatic renewal refused (%s): %s", card.pk, exc.code, exc.message)
         return None
+
+
+def _place_renewal(card: Card, actor: Any) -> Order:
+    with transaction.atomic():  # a savepoint: a refused order leaves nothing behind
+        return order_services.order_place(
+            actor=actor,
+            professional=card.professional,
+            card_type=card.card_type,
+            kind=Order.Kind.RENEWAL,
+            exercise=card.exercise,
+            structure=card.structure,
+            replaces=card,
+        )
 
 
 # --- the one-click renewal link ------------------------------------------------------------------------
@@ -233,23 +240,13 @@ def renewal_link_confirm(*, token: str, actor: Any = None) -> Order:
 def _order_renewal_or_raise(card: Card, actor: Any) -> Order:
     creator = actor if _is_holder_of(actor, card) else order_services.system_user()
     try:
-        with transaction.atomic():
-            order = order_services.order_create(
-                actor=creator,
-                professional=card.professional,
-                card_type=card.card_type,
-                kind=Order.Kind.RENEWAL,
-                exercise=card.exercise,
-                structure=card.structure,
-                replaces=card,
-            )
-            return order_services.order_submit(order=order, actor=creator)
-    except OrderError as exc:
+        return _place_renewal(card, creator)
+    except DomainError as exc:
         raise errors.RenewalRefused(exc.message) from None
 
 
 def _is_holder_of(actor: Any, card: Card) -> bool:
-    account = getattr(actor, "account", None) if actor is not None and actor.is_authenticated else None
+    account = account_of(actor)
     return account is not None and account.professional_id == card.professional_id
 
 
@@ -258,17 +255,28 @@ def _is_holder_of(actor: Any, card: Card) -> bool:
 
 def auto_renewal_set(*, actor: Any, profession_code: str, enabled: bool) -> AutoRenewalPolicy:
     """An Ordre's operator turns automatic renewal on or off for one of its professions."""
-    account = getattr(actor, "account", None)
-    if account is None or account.role != "authority_operator" or account.authority_id is None:
-        raise errors.NotPermitted(_("Automatic renewal is chosen by an Ordre's operator."))
-    from registry.models import Profession
-
+    account = account_of(actor)
+    if account is None or account.role != Role.AUTHORITY_OPERATOR or account.authority_id is None:
+        raise NotPermitted(_("Automatic renewal is chosen by an Ordre's operator."))
     profession = Profession.objects.filter(pk=profession_code, authority_id=account.authority_id).first()
     if profession is None:
-        raise errors.InvalidInput(_("This profession is not registered by your Ordre."))
+        raise InvalidInput(_("This profession is not registered by your Ordre."))
     policy, _created = AutoRenewalPolicy.objects.update_or_create(
         authority_id=account.authority_id,
         profession=profession,
         defaults={"enabled": enabled, "created_by": actor},
     )
     return policy
+
+
+def auto_renewal_policies_for(actor: Any) -> QuerySet[AutoRenewalPolicy]:
+    """The choices an actor may read: an Ordre's operator their own Ordre's, those who see everything (the
+    auditor, the platform) all of them; for anyone else automatic renewal is none of their business."""
+    account = account_of(actor)
+    policies = AutoRenewalPolicy.objects.select_related("authority", "profession")
+    policies = policies.order_by("authority__code", "profession_id")
+    if account is not None and account.role in SEES_ALL:
+        return policies
+    if account is not None and account.role == Role.AUTHORITY_OPERATOR:
+        return policies.filter(authority_id=account.authority_id)
+    raise NotPermitted(_("Automatic renewal is an Ordre's choice."))

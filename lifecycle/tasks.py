@@ -6,7 +6,7 @@ from pathlib import Path
 from celery import shared_task
 from django.conf import settings
 
-from . import printing, renewal, services
+from . import printing, renewal, shipping, withdrawal
 
 
 @shared_task(name="lifecycle.renewal_reminders", acks_late=True)
@@ -16,18 +16,18 @@ def renewal_reminders() -> dict[int, int]:
 
 @shared_task(name="lifecycle.expire_cards", acks_late=True)
 def expire_cards() -> int:
-    return services.cards_expire()
+    return withdrawal.cards_expire()
 
 
 @shared_task(name="lifecycle.release_pin_mailers", acks_late=True)
 def release_pin_mailers() -> int:
-    return services.pin_mailers_release()
+    return shipping.pin_mailers_release()
 
 
 @shared_task(name="lifecycle.revoke_inactive_holders", acks_late=True)
 def revoke_inactive_holders() -> int:
     """Safety net behind the registry import's own call after its merge."""
-    return services.cards_revoke_for_inactive_holders()
+    return withdrawal.cards_revoke_for_inactive_holders()
 
 
 @shared_task(name="lifecycle.print_pin_mailers", acks_late=True)

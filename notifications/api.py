@@ -6,12 +6,14 @@ Scoping is the service's ``inbox()``: another person's message is simply not in 
 
 from django.db.models import QuerySet
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, extend_schema_view
+from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
 from rest_framework import mixins, serializers, viewsets
 from rest_framework.decorators import action
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from core.api import ApiView, error_responses
+from core.roles import account_of
 from registry.models import Professional
 
 from . import services
@@ -47,8 +49,6 @@ class UnreadCountSerializer(serializers.Serializer):
     unread = serializers.IntegerField()
 
 
-_UNAUTHENTICATED = OpenApiResponse(description="Not signed in.")
-_NOT_FOUND = OpenApiResponse(description="No such message among the caller's own.")
 _UNREAD = OpenApiParameter(
     "unread", OpenApiTypes.BOOL, description="Only unread (true) or read (false) messages."
 )
@@ -58,14 +58,14 @@ _UNREAD = OpenApiParameter(
     list=extend_schema(
         summary="List my in-app messages, newest first",
         parameters=[_UNREAD],
-        responses={200: MessageSerializer(many=True), 401: _UNAUTHENTICATED, 403: _UNAUTHENTICATED},
+        responses={200: MessageSerializer(many=True), **error_responses(401, 403)},
     ),
     retrieve=extend_schema(
         summary="One of my in-app messages",
-        responses={200: MessageSerializer, 401: _UNAUTHENTICATED, 403: _UNAUTHENTICATED, 404: _NOT_FOUND},
+        responses={200: MessageSerializer, **error_responses(401, 403, 404)},
     ),
 )
-class MessageViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
+class MessageViewSet(ApiView, mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
     serializer_class = MessageSerializer
     queryset = Notification.objects.none()
 
@@ -79,7 +79,7 @@ class MessageViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.
     @extend_schema(
         summary="Mark one of my messages read (reading it again keeps the first time)",
         request=None,
-        responses={200: MessageSerializer, 401: _UNAUTHENTICATED, 403: _UNAUTHENTICATED, 404: _NOT_FOUND},
+        responses={200: MessageSerializer, **error_responses(401, 403, 404)},
     )
     @action(detail=True, methods=["post"])
     def read(self, request: Request, pk: str | None = None) -> Response:
@@ -89,7 +89,7 @@ class MessageViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.
     @extend_schema(
         summary="Mark all my messages read",
         request=None,
-        responses={200: MarkedReadSerializer, 401: _UNAUTHENTICATED, 403: _UNAUTHENTICATED},
+        responses={200: MarkedReadSerializer, **error_responses(401, 403)},
     )
     @action(detail=False, methods=["post"], url_path="read-all")
     def read_all(self, request: Request) -> Response:
@@ -99,7 +99,7 @@ class MessageViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.
 
     @extend_schema(
         summary="How many of my messages are unread",
-        responses={200: UnreadCountSerializer, 401: _UNAUTHENTICATED, 403: _UNAUTHENTICATED},
+        responses={200: UnreadCountSerializer, **error_responses(401, 403)},
     )
     @action(detail=False, methods=["get"], url_path="unread-count")
     def unread_count(self, request: Request) -> Response:
@@ -109,5 +109,5 @@ class MessageViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.
 
 def _professional(request: Request) -> Professional | None:
     """The person the signed-in user is (their Account's professional), or None."""
-    account = getattr(request.user, "account", None)
+    account = account_of(request.user)
     return account.professional if account is not None else None

@@ -28,6 +28,7 @@ from django.db import transaction
 from django.db.models import F, QuerySet
 from django.utils import timezone
 
+from core.tasks import send_task
 from registry.models import Professional
 
 from .events import EVENTS, FORBIDDEN_KEY_PARTS
@@ -133,10 +134,12 @@ class BrokerCircuit:
     pause_seconds = 30.0
 
 
+# The task that delivers one row (notifications.tasks.deliver), sent by name: the tasks call the services.
+DELIVER_TASK = "notifications.deliver"
+
+
 def notification_enqueue(*, notification_ids: list[int]) -> None:
     """Hand the rows to the workers. If the broker is down they stay pending and the sweep delivers them."""
-    from .tasks import deliver
-
     if clock.monotonic() < BrokerCircuit.down_until:
         logger.info(
             "broker recently unavailable, %s notification(s) left for the sweep", len(notification_ids)
@@ -144,7 +147,7 @@ def notification_enqueue(*, notification_ids: list[int]) -> None:
         return
     for position, notification_id in enumerate(notification_ids):
         try:
-            deliver.apply_async((notification_id,), retry=False)
+            send_task(DELIVER_TASK, notification_id, retry=False)
         except (kombu.exceptions.OperationalError, redis.exceptions.ConnectionError) as exc:
             BrokerCircuit.down_until = clock.monotonic() + BrokerCircuit.pause_seconds
             left = len(notification_ids) - position

@@ -8,7 +8,7 @@ from django.utils import timezone
 from . import services
 
 
-@shared_task(name="notifications.deliver", ignore_result=True)
+@shared_task(name=services.DELIVER_TASK, ignore_result=True)
 def deliver(notification_id: int) -> bool:
     # No Celery retry here: a failure is recorded on the row with its back-off, and the sweep retries it.
     return services.notification_deliver(notification_id=notification_id)

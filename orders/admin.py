@@ -3,18 +3,9 @@ orders.services)."""
 
 from django.contrib import admin
 
+from core.admin import ReadOnly
+
 from .models import Order, OrderEvent, Payment, Tariff
-
-
-class ReadOnlyAdmin(admin.ModelAdmin):
-    def has_add_permission(self, request, obj=None):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
 
 class EventInline(admin.TabularInline):
@@ -28,7 +19,7 @@ class EventInline(admin.TabularInline):
 
 
 @admin.register(Order)
-class OrderAdmin(ReadOnlyAdmin):
+class OrderAdmin(ReadOnly):
     list_display = ["id", "professional", "card_type", "kind", "authority", "state", "state_changed_at"]
     list_filter = ["state", "kind", "card_type", "authority"]
     search_fields = ["professional__national_id", "professional__last_name"]
@@ -37,7 +28,7 @@ class OrderAdmin(ReadOnlyAdmin):
 
 
 @admin.register(Payment)
-class PaymentAdmin(ReadOnlyAdmin):
+class PaymentAdmin(ReadOnly):
     list_display = ["id", "order", "amount", "method", "reference", "recorded_by", "at"]
     search_fields = ["reference"]
 

@@ -1,9 +1,11 @@
 """REST API of orders and payments (``/api/v1/orders/``, ``/api/v1/payments/``).
 
-Endpoints authenticate, validate input, call one service of ``orders.services`` and map its domain errors to
-HTTP answers: not visible → 404, not permitted → 403, wrong state or a concurrent change → 409 (with the
-current state and the transitions allowed from it), not eligible → 422 (with each failed rule), invalid
-input → 400 (with field errors).
+Endpoints authenticate, validate input and call one service of ``orders.services`` (or
+``orders.payment_services``). Its domain errors are answered by the platform's handler
+(``core.api.api_exception_handler``), each with its own status and fields (``orders.errors``): not visible
+→ 404, not permitted → 403, wrong state or a concurrent change → 409 (with the current state and the
+transitions allowed from it), not eligible → 422 (with each failed rule), invalid input → 400 (with field
+errors). The schema declares those answers below.
 """
 
 from __future__ import annotations
@@ -14,7 +16,6 @@ from typing import Any
 from django.db.models import QuerySet
 from django.http import HttpResponse
 from django.utils.translation import gettext_lazy as _
-from django_fsm import can_proceed
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import (
     OpenApiParameter,
@@ -32,22 +33,14 @@ from rest_framework.response import Response
 from rest_framework.viewsets import GenericViewSet
 
 from cards.scoping import cards_visible_to
-from core.api import (
-    MAX_ID,
-    ApiErrorSerializer,
-    ApiView,
-    api_exception_handler,
-    error_responses,
-    validate_or_404,
-)
-from core.roles import role_of
+from core.api import MAX_ID, ApiErrorSerializer, ApiView, error_responses, validate_or_404
+from core.transitions import allowed
 from registry.models import CardType, Exercise, Structure
 from registry.scoping import professionals_visible_to
 
-from . import errors, services
+from . import errors, payment_services, services
 from .invoices import invoice_filename, invoice_pdf
 from .models import Order, OrderEvent, Payment
-from .permissions import role_may
 from .scoping import orders_visible_to, payments_visible_to
 
 # --- error bodies --------------------------------------------------------------------------------------
@@ -69,45 +62,7 @@ class IneligibleErrorSerializer(ApiErrorSerializer):
     reasons = ReasonSerializer(many=True, help_text="Every eligibility rule the order fails.")
 
 
-STATUS_OF = {
-    errors.OrderNotFound: status.HTTP_404_NOT_FOUND,
-    errors.NotPermitted: status.HTTP_403_FORBIDDEN,
-    errors.InvalidTransition: status.HTTP_409_CONFLICT,
-    errors.ConcurrentUpdate: status.HTTP_409_CONFLICT,
-    errors.OrderRerouted: status.HTTP_409_CONFLICT,
-    errors.NotEligible: status.HTTP_422_UNPROCESSABLE_ENTITY,
-    errors.InvalidOrder: status.HTTP_400_BAD_REQUEST,
-    errors.PaymentRefused: status.HTTP_400_BAD_REQUEST,
-}
-
-
-def order_error_body(exc: errors.OrderError, order_id: int | None) -> dict[str, Any]:
-    body: dict[str, Any] = {"code": exc.code, "message": exc.message}
-    if isinstance(exc, errors.InvalidTransition):
-        body.update(state=exc.state, allowed_transitions=exc.allowed)
-    elif isinstance(exc, errors.ConcurrentUpdate | errors.OrderRerouted) and order_id is not None:
-        current = Order.objects.filter(pk=order_id).first()
-        if current is not None:
-            body.update(state=current.state, allowed_transitions=current.allowed_transitions())
-    elif isinstance(exc, errors.NotEligible):
-        body["reasons"] = [{"code": r.code, "message": r.message} for r in exc.reasons]
-    elif isinstance(exc, errors.InvalidOrder):
-        body["fields"] = {exc.field or "non_field_errors": [exc.message]}
-    return body
-
-
-def orders_exception_handler(exc: Exception, context: dict) -> Response | None:
-    if isinstance(exc, errors.OrderError):
-        order_id = context.get("kwargs", {}).get("pk")
-        body = order_error_body(exc, int(order_id) if str(order_id or "").isdigit() else None)
-        return Response(body, status=STATUS_OF.get(type(exc), status.HTTP_400_BAD_REQUEST))
-    return api_exception_handler(exc, context)
-
-
 class OrdersApiView(ApiView):
-    def get_exception_handler(self) -> Any:
-        return orders_exception_handler
-
     def visible_order(self) -> Order:
         pk = self.check_id(self.kwargs["pk"])
         order = orders_visible_to(self.request.user).filter(pk=pk).first()  # type: ignore[attr-defined]
@@ -204,12 +159,12 @@ class OrderSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
     def get_allowed_transitions(self, order: Order) -> list[str]:
-        return order.allowed_transitions()
+        return allowed(order)
 
     def get_your_transitions(self, order: Order) -> list[str]:
-        role = role_of(self.context["request"].user)
-        names = [n for n in order.allowed_transitions() if n in TRANSITION_ENDPOINTS]
-        return [n for n in names if role_may(role, n, order) and can_proceed(getattr(order, n))]
+        # The one answer to "which may I fire now" (the back office's buttons read it too), among the
+        # transitions that have an endpoint.
+        return [n for n in allowed(order, self.context["request"].user) if n in ENDPOINTS]
 
 
 class OrderDetailSerializer(OrderSerializer):
@@ -269,6 +224,11 @@ class OrderCreateSerializer(serializers.Serializer):
     replaces = ScopedPrimaryKey(
         cards_visible_to, required=False, allow_null=True, help_text="The card replaced or renewed."
     )
+    submit = serializers.BooleanField(
+        required=False,
+        default=False,
+        help_text="true: submit it at once (eligibility is checked; an order refused leaves no draft).",
+    )
 
     def to_internal_value(self, data: Any) -> Any:
         if not isinstance(data, dict):
@@ -315,9 +275,9 @@ def filter_orders(orders: QuerySet[Order], params: dict[str, Any]) -> QuerySet[O
         responses={200: OrderDetailSerializer, **error_responses(401, 403, 404)},
     ),
     create=extend_schema(
-        summary="Create a draft order",
+        summary="Create a draft order (or place it: create and submit at once)",
         request=OrderCreateSerializer,
-        responses={201: OrderDetailSerializer, **error_responses(400, 401, 403, 404)},
+        responses={201: OrderDetailSerializer, **error_responses(400, 401, 403, 404), 422: INELIGIBLE},
     ),
 )
 class OrderViewSet(OrdersApiView, mixins.ListModelMixin, mixins.RetrieveModelMixin, GenericViewSet):
@@ -340,7 +300,9 @@ class OrderViewSet(OrdersApiView, mixins.ListModelMixin, mixins.RetrieveModelMix
     def create(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         data = OrderCreateSerializer(data=request.data, context={"request": request})
         validate_or_404(data)
-        order = services.order_create(actor=request.user, **data.validated_data)
+        fields = dict(data.validated_data)
+        place = services.order_place if fields.pop("submit") else services.order_create
+        order = place(actor=request.user, **fields)
         body = OrderDetailSerializer(order, context={"request": request}).data
         return Response(body, status=status.HTTP_201_CREATED)
 
@@ -393,9 +355,10 @@ TRANSITION_ENDPOINTS: dict[str, tuple[Callable[..., Any], type[serializers.Seria
     "mark_produced": (_call(services.order_mark_produced), ProducedSerializer, "The card was produced"),
     "mark_failed": (_call(services.order_mark_failed), RequiredReasonSerializer, "Personalization failed"),
     "requeue": (_call(services.order_requeue), OptionalReasonSerializer, "Queue a failed order again"),
-    "ship": (_call(services.order_mark_shipped), OptionalReasonSerializer, "The card was shipped"),
-    "deliver": (_call(services.order_mark_delivered), NoInputSerializer, "The card was delivered"),
 }
+# Every transition fired through its own endpoint (POST /api/v1/orders/{id}/<transition>/): those above,
+# and the payment's (``RecordPaymentView``).
+ENDPOINTS = frozenset({*TRANSITION_ENDPOINTS, "record_payment"})
 
 
 class OrderTransitionView(OrdersApiView, GenericAPIView):
@@ -447,6 +410,8 @@ TRANSITION_VIEWS = {name: transition_view(name) for name in TRANSITION_ENDPOINTS
     post=extend_schema(
         operation_id="orders_record_payment",
         summary="Record the payment of the order's fee (transfer, cheque); the order goes on to production",
+        description="Operators record transfers and cheques; an online payment (card_online) is recorded by "
+        "the platform once the provider confirmed it (online_payment/confirm/): 400 otherwise.",
         parameters=[ID_PARAMETER],
         request=PaymentInputSerializer,
         responses={201: PaymentSerializer, **error_responses(400, 401, 403, 404), 409: CONFLICT},
@@ -460,7 +425,7 @@ class RecordPaymentView(OrdersApiView, GenericAPIView):
         order = self.visible_order()
         data = PaymentInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        payment = services.payment_record(order=order, actor=request.user, **data.validated_data)
+        payment = payment_services.payment_record(order=order, actor=request.user, **data.validated_data)
         return Response(PaymentSerializer(payment).data, status=status.HTTP_201_CREATED)
 
 
@@ -499,7 +464,7 @@ class OnlinePaymentStartView(OrdersApiView, GenericAPIView):
         order = self.visible_order()
         data = OnlinePaymentStartSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        checkout = services.payment_start_online(
+        checkout = payment_services.payment_start_online(
             order=order, actor=request.user, return_url=data.validated_data["return_url"]
         )
         body = {"reference": checkout.reference, "redirect_url": checkout.redirect_url}
@@ -532,7 +497,7 @@ class OnlinePaymentConfirmView(OrdersApiView, GenericAPIView):
         data.is_valid(raise_exception=True)
         reference = data.validated_data["reference"]
         before = Payment.objects.filter(order=order, reference=reference).exists()
-        payment = services.payment_confirm_online(order=order, reference=reference)
+        payment = payment_services.payment_confirm_online(order=order, reference=reference)
         answer = status.HTTP_200_OK if before else status.HTTP_201_CREATED
         return Response(PaymentSerializer(payment).data, status=answer)
 

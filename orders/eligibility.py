@@ -4,7 +4,7 @@ Checked on submission and again on approval (the registry may have changed in be
 its own code and message, and all failed rules are reported together.
 
 A card "slot" is what one physical card covers: a professional exercise, or for a structure's staff
-(no exercise) the structure and the card type. At most one live card and one open order per slot.
+(no exercise) the structure and the card type. At most one live card and one order under way per slot.
 """
 
 from __future__ import annotations
@@ -32,6 +32,8 @@ STRUCTURE_ROLE_FOR: dict[str, str] = {
 }
 # Cards that a replacement may replace: live ones, and those blocked or withdrawn because of the loss.
 REPLACEABLE_STATES = (*Card.LIVE_STATES, Card.State.OPPOSED, Card.State.REVOKED)
+# A produced card that has not reached its holder yet: its order still owes it.
+CARD_ON_ITS_WAY = (Card.State.PERSONALIZED, Card.State.SHIPPED)
 
 
 def slot_filter(order: Order, prefix: str = "") -> Q:
@@ -153,18 +155,19 @@ def open_order_rules(order: Order, known: Facts) -> list[Reason]:
 
 
 def in_progress(order: Order):
-    """The holder's other orders of the same slot that still owe a card.
+    """The holder's other orders of the same slot that are under way (``Order.OPEN_STATES``) and still owe
+    a card.
 
-    Two kinds of open order owe nothing any more: the order that produced the card this one replaces or
-    renews (its card exists; what is left of it, delivery, is taken over by this order), and a shipped
-    order whose card was blocked on its way (declared not received, lost or stolen before activation)."""
+    A ``produced`` order owes its card until that card reaches the holder: while it is on its way
+    (personalized, shipped). It owes nothing once the card is active, nor when the card was blocked on its
+    way (declared not received, lost or stolen before activation), nor when its card is the one this order
+    replaces or renews (the card exists; this order takes over)."""
     others = Order.objects.filter(slot_filter(order), professional_id=order.professional_id)
-    others = others.filter(state__in=Order.OPEN_STATES).exclude(state=Order.State.DRAFT).exclude(pk=order.pk)
+    others = others.filter(state__in=Order.OPEN_STATES).exclude(pk=order.pk)
     if order.replaces_id:
-        card = order.replaces
-        others = others.exclude(produced_card_id=card.pk)  # type: ignore[union-attr]
-    card_live = Card.objects.filter(pk=OuterRef("produced_card_id"), state__in=Card.LIVE_STATES)
-    return others.exclude(Q(state=Order.State.SHIPPED) & ~Exists(card_live))
+        others = others.exclude(produced_card_id=order.replaces_id)
+    on_its_way = Card.objects.filter(pk=OuterRef("produced_card_id"), state__in=CARD_ON_ITS_WAY)
+    return others.exclude(Q(state=Order.State.PRODUCED) & ~Exists(on_its_way))
 
 
 def first_rules(order: Order, known: Facts) -> list[Reason]:

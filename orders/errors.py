@@ -1,5 +1,22 @@
-"""Domain errors of the order workflow. Each has a stable ``code`` (for programs) and a ``message`` (for
-people); the API maps each class to one HTTP status."""
+"""Domain errors of the order workflow, each a ``core.errors`` error with its own code and HTTP status.
+
+The API answers them in one place (``core.api.api_exception_handler``: ``exc.status`` and ``exc.body()``),
+the web pages in another (``core.web.DomainErrorMiddleware``). What an answer carries beyond ``code`` and
+``message`` is given when the error is raised: the failed rules of ``NotEligible`` (``reasons``), the field
+at fault of ``InvalidOrder`` (``fields``), the order's current ``state`` and ``allowed_transitions`` of a
+conflict (added by ``orders.services``, which knows the order).
+
+| error | code | status |
+|---|---|---|
+| ``OrderNotFound`` | not_found | 404 |
+| ``NotPermitted`` (core) | not_permitted | 403 |
+| ``InvalidTransition`` (core) | invalid_transition | 409 |
+| ``OrderChanged`` (a ``ConcurrentUpdate``) | conflict | 409 |
+| ``OrderRerouted`` (a ``ConcurrentUpdate``) | rerouted | 409 |
+| ``NotEligible`` | not_eligible | 422 |
+| ``InvalidOrder`` (an ``InvalidInput``) | invalid | 400 |
+| ``PaymentRefused`` | payment_refused | 400 |
+"""
 
 from __future__ import annotations
 
@@ -8,44 +25,39 @@ from typing import Any
 
 from django.utils.translation import gettext_lazy as _
 
+from core.errors import ConcurrentUpdate, DomainError, InvalidInput, InvalidTransition, NotFound, NotPermitted
 
-class OrderError(Exception):
-    code = "order_error"
-    default_message = _("The order could not be processed.")
+__all__ = [
+    "ConcurrentUpdate",
+    "InvalidOrder",
+    "InvalidTransition",
+    "NotEligible",
+    "NotPermitted",
+    "OrderChanged",
+    "OrderNotFound",
+    "OrderRerouted",
+    "PaymentRefused",
+    "Reason",
+]
 
-    def __init__(self, message: Any = None) -> None:
-        self.message = str(message or self.default_message)
-        super().__init__(self.message)
 
-
-class OrderNotFound(OrderError):
+class OrderNotFound(NotFound):
     """The actor may not see this order (or it does not exist): the two are indistinguishable on purpose."""
 
-    code = "not_found"
     default_message = _("No such order.")
 
 
-class NotPermitted(OrderError):
-    code = "not_permitted"
-    default_message = _("You are not allowed to do this.")
+class OrderChanged(ConcurrentUpdate):
+    """Someone else changed the order between its reading and its writing."""
 
-
-class InvalidTransition(OrderError):
-    code = "invalid_transition"
-
-    def __init__(self, *, transition: str, state: str, allowed: list[str]) -> None:
-        self.transition = transition
-        self.state = state
-        self.allowed = allowed
-        super().__init__(
-            _("Transition “%(transition)s” is not possible from state “%(state)s”.")
-            % {"transition": transition, "state": state}
-        )
-
-
-class ConcurrentUpdate(OrderError):
-    code = "conflict"
     default_message = _("The order was changed by someone else at the same time; reload it and retry.")
+
+
+class OrderRerouted(ConcurrentUpdate):
+    """At approval the registry sent the order to another authority (ADELI→RPPS switch): it moved queue."""
+
+    code = "rerouted"
+    default_message = _("The order now belongs to another authority and has moved to its queue.")
 
 
 @dataclass(frozen=True)
@@ -56,32 +68,26 @@ class Reason:
     message: str
 
 
-class NotEligible(OrderError):
+class NotEligible(DomainError):
     code = "not_eligible"
+    status = 422
     default_message = _("The order does not meet the eligibility rules.")
 
     def __init__(self, reasons: list[Reason]) -> None:
         self.reasons = reasons
-        super().__init__("; ".join(r.message for r in reasons) or None)
+        body = [{"code": r.code, "message": r.message} for r in reasons]
+        super().__init__("; ".join(r.message for r in reasons) or None, reasons=body)
 
 
-class InvalidOrder(OrderError):
+class InvalidOrder(InvalidInput):
     """Input that is inconsistent with the registry (an exercise of someone else, a missing reason...)."""
 
-    code = "invalid"
-
-    def __init__(self, message: str, *, field: str | None = None) -> None:
-        self.field = field
-        super().__init__(message)
+    def __init__(self, message: Any, *, field: str | None = None) -> None:
+        super().__init__(message, field=field)
+        self.extra.setdefault("fields", {"non_field_errors": [self.message]})
 
 
-class PaymentRefused(OrderError):
+class PaymentRefused(DomainError):
     code = "payment_refused"
+    status = 400
     default_message = _("The payment could not be recorded.")
-
-
-class OrderRerouted(OrderError):
-    """At approval the registry sent the order to another authority (ADELI→RPPS switch): it moved queue."""
-
-    code = "rerouted"
-    default_message = _("The order now belongs to another authority and has moved to its queue.")

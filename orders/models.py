@@ -1,12 +1,14 @@
 """Card orders: the order state machine, its event history, the tariff and payments.
 
 The machine (DESIGN "State machines"): ``draft → submitted → approved → [awaiting_payment → paid →] queued →
-in_production → produced → shipped → delivered``, with ``rejected`` (from submitted), ``cancelled`` (any state
-before production) and ``failed → queued`` for a personalization failure.
+in_production → produced``, with ``rejected`` (from submitted), ``cancelled`` (any state before production)
+and ``failed → queued`` for a personalization failure. The order ends at ``produced``: from there the card
+(``produced_card``) takes over, and what happens to it (shipping, activation...) is ``card.state``.
 
-The state field is protected and transitions are fired only by ``orders.services``, which checks the actor's
-right (the ``permission`` of each transition below, from ``orders.permissions``), locks the row, writes the
-``OrderEvent`` in the same transaction and schedules side effects on commit.
+The state field is protected and transitions are fired only by ``orders.services``, through
+``core.transitions.fire``: it locks the row, checks the actor's right (the ``permission`` of each transition
+below, from ``orders.permissions``) and the state, writes the ``OrderEvent`` in the same transaction; the
+service schedules side effects on commit.
 """
 
 from __future__ import annotations
@@ -24,7 +26,7 @@ from django_fsm import ConcurrentTransitionMixin, FSMField, transition
 from cards.models import Card
 from registry.models import Authority, CardType, Exercise, Professional, Structure
 
-from .permissions import may_fire
+from .permissions import may
 
 
 def _fee_due(order: Any) -> bool:
@@ -59,24 +61,26 @@ class Order(ConcurrentTransitionMixin, models.Model):
         IN_PRODUCTION = "in_production", _("In production")
         PRODUCED = "produced", _("Produced")
         FAILED = "failed", _("Production failed")
-        SHIPPED = "shipped", _("Shipped")
-        DELIVERED = "delivered", _("Delivered")
         REJECTED = "rejected", _("Rejected")
         CANCELLED = "cancelled", _("Cancelled")
 
-    FINAL_STATES = (State.DELIVERED, State.REJECTED, State.CANCELLED)
-    # An order in one of these states still owes its holder a card: it blocks a second order.
-    OPEN_STATES = (
-        State.DRAFT,
-        State.SUBMITTED,
-        State.APPROVED,
-        State.AWAITING_PAYMENT,
-        State.PAID,
-        State.QUEUED,
-        State.IN_PRODUCTION,
-        State.PRODUCED,
-        State.FAILED,
-        State.SHIPPED,
+    FINAL_STATES = (State.PRODUCED, State.REJECTED, State.CANCELLED)
+    # "An order under way": placed (submitted) and neither rejected nor cancelled, up to ``produced``. The
+    # one definition, read by eligibility (``eligibility.in_progress``: it blocks a second order of the
+    # slot while its card is owed) and by the renewal scan's SQL (a card with such an order is taken care
+    # of). Plain values, so that raw SQL can take them as parameters.
+    OPEN_STATES: tuple[str, ...] = tuple(
+        state.value
+        for state in (
+            State.SUBMITTED,
+            State.APPROVED,
+            State.AWAITING_PAYMENT,
+            State.PAID,
+            State.QUEUED,
+            State.IN_PRODUCTION,
+            State.FAILED,
+            State.PRODUCED,
+        )
     )
     CANCELLABLE_STATES = (
         State.DRAFT,
@@ -142,24 +146,20 @@ class Order(ConcurrentTransitionMixin, models.Model):
     def is_final(self) -> bool:
         return self.state in self.FINAL_STATES
 
-    def allowed_transitions(self) -> list[str]:
-        """Names of the transitions the machine allows from the current state (whoever fires them)."""
-        return sorted(t.name for t in self.get_available_state_transitions())  # type: ignore[attr-defined]
-
     # --- transitions: they change only this order's own fields -------------------------------------
     def _moved(self) -> None:
         self.state_changed_at = timezone.now()
 
-    @transition(field=state, source=State.DRAFT, target=State.SUBMITTED, permission=may_fire("submit"))
+    @transition(field=state, source=State.DRAFT, target=State.SUBMITTED, permission=may("submit"))
     def submit(self, fee: Decimal | None) -> None:
         self.fee = fee
         self._moved()
 
-    @transition(field=state, source=State.SUBMITTED, target=State.APPROVED, permission=may_fire("approve"))
+    @transition(field=state, source=State.SUBMITTED, target=State.APPROVED, permission=may("approve"))
     def approve(self) -> None:
         self._moved()
 
-    @transition(field=state, source=State.SUBMITTED, target=State.REJECTED, permission=may_fire("reject"))
+    @transition(field=state, source=State.SUBMITTED, target=State.REJECTED, permission=may("reject"))
     def reject(self) -> None:
         self._moved()
 
@@ -168,13 +168,13 @@ class Order(ConcurrentTransitionMixin, models.Model):
         source=State.APPROVED,
         target=State.AWAITING_PAYMENT,
         conditions=[lambda order: _fee_due(order)],
-        permission=may_fire("request_payment"),
+        permission=may("request_payment"),
     )
     def request_payment(self) -> None:
         self._moved()
 
     @transition(
-        field=state, source=State.AWAITING_PAYMENT, target=State.PAID, permission=may_fire("record_payment")
+        field=state, source=State.AWAITING_PAYMENT, target=State.PAID, permission=may("record_payment")
     )
     def record_payment(self) -> None:
         self._moved()
@@ -184,12 +184,12 @@ class Order(ConcurrentTransitionMixin, models.Model):
         source=[State.APPROVED, State.PAID],
         target=State.QUEUED,
         conditions=[lambda order: _fee_settled(order)],
-        permission=may_fire("queue"),
+        permission=may("queue"),
     )
     def queue(self) -> None:
         self._moved()
 
-    @transition(field=state, source=CANCELLABLE_STATES, target=State.CANCELLED, permission=may_fire("cancel"))
+    @transition(field=state, source=CANCELLABLE_STATES, target=State.CANCELLED, permission=may("cancel"))
     def cancel(self) -> None:
         self._moved()
 
@@ -197,35 +197,25 @@ class Order(ConcurrentTransitionMixin, models.Model):
         field=state,
         source=State.QUEUED,
         target=State.IN_PRODUCTION,
-        permission=may_fire("start_production"),
+        permission=may("start_production"),
     )
     def start_production(self) -> None:
         self._moved()
 
     @transition(
-        field=state, source=State.IN_PRODUCTION, target=State.PRODUCED, permission=may_fire("mark_produced")
+        field=state, source=State.IN_PRODUCTION, target=State.PRODUCED, permission=may("mark_produced")
     )
     def mark_produced(self, card) -> None:
         self.produced_card = card
         self._moved()
 
-    @transition(
-        field=state, source=State.IN_PRODUCTION, target=State.FAILED, permission=may_fire("mark_failed")
-    )
+    @transition(field=state, source=State.IN_PRODUCTION, target=State.FAILED, permission=may("mark_failed"))
     def mark_failed(self) -> None:
         self.failure_count += 1
         self._moved()
 
-    @transition(field=state, source=State.FAILED, target=State.QUEUED, permission=may_fire("requeue"))
+    @transition(field=state, source=State.FAILED, target=State.QUEUED, permission=may("requeue"))
     def requeue(self) -> None:
-        self._moved()
-
-    @transition(field=state, source=State.PRODUCED, target=State.SHIPPED, permission=may_fire("ship"))
-    def ship(self) -> None:
-        self._moved()
-
-    @transition(field=state, source=State.SHIPPED, target=State.DELIVERED, permission=may_fire("deliver"))
-    def deliver(self) -> None:
         self._moved()
 
 

@@ -1,9 +1,10 @@
-"""Fees, and the interface to an online payment provider.
+"""The tariff, and the interface to an online payment provider.
 
 No real provider ships: none can be exercised from here. A provider is a class named by the setting
 ``CPX_PAYMENT_PROVIDER`` that satisfies ``PaymentProvider``; the platform asks it to start a checkout and,
 when the holder comes back (or the provider calls back), asks it to confirm, then records the payment
-through the same service an operator uses.
+through the same service an operator uses (``orders.payment_services``). The fee of an order is fixed at
+its submission (``orders.services``), from ``tariff_on``.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from typing import Protocol
 from django.conf import settings
 from django.utils.module_loading import import_string
 
-from .models import Order, Tariff
+from .models import Tariff
 
 
 @dataclass(frozen=True)
@@ -51,13 +52,3 @@ def configured_provider() -> PaymentProvider | None:
 def tariff_on(day: datetime.date) -> Tariff | None:
     """The price in force on ``day``: the latest one that started on or before it."""
     return Tariff.objects.filter(valid_from__lte=day).order_by("-valid_from").first()
-
-
-def fee_for(order: Order, day: datetime.date) -> Decimal | None:
-    """The fee due for ``order`` if ordered on ``day``; None when it is free."""
-    if not order.is_paid_kind:
-        return None
-    tariff = tariff_on(day)
-    if tariff is None:
-        raise LookupError(f"no tariff in force on {day}")
-    return tariff.amount

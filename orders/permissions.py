@@ -1,65 +1,65 @@
-"""Who may fire each order transition: one table, read by the state machine itself.
+"""Who may fire each order transition: the ``permission=`` of ``orders.models.Order``'s transitions.
 
-A role here is the ``registry.models.Account`` role. The table answers "may this kind of actor fire this
-transition at all"; which orders an actor may touch (their own, their structure's, their authority's) is
-the job of ``registry.scoping``, checked by the services before this table.
+``core.transitions.fire`` evaluates it on every state change (``may_fire`` first, whatever the state, then
+``has_transition_perm``), and ``core.transitions.allowed(order, actor)`` answers "which transitions may I
+fire now" with it (the API's ``your_transitions``, the back office's buttons): this table is the one place
+the rule lives, the machine itself says from which states. Which *orders* an actor may touch (their own,
+their structure's, their authority's) is ``orders.scoping``, applied by the services before.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from typing import Any
 
 from django.conf import settings
 
-from registry.models import Account
+from core.roles import HOLDER_SIDE, OPERATORS, Role, role_of
 
-Role = Account.Role
-OPERATORS = frozenset({Role.AUTHORITY_OPERATOR, Role.ANS_OPERATOR})
-
-# Order creation is not a transition but follows the same rule.
-CREATE_ROLES = frozenset({Role.HOLDER, Role.STRUCTURE_MANAGER, Role.SYSTEM})
+# Order creation is not a transition but follows the same rule as submission.
+CREATE_ROLES = HOLDER_SIDE | {Role.SYSTEM}
 
 TRANSITION_ROLES: dict[str, frozenset[str]] = {
-    "submit": frozenset({Role.HOLDER, Role.STRUCTURE_MANAGER, Role.SYSTEM}),
+    "submit": CREATE_ROLES,
     # Review is a human decision of the authority: no platform process approves or rejects.
     "approve": OPERATORS,
     "reject": OPERATORS,
     # Fired by the service right after approval, as the approving operator.
     "request_payment": OPERATORS | {Role.SYSTEM},
-    # Transfers and cheques are recorded by operators; online payments are confirmed by the platform.
+    # Operators record transfers and cheques; online payments are confirmed by the platform.
     "record_payment": OPERATORS | {Role.SYSTEM},
     "queue": OPERATORS | {Role.SYSTEM},
-    "cancel": OPERATORS | {Role.HOLDER, Role.STRUCTURE_MANAGER, Role.SYSTEM},
+    "cancel": OPERATORS | HOLDER_SIDE | {Role.SYSTEM},
     # Production is the stations' business.
     "start_production": frozenset({Role.SYSTEM}),
     "mark_produced": frozenset({Role.SYSTEM}),
     "mark_failed": frozenset({Role.SYSTEM}),
     # The platform requeues a failed order by itself only below the failure limit; then an operator decides.
     "requeue": OPERATORS | {Role.SYSTEM},
-    "ship": frozenset({Role.ANS_OPERATOR, Role.SYSTEM}),
-    "deliver": frozenset({Role.HOLDER, Role.STRUCTURE_MANAGER, Role.ANS_OPERATOR, Role.SYSTEM}),
 }
 
 
-def role_of(user: Any) -> str | None:
-    account = getattr(user, "account", None) if user is not None else None
-    return account.role if account is not None else None
-
-
-def role_may(role: str | None, transition_name: str, order: Any = None) -> bool:
-    if role not in TRANSITION_ROLES[transition_name]:
-        return False
-    if transition_name == "requeue" and role == Role.SYSTEM and order is not None:
-        return order.failure_count < settings.CPX_MAX_PRODUCTION_FAILURES
-    return True
-
-
-def may_fire(transition_name: str) -> Callable[[Any, Any], bool]:
-    """The ``permission`` of a django-fsm transition: ``(order, user) -> bool``."""
+def role_in(roles: Collection[str]) -> Callable[[Any, Any], bool]:
+    """A transition's ``permission``: the user's role is one of ``roles`` (whatever the order)."""
 
     def permission(order: Any, user: Any) -> bool:
-        return role_may(role_of(user), transition_name, order)
+        return role_of(user) in roles
 
+    return permission
+
+
+def may_requeue(order: Any, user: Any) -> bool:
+    """An operator requeues a failed order at any time; the platform only below the failure limit."""
+    role = role_of(user)
+    if role == Role.SYSTEM:
+        return bool(order.failure_count < settings.CPX_MAX_PRODUCTION_FAILURES)
+    return role in TRANSITION_ROLES["requeue"]
+
+
+def may(transition_name: str) -> Callable[[Any, Any], bool]:
+    """The ``permission`` of transition ``transition_name``: ``(order, user) -> bool``."""
+    if transition_name == "requeue":
+        return may_requeue
+    permission = role_in(TRANSITION_ROLES[transition_name])
     permission.__name__ = f"may_{transition_name}"
     return permission

@@ -1,10 +1,12 @@
 """Use cases of the order workflow: the only way an order is created or changes state.
 
-Every transition service follows the same path (``_fire``): inside one transaction it loads the order
-through the actor's scope and locks the row (an order outside the scope is "not found"), checks the actor's
-role may fire the transition (the permission declared on the machine), runs the transition, saves (the
-optimistic check of ``ConcurrentTransitionMixin`` backs up the row lock), writes the ``OrderEvent``, and
-schedules side effects with ``transaction.on_commit``, so they never run for a rolled-back change.
+Every transition service follows the same path: inside one transaction it loads the order through the
+actor's scope and locks the row (``_lock``: an order outside the scope is "not found"), then fires the
+transitions through ``core.transitions.fire`` (``_fire``), which checks the actor's right (the
+``permission`` declared on the machine, ``orders.permissions``) and the state, runs them, saves once (the
+optimistic check of ``ConcurrentTransitionMixin`` backs up the row lock) and writes the ``OrderEvent`` rows;
+side effects are scheduled with ``transaction.on_commit``, so they never run for a rolled-back change.
+The payment use cases (``orders.payment_services``) take the same path.
 
 Actors are Django users with a ``registry.models.Account``. Stations and periodic tasks act as the
 platform's ``system`` account (``system_user()``); the production services default to it.
@@ -13,8 +15,10 @@ platform's ``system`` account (``system_user()``); the production services defau
 from __future__ import annotations
 
 import datetime
+import functools
+from collections.abc import Callable, Sequence
 from decimal import Decimal
-from typing import Any
+from typing import Any, ParamSpec, TypeVar
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
@@ -23,10 +27,11 @@ from django.db.models import QuerySet
 from django.urls import NoReverseMatch, reverse
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
-from django_fsm import ConcurrentTransition, can_proceed
 
-from core.roles import role_of
+from core.errors import ConcurrentUpdate
+from core.roles import Role, role_of
 from core.tasks import send_task
+from core.transitions import EventFactory, Step, allowed, check, fire, lock, may_fire
 from notifications.events import Event
 from notifications.services import notify
 from registry.models import Account, CardType, Exercise, Professional, Structure
@@ -35,24 +40,27 @@ from registry.scoping import professionals_visible_to
 
 from . import eligibility
 from .errors import (
-    ConcurrentUpdate,
     InvalidOrder,
-    InvalidTransition,
     NotEligible,
     NotPermitted,
+    OrderChanged,
     OrderNotFound,
     OrderRerouted,
     PaymentRefused,
 )
-from .models import Order, OrderEvent, Payment
-from .payments import Checkout, Confirmation, PaymentProvider, configured_provider, tariff_on
-from .permissions import CREATE_ROLES, role_may
+from .models import Order, OrderEvent
+from .payments import tariff_on
+from .permissions import CREATE_ROLES
 from .scoping import orders_visible_to
 
 User = Any  # a django.contrib.auth user with an ``account``
+T = TypeVar("T")
+P = ParamSpec("P")
 SYSTEM_USERNAME = "cpx-system"
 STRUCTURE_CARDS = (CardType.CPE, CardType.CPA, CardType.CDE)
 PRODUCTION_TASK = "stations.schedule_production"  # stations.tasks: hands a queued order to a station
+# The shortest reason a rejection may give: the holder reads it in the notice of rejection.
+REJECTION_REASON_MIN_LENGTH = 5
 
 
 def system_user() -> User:
@@ -80,49 +88,32 @@ def _pk(order: Order | int) -> int:
 
 def _lock(order: Order | int, actor: User) -> Order:
     """The order, re-read and locked for this transaction, if the actor may see it."""
+    # What eligibility, the authority check and the holder's notifications read comes along, in the same
+    # query; only the order's row is locked.
+    related = ("professional", "exercise__profession", "authority", "replaces")
     try:
-        # What eligibility, the authority check and the holder's notifications read comes along, in the
-        # same query; only the order's row is locked.
-        related = ("professional", "exercise__profession", "authority", "replaces")
-        visible = orders_visible_to(actor).select_related(*related)
-        return visible.select_for_update(of=("self",)).get(pk=_pk(order))
+        return lock(orders_visible_to(actor).select_related(*related), _pk(order))
     except Order.DoesNotExist:
         raise OrderNotFound() from None
 
 
-def _fire(order: Order, actor: User, name: str, *, reason: str = "", **kwargs: Any) -> Order:
-    """Run transition ``name`` on a locked order and record it. Call inside ``transaction.atomic``."""
-    return _fire_steps(order, actor, [(name, reason, kwargs)])
-
-
-Step = tuple[str, str, dict[str, Any]]  # transition name, reason, its arguments
-
-
-def _fire_steps(order: Order, actor: User, steps: list[Step]) -> Order:
-    """Run transitions one after the other on a locked order (each checked: role, then the machine), then
-    write the order once and their events in one INSERT. Call inside ``transaction.atomic``."""
-    role = role_of(actor)
-    events = []
-    for name, reason, kwargs in steps:
-        if not role_may(role, name, order):
-            raise NotPermitted()
-        method = getattr(order, name)
-        if not can_proceed(method):
-            raise InvalidTransition(transition=name, state=order.state, allowed=order.allowed_transitions())
-        from_state = order.state
-        method(**kwargs)
-        events.append(_event(order, actor, name, from_state, reason))
-    try:
-        order.save(update_fields=TRANSITION_FIELDS)
-    except ConcurrentTransition:
-        raise ConcurrentUpdate() from None
-    OrderEvent.objects.bulk_create(events)
+def _fire(order: Order, actor: User, steps: Sequence[Step | str]) -> Order:
+    """Fire ``steps`` on a locked order as ``actor`` (``core.transitions.fire``: each checked, the order
+    written once, one event row each). Call inside ``transaction.atomic``."""
+    fire(
+        order, steps, actor=actor, event=_events_by(actor), fields=TRANSITION_FIELDS, concurrent=OrderChanged
+    )
     if order.state == Order.State.QUEUED:
         transaction.on_commit(lambda: _schedule_production(order.pk), robust=True)
     return order
 
 
-def _event(order: Order, actor: User, name: str, from_state: str, reason: str = "") -> OrderEvent:
+def _events_by(actor: User) -> EventFactory:
+    """The ``OrderEvent`` of each transition ``actor`` fires."""
+    return functools.partial(_event, actor)
+
+
+def _event(actor: User, order: Order, name: str, from_state: str, reason: str = "") -> OrderEvent:
     return OrderEvent(
         order=order,
         actor=actor,
@@ -135,9 +126,28 @@ def _event(order: Order, actor: User, name: str, from_state: str, reason: str = 
 
 
 def _record(order: Order, actor: User, name: str, from_state: str, reason: str = "") -> OrderEvent:
-    event = _event(order, actor, name, from_state, reason)
+    """The event of what is not a transition (the creation, a re-routing)."""
+    event = _event(actor, order, name, from_state, reason)
     event.save()
     return event
+
+
+def tells_current_state(service: Callable[P, T]) -> Callable[P, T]:
+    """Decorate a use case on ``order=``: a conflict it raises (``OrderChanged``, ``OrderRerouted``) says
+    the order's state and the transitions it allows as they are now, read after the transaction that
+    failed, so the caller can decide again."""
+
+    @functools.wraps(service)
+    def wrapped(*args: P.args, **kwargs: P.kwargs) -> T:
+        try:
+            return service(*args, **kwargs)
+        except ConcurrentUpdate as error:
+            current = Order.objects.filter(pk=_pk(kwargs["order"])).first()  # type: ignore[arg-type]
+            if current is not None and "state" not in error.extra:
+                error.extra.update(state=current.state, allowed_transitions=allowed(current))
+            raise
+
+    return wrapped
 
 
 def _schedule_production(order_id: int) -> None:
@@ -152,6 +162,34 @@ def _ensure_eligible(order: Order) -> None:
 
 
 # --- creation ------------------------------------------------------------------------------------------
+
+
+def order_place(
+    *,
+    actor: User,
+    professional: Professional,
+    card_type: str,
+    kind: str,
+    exercise: Exercise | None = None,
+    structure: Structure | None = None,
+    replacement_reason: str = "",
+    replaces: Any = None,
+) -> Order:
+    """Create and submit an order at once (the portal's order form, the API's ``submit: true``, an
+    opposition's replacement, a renewal): one transaction, so an order refused at submission leaves no
+    draft behind."""
+    with transaction.atomic():
+        order = order_create(
+            actor=actor,
+            professional=professional,
+            card_type=card_type,
+            kind=kind,
+            exercise=exercise,
+            structure=structure,
+            replacement_reason=replacement_reason,
+            replaces=replaces,
+        )
+        return order_submit(order=order, actor=actor)
 
 
 def order_create(
@@ -194,9 +232,9 @@ def _check_creator(
     if role not in CREATE_ROLES:
         raise NotPermitted(_("Your role may not order cards."))
     if not professionals_visible_to(actor).filter(pk=professional.pk).exists():
-        raise InvalidOrder(str(_("Unknown person.")), field="professional")
+        raise InvalidOrder(_("Unknown person."), field="professional")
     own_structure = structure is not None and structure.pk == actor.account.structure_id
-    if role == Account.Role.STRUCTURE_MANAGER and (card_type not in STRUCTURE_CARDS or not own_structure):
+    if role == Role.STRUCTURE_MANAGER and (card_type not in STRUCTURE_CARDS or not own_structure):
         raise NotPermitted(_("A structure manager orders CPE, CPA and CDE for their own structure."))
 
 
@@ -210,35 +248,38 @@ def _check_consistent(
     replaces: Any,
 ) -> None:
     if exercise is not None and exercise.professional_id != professional.pk:
-        raise InvalidOrder(str(_("This exercise is not the person's.")), field="exercise")
+        raise InvalidOrder(_("This exercise is not the person's."), field="exercise")
     if card_type in STRUCTURE_CARDS and structure is None:
-        raise InvalidOrder(str(_("A structure card needs its structure.")), field="structure")
+        raise InvalidOrder(_("A structure card needs its structure."), field="structure")
     if card_type not in STRUCTURE_CARDS and exercise is None:
-        raise InvalidOrder(str(_("A CPS or CPF is ordered for a professional exercise.")), field="exercise")
+        raise InvalidOrder(_("A CPS or CPF is ordered for a professional exercise."), field="exercise")
     if kind == Order.Kind.REPLACEMENT:
         if replacement_reason not in Order.ReplacementReason.values:
-            raise InvalidOrder(str(_("Say why the card is replaced.")), field="replacement_reason")
+            raise InvalidOrder(_("Say why the card is replaced."), field="replacement_reason")
         if replaces is None:
-            raise InvalidOrder(str(_("Say which card is replaced.")), field="replaces")
+            raise InvalidOrder(_("Say which card is replaced."), field="replaces")
     elif replacement_reason:
-        raise InvalidOrder(str(_("Only a replacement has a reason.")), field="replacement_reason")
+        raise InvalidOrder(_("Only a replacement has a reason."), field="replacement_reason")
     if replaces is not None and replaces.professional_id != professional.pk:
-        raise InvalidOrder(str(_("The replaced card is not the holder's card.")), field="replaces")
+        raise InvalidOrder(_("The replaced card is not the holder's card."), field="replaces")
 
 
 # --- review --------------------------------------------------------------------------------------------
 
 
+@tells_current_state
 def order_submit(*, order: Order | int, actor: User) -> Order:
     with transaction.atomic():
         order = _lock(order, actor)
         _ensure_eligible(order)
-        order = _fire(order, actor, "submit", fee=_fee_for(order, timezone.localdate()))
+        fee = _fee_for(order, timezone.localdate())
+        order = _fire(order, actor, [Step("submit", kwargs={"fee": fee})])
         _tell_received(order)
         return order
 
 
 def _fee_for(order: Order, day: datetime.date) -> Decimal | None:
+    """The fee due for ``order`` submitted on ``day``; None when it is free."""
     if not order.is_paid_kind:
         return None
     tariff = tariff_on(day)
@@ -252,6 +293,7 @@ class _AuthorityMoved(Exception):
     transaction, before anything is written, so that the re-routing is committed on its own)."""
 
 
+@tells_current_state
 def order_approve(*, order: Order | int, actor: User, reason: str = "") -> Order:
     """Approve after re-checking eligibility; a free order goes on to production, a paid one to payment.
 
@@ -279,7 +321,7 @@ def _approve(pk: int, actor: User, reason: str) -> Order:
             raise _AuthorityMoved()
         _ensure_eligible(order)
         then = "request_payment" if order.fee is not None else "queue"
-        order = _fire_steps(order, actor, [("approve", reason, {}), (then, "", {})])
+        order = _fire(order, actor, [Step("approve", reason), then])
         if order.state == Order.State.AWAITING_PAYMENT:
             _tell_holder(order, Event.AWAITING_PAYMENT, amount=str(order.fee), payment_url=_order_url(order))
         else:
@@ -316,24 +358,38 @@ def _follow_registry(order_id: int) -> bool:
     return True
 
 
+@tells_current_state
 def order_reject(*, order: Order | int, actor: User, reason: str) -> Order:
-    if not reason or not reason.strip():
-        raise InvalidOrder(str(_("A rejection needs a reason.")), field="reason")
+    """Reject, with the reason the holder reads in the notice (``rejection_reason``)."""
     with transaction.atomic():
-        order = _fire(_lock(order, actor), actor, "reject", reason=reason.strip())
-        _tell_holder(order, Event.ORDER_REJECTED, authority=order.authority.name, reason=reason.strip())
+        order = _lock(order, actor)
+        check(order, "reject", actor)  # who and when first: a stranger's refusal says nothing of the reason
+        reason = rejection_reason(reason)
+        order = _fire(order, actor, [Step("reject", reason)])
+        _tell_holder(order, Event.ORDER_REJECTED, authority=order.authority.name, reason=reason)
         return order
 
 
+def rejection_reason(reason: str) -> str:
+    """The reason of a rejection, trimmed: at least ``REJECTION_REASON_MIN_LENGTH`` characters."""
+    reason = (reason or "").strip()
+    if len(reason) < REJECTION_REASON_MIN_LENGTH:
+        message = _("A rejection needs a reason of at least %(count)d characters.")
+        raise InvalidOrder(message % {"count": REJECTION_REASON_MIN_LENGTH}, field="reason")
+    return reason
+
+
+@tells_current_state
 def order_cancel(*, order: Order | int, actor: User, reason: str = "") -> Order:
     with transaction.atomic():
-        return _fire(_lock(order, actor), actor, "cancel", reason=reason)
+        return _fire(_lock(order, actor), actor, [Step("cancel", reason)])
 
 
+@tells_current_state
 def order_queue(*, order: Order | int, actor: User) -> Order:
     """Queue an approved free order or a paid one (normally done by approval or payment themselves)."""
     with transaction.atomic():
-        return _fire(_lock(order, actor), actor, "queue")
+        return _fire(_lock(order, actor), actor, ["queue"])
 
 
 # --- telling the holder (the outbox: rows written in the transaction of the transition) ----------------
@@ -350,9 +406,9 @@ def _tell_holder(order: Order, event: str, **context: str) -> None:
 
 
 def _tell_received(order: Order) -> None:
-    """The receipt of a submitted order. A replacement's receipt is the ``replacement_ordered`` message,
-    under the key an opposition uses for it (``lifecycle.services``): a declaration that orders the
-    replacement writes the same rows, so the holder is told once whoever submitted it."""
+    """The receipt of a submitted order. A replacement's receipt is the ``replacement_ordered`` message:
+    the one notice of a replacement order, whoever placed it (the holder, a manager, an opposition's
+    replacement placed by the platform); its key makes a retried submission harmless."""
     if order.kind != Order.Kind.REPLACEMENT or order.replaces is None:
         _tell_holder(order, Event.ORDER_RECEIVED)
         return
@@ -378,165 +434,46 @@ def _order_url(order: Order) -> str:
         return f"{base}/"
 
 
-# --- payment -------------------------------------------------------------------------------------------
+# --- production (reader stations, through stations.personalization) -----------------------------------
 
 
-def payment_record(
-    *,
-    order: Order | int,
-    actor: User,
-    amount: Decimal,
-    method: str,
-    reference: str,
-    at: datetime.datetime | None = None,
-) -> Payment:
-    """Record the payment of an order's fee, which sends the order on to production."""
-    with transaction.atomic():
-        order = _lock(order, actor)
-        if not role_may(role_of(actor), "record_payment", order):
-            raise NotPermitted()
-        if order.state == Order.State.AWAITING_PAYMENT and Decimal(amount) != order.fee:
-            message = _("The amount due is %(fee)s EUR.") % {"fee": order.fee}
-            raise PaymentRefused(message)
-        steps: list[Step] = [("record_payment", f"{method} {reference}", {}), ("queue", "", {})]
-        order = _fire_steps(order, actor, steps)
-        assert order.fee is not None  # record_payment comes only from awaiting_payment
-        payment = Payment.objects.create(
-            order=order,
-            amount=order.fee,
-            method=method,
-            reference=reference,
-            recorded_by=actor,
-            at=at or timezone.now(),
-        )
-        return payment
-
-
-PAYER_ROLES = frozenset({Account.Role.HOLDER, Account.Role.STRUCTURE_MANAGER})
-
-
-def payment_start_online(
-    *, order: Order | int, actor: User, return_url: str, provider: PaymentProvider | None = None
-) -> Checkout:
-    """Open a checkout at the payment provider for an order awaiting payment (the holder, or the
-    structure manager for their staff, pays; operators record transfers and cheques)."""
-    provider = provider or configured_provider()
-    if provider is None:
-        raise PaymentRefused(_("Online payment is not available; pay by transfer or cheque."))
-    order = _lock_read(order, actor)
-    if role_of(actor) not in PAYER_ROLES:
-        raise NotPermitted(_("Online payment is made by the holder or their structure's manager."))
-    if order.state != Order.State.AWAITING_PAYMENT:
-        allowed = order.allowed_transitions()
-        raise InvalidTransition(transition="record_payment", state=order.state, allowed=allowed)
-    assert order.fee is not None
-    return provider.start(order_id=order.pk, amount=order.fee, currency="EUR", return_url=return_url)
-
-
-def payment_confirm_online(
-    *, order: Order | int, reference: str, provider: PaymentProvider | None = None
-) -> Payment:
-    """Ask the provider whether checkout ``reference`` was paid and record it, as the platform.
-
-    Idempotent on the provider's reference: a second call (the holder's return and the provider's call-back,
-    or a retry) returns the payment already recorded, even when both race; a reference already recorded for
-    another order is refused, so one checkout never pays two orders."""
-    provider = provider or configured_provider()
-    if provider is None:
-        raise PaymentRefused(_("Online payment is not available."))
-    pk = _pk(order)
-    existing = _online_payment(reference)
-    if existing is not None:
-        return _same_order(existing, pk)
-    confirmation = provider.confirm(reference=reference)
-    _check_confirmation(confirmation, pk)
-    try:
-        return payment_record(
-            order=pk,
-            actor=system_user(),
-            amount=confirmation.amount,
-            method=Payment.Method.CARD_ONLINE,
-            reference=reference,
-        )
-    except InvalidTransition:
-        raced = _online_payment(reference)  # a concurrent confirmation of the same checkout won
-        if raced is None:
-            raise
-        return _same_order(raced, pk)
-
-
-def _online_payment(reference: str) -> Payment | None:
-    return Payment.objects.filter(method=Payment.Method.CARD_ONLINE, reference=reference).first()
-
-
-def _same_order(payment: Payment, order_id: int) -> Payment:
-    if payment.order_id != order_id:
-        raise PaymentRefused(_("This payment reference belongs to another order."))
-    return payment
-
-
-def _check_confirmation(confirmation: Confirmation, order_id: int) -> None:
-    if not confirmation.paid:
-        raise PaymentRefused(_("The payment provider has not received the payment."))
-    if confirmation.order_id is not None and confirmation.order_id != order_id:
-        raise PaymentRefused(_("This payment reference belongs to another order."))
-    if confirmation.currency != "EUR":
-        raise PaymentRefused(_("The payment was not made in euros."))
-
-
-def _lock_read(order: Order | int, actor: User) -> Order:
-    pk = _pk(order)
-    found = orders_visible_to(actor).filter(pk=pk).first()
-    if found is None:
-        raise OrderNotFound()
-    return found
-
-
-# --- production (reader stations) ----------------------------------------------------------------------
-
-
+@tells_current_state
 def order_start_production(*, order: Order | int, actor: User | None = None) -> Order:
     actor = actor or system_user()
     with transaction.atomic():
-        return _fire(_lock(order, actor), actor, "start_production")
+        return _fire(_lock(order, actor), actor, ["start_production"])
 
 
+@tells_current_state
 def order_mark_produced(*, order: Order | int, card: Any, actor: User | None = None) -> Order:
-    """The station wrote ``card`` (an ``issuance.Card``) for this order."""
+    """The station wrote ``card`` (a ``cards.models.Card``) for this order: the order ends here, and the
+    card takes over (``produced_card``)."""
     actor = actor or system_user()
     with transaction.atomic():
         order = _lock(order, actor)
         if card.professional_id != order.professional_id or card.card_type != order.card_type:
-            raise InvalidOrder(str(_("This card was not made for this order's holder.")), field="card")
-        return _fire(order, actor, "mark_produced", reason=card.number, card=card)
+            raise InvalidOrder(_("This card was not made for this order's holder."), field="card")
+        return _fire(order, actor, [Step("mark_produced", card.number, {"card": card})])
 
 
+@tells_current_state
 def order_mark_failed(*, order: Order | int, reason: str, actor: User | None = None) -> Order:
     """A personalization failed. The platform requeues the order (a new blank is used) until it has
-    failed ``CPX_MAX_PRODUCTION_FAILURES`` times; then it waits in ``failed`` for an operator."""
+    failed ``CPX_MAX_PRODUCTION_FAILURES`` times (the permission of ``requeue``); then it waits in
+    ``failed`` for an operator."""
     actor = actor or system_user()
     with transaction.atomic():
-        order = _fire(_lock(order, actor), actor, "mark_failed", reason=reason)
-        if role_may(role_of(actor), "requeue", order):
+        order = _fire(_lock(order, actor), actor, [Step("mark_failed", reason)])
+        if may_fire(order, "requeue", actor):
             note = f"automatic requeue after failure {order.failure_count}"
-            order = _fire(order, actor, "requeue", reason=note)
+            order = _fire(order, actor, [Step("requeue", note)])
         return order
 
 
+@tells_current_state
 def order_requeue(*, order: Order | int, actor: User, reason: str = "") -> Order:
     with transaction.atomic():
-        return _fire(_lock(order, actor), actor, "requeue", reason=reason)
-
-
-def order_mark_shipped(*, order: Order | int, actor: User | None = None, reason: str = "") -> Order:
-    actor = actor or system_user()
-    with transaction.atomic():
-        return _fire(_lock(order, actor), actor, "ship", reason=reason)
-
-
-def order_mark_delivered(*, order: Order | int, actor: User) -> Order:
-    with transaction.atomic():
-        return _fire(_lock(order, actor), actor, "deliver")
+        return _fire(_lock(order, actor), actor, [Step("requeue", reason)])
 
 
 # --- queries -------------------------------------------------------------------------------------------

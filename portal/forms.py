@@ -1,4 +1,5 @@
-"""The portal's forms. They validate input only; every rule of the domain is the services' job."""
+"""The portal's forms. They validate input only; every rule of the domain is the services' job (a form
+that shows a rule to the person, a minimum length, the methods offered, reads it from the service)."""
 
 from __future__ import annotations
 
@@ -7,7 +8,9 @@ from typing import Any
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
-from orders.models import Order, Payment
+from orders.models import Order
+from orders.payment_services import OPERATOR_METHODS
+from orders.services import REJECTION_REASON_MIN_LENGTH
 from registry.models import CardType, StructureMember
 
 
@@ -53,7 +56,7 @@ class RejectForm(AccessibleForm):
     reason = forms.CharField(
         label=_("Reason for the rejection"),
         help_text=_("The holder reads this reason in the notice of rejection."),
-        min_length=5,
+        min_length=REJECTION_REASON_MIN_LENGTH,
         max_length=1000,
         widget=forms.Textarea(attrs={"rows": 3}),
     )
@@ -66,10 +69,7 @@ class CancelForm(AccessibleForm):
 class PaymentForm(AccessibleForm):
     method = forms.ChoiceField(
         label=_("Payment method"),
-        choices=[
-            (Payment.Method.TRANSFER, Payment.Method.TRANSFER.label),
-            (Payment.Method.CHEQUE, Payment.Method.CHEQUE.label),
-        ],
+        choices=[(method.value, method.label) for method in OPERATOR_METHODS],
     )
     amount = forms.DecimalField(label=_("Amount received (EUR)"), min_value=0, max_digits=8, decimal_places=2)
     reference = forms.CharField(

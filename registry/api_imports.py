@@ -2,27 +2,25 @@
 
 An upload is checked at once (a file, whose first line is the PS_LibreAcces header), kept under
 ``VAR_DIR/imports/``, recorded as a RegistryImport in state ``running``, and imported by a Celery task
-through the registry's own service (``registry.services.registry_import``), so a large file never holds a
-web worker. The client gets 202 with the import's id and follows it with GET.
+(``registry.tasks.import_upload``) through the registry's own service
+(``registry.services.registry_upload_import``), so a large file never holds a web worker. The client gets
+202 with the import's id and follows it with GET.
 
-The service records each run in a RegistryImport of its own; the task folds that row into the one the API
-answered with (same counts, status and error) and removes it, so there is one row per upload. A task
-delivered twice (a worker lost mid-import) imports again: the service's transaction is all or nothing, so
+The import records each run in a RegistryImport of its own; the service folds that row into the one the
+API answered with (same counts, status and error) and removes it, so there is one row per upload. A task
+delivered twice (a worker lost mid-import) imports again: the import's transaction is all or nothing, so
 the first attempt left nothing behind but its own ``running`` row, removed in the same way.
 """
 
 from __future__ import annotations
 
 import re
-import time
 import uuid
 from pathlib import Path
 from typing import Any
 
-from celery import shared_task
 from django.conf import settings
 from django.core.files.uploadedfile import UploadedFile
-from django.db import InterfaceError, OperationalError, connection
 from django.http import FileResponse, Http404
 from django.urls import path as route
 from django.utils import timezone
@@ -36,11 +34,12 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from core.api import ApiErrorSerializer, ApiView, error_responses
+from core.errors import DomainError
+from core.roles import Role, role_of
 
 from .extraction import header_problem
-from .models import Account, RegistryImport
-from .scoping import role_of
-from .services import registry_import
+from .models import RegistryImport
+from .tasks import import_upload
 from .textfile import FileRefused, TextStream, file_sha256, open_binary, read_lines
 
 Status = RegistryImport.Status
@@ -50,7 +49,13 @@ class IsAnsOperator(BasePermission):
     message = "Registry imports are run by ANS operators."
 
     def has_permission(self, request: Any, view: Any) -> bool:
-        return role_of(request.user) == Account.Role.ANS_OPERATOR
+        return role_of(request.user) == Role.ANS_OPERATOR
+
+
+class QueueUnavailable(DomainError):
+    code = "unavailable"
+    status = 503
+    default_message = "The import queue is unavailable; try again later."
 
 
 # --- serializers -----------------------------------------------------------------------------------------
@@ -150,92 +155,6 @@ def _refuse_upload(path: Path, message: str) -> None:
     raise exceptions.ValidationError({"file": [message]})
 
 
-# --- the task --------------------------------------------------------------------------------------------
-
-
-def report_path(record: RegistryImport) -> Path:
-    return Path(settings.CPX_REJECT_DIR) / f"api-import-{record.pk}-rejects.csv"
-
-
-RECONNECT_ATTEMPTS = 12
-RECONNECT_PAUSE = 5.0  # seconds
-
-
-@shared_task(name="registry.import_upload", acks_late=True)
-def import_upload(import_id: int) -> str:
-    """Import an uploaded file through registry_import, and fold the service's record into ours. A lost
-    database connection (a server restart) runs the whole import again once the database answers: the
-    service's transaction was rolled back, so the next attempt starts from a clean registry."""
-    for attempt in range(RECONNECT_ATTEMPTS):
-        try:
-            return _import_once(import_id)
-        except (OperationalError, InterfaceError):
-            connection.close()
-            if attempt == RECONNECT_ATTEMPTS - 1:
-                raise
-            time.sleep(RECONNECT_PAUSE)
-    return "unreachable"
-
-
-def _import_once(import_id: int) -> str:
-    record = RegistryImport.objects.filter(pk=import_id).first()
-    if record is None or record.status != Status.RUNNING:
-        return "nothing to do"
-    path = Path(record.file_name)
-    _drop_service_records(record)
-    try:
-        result = registry_import(path=path, full=record.full, reject_report=report_path(record))
-    except (OperationalError, InterfaceError):
-        raise
-    except Exception as exc:
-        _fold_service_record(record, fallback_error=f"{type(exc).__name__}: {exc}")
-        if not isinstance(exc, FileRefused):
-            raise
-        return "refused"
-    if result.rejected == 0:
-        report_path(record).unlink(missing_ok=True)
-    _fold_service_record(record)
-    return result.summary
-
-
-def _service_records(record: RegistryImport) -> Any:
-    return RegistryImport.objects.filter(file_name=record.file_name).exclude(pk=record.pk)
-
-
-def _drop_service_records(record: RegistryImport) -> None:
-    """Rows an earlier, interrupted attempt of this task left (its data work was rolled back)."""
-    _service_records(record).delete()
-
-
-FOLDED = [
-    "status",
-    "file_sha256",
-    "encoding",
-    "rows_read",
-    "imported",
-    "updated",
-    "unchanged",
-    "rejected",
-    "deactivated",
-    "error",
-    "finished_at",
-]
-
-
-def _fold_service_record(record: RegistryImport, fallback_error: str = "") -> None:
-    run = _service_records(record).order_by("-pk").first()
-    if run is not None:
-        for name in FOLDED:
-            setattr(record, name, getattr(run, name))
-        record.reject_report = str(report_path(record)) if run.rejected else ""
-    if fallback_error and record.status == Status.RUNNING:
-        record.status, record.error = Status.REFUSED, fallback_error[:2000]
-        record.finished_at = timezone.now()
-    record.error = record.error.replace(f"{record.file_name}: ", "")
-    record.save()
-    _service_records(record).delete()
-
-
 # --- views -----------------------------------------------------------------------------------------------
 
 ID_PARAMETER = OpenApiParameter("id", OpenApiTypes.INT, OpenApiParameter.PATH, description="Import id.")
@@ -288,8 +207,7 @@ class RegistryImportCreateView(ImportsApiView):
                 error=f"not queued ({type(exc).__name__}): upload it again later",
                 finished_at=timezone.now(),
             )
-            body = {"code": "unavailable", "message": "The import queue is unavailable; try again later."}
-            return Response(body, status=status.HTTP_503_SERVICE_UNAVAILABLE)
+            raise QueueUnavailable() from exc
         return Response(RegistryImportSerializer(record).data, status=status.HTTP_202_ACCEPTED)
 
 

@@ -106,15 +106,3 @@ def check_national_id(value: str, id_type: str | None = None, number: str | None
     if number is not None and number != rest[: len(number)]:
         return "identifier does not match the national identifier"
     return None
-
-
-def national_id_for(id_type: str, number: str) -> str:
-    return id_type + number
-
-
-def card_number_check(value: str) -> str | None:
-    """Card numbers: issuer id 8025000001 followed by a 10-digit serial."""
-    digits = value.replace("/", "")
-    if not (digits.isdigit() and len(digits) == 20 and digits.startswith("8025000001")):
-        return "card number must be 8025000001 followed by a 10-digit serial"
-    return None

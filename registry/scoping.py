@@ -19,11 +19,9 @@ from typing import Any
 
 from django.db.models import Q, QuerySet
 
-from core.roles import SEES_ALL, account_of, role_of
+from core.roles import SEES_ALL, account_of
 
 from .models import Account, Professional, StructureMember
-
-__all__ = ["SEES_ALL", "account_of", "ans_people", "professionals_visible_to", "role_of"]
 
 
 def _staff_ids(account: Account) -> QuerySet:

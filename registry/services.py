@@ -12,8 +12,11 @@ from collections.abc import Callable
 from pathlib import Path
 
 from django.conf import settings
-from django.db import connection, transaction
+from django.db import InterfaceError, OperationalError, connection, transaction
+from django.db.models import QuerySet
 from django.utils import timezone
+
+from core.tasks import send_task
 
 from .correspondence import correspondence_load
 from .importer import ImportResult, extraction_load
@@ -26,6 +29,9 @@ DEFAULT_MAX_DEACTIVATION_SHARE = 0.05
 
 # Two imports at once would merge against each other's half-written state: they take turns.
 IMPORT_LOCK = 0x43505852  # "CPXR"
+
+# What striking holders off asks of the layers above, by task name (see holders_struck_off).
+STRUCK_OFF_TASKS = ("lifecycle.revoke_inactive_holders", "ecps.revoke_inactive_holders")
 
 
 def registry_import(
@@ -142,6 +148,74 @@ def _run(jobs: list[Job], work: Callable[[list[Path]], list[ImportResult]]) -> l
     return results
 
 
+# --- an upload over the API: one RegistryImport per upload -----------------------------------------------
+
+
+def upload_report_path(record: RegistryImport) -> Path:
+    return Path(settings.CPX_REJECT_DIR) / f"api-import-{record.pk}-rejects.csv"
+
+
+def registry_upload_import(*, record: RegistryImport) -> str:
+    """Import the file of an upload (its RegistryImport, made ``running`` by the API) through
+    ``registry_import``, and fold the run's own record into the upload's: one row per upload. An upload no
+    longer running (a second delivery of its task) is left as it is.
+
+    A lost database connection is raised as is: the import's transaction was rolled back, so running this
+    again (the task retries) starts from a clean registry; the row the lost attempt left is dropped first.
+    """
+    if record.status != RegistryImport.Status.RUNNING:
+        return "nothing to do"
+    report = upload_report_path(record)
+    _upload_runs(record).delete()
+    try:
+        result = registry_import(path=Path(record.file_name), full=record.full, reject_report=report)
+    except (OperationalError, InterfaceError):
+        raise
+    except Exception as exc:
+        _fold_upload_run(record, fallback_error=f"{type(exc).__name__}: {exc}")
+        if not isinstance(exc, FileRefused):
+            raise
+        return "refused"
+    if result.rejected == 0:
+        report.unlink(missing_ok=True)
+    _fold_upload_run(record)
+    return result.summary
+
+
+def _upload_runs(record: RegistryImport) -> QuerySet[RegistryImport]:
+    """The records registry_import made for this upload's file (the run's, or an interrupted attempt's)."""
+    return RegistryImport.objects.filter(file_name=record.file_name).exclude(pk=record.pk)
+
+
+FOLDED = [
+    "status",
+    "file_sha256",
+    "encoding",
+    "rows_read",
+    "imported",
+    "updated",
+    "unchanged",
+    "rejected",
+    "deactivated",
+    "error",
+    "finished_at",
+]
+
+
+def _fold_upload_run(record: RegistryImport, fallback_error: str = "") -> None:
+    run = _upload_runs(record).order_by("-pk").first()
+    if run is not None:
+        for name in FOLDED:
+            setattr(record, name, getattr(run, name))
+        record.reject_report = str(upload_report_path(record)) if run.rejected else ""
+    if fallback_error and record.status == RegistryImport.Status.RUNNING:
+        record.status, record.error = RegistryImport.Status.REFUSED, fallback_error[:2000]
+        record.finished_at = timezone.now()
+    record.error = record.error.replace(f"{record.file_name}: ", "")
+    record.save()
+    _upload_runs(record).delete()
+
+
 def given_sha256(path: Path, streamed: str) -> str:
     """The hash of the file as given (what an upload recorded): for a zip, the archive's own, not that of the
     text inside it that the reader hashed while streaming (that one is the file's for a plain file)."""
@@ -150,13 +224,12 @@ def given_sha256(path: Path, streamed: str) -> str:
 
 def holders_struck_off() -> None:
     """Holders the registry no longer lists must lose their credentials at once: their cards are revoked and
-    they are told why, and their e-CPS stops working. Run after the import commits (the revocations publish
-    a CRL and write to the outbox); the daily safety-net tasks catch anything a crash here leaves behind."""
-    from ecps.services import ecps_revoke_for_inactive_holders
-    from lifecycle.services import cards_revoke_for_inactive_holders
-
-    cards_revoke_for_inactive_holders()
-    ecps_revoke_for_inactive_holders()
+    they are told why, and their e-CPS stops working. The revocations belong to the layers above (lifecycle,
+    ecps): once the import has committed, each is sent its task by name (the revocations publish a CRL and
+    write to the outbox). The same tasks run daily as safety nets (config/celery.py), which catch anything a
+    lost message leaves behind."""
+    for task in STRUCK_OFF_TASKS:
+        transaction.on_commit(lambda task=task: send_task(task), robust=True)
 
 
 def default_report_path(path: Path, record: RegistryImport) -> Path:

@@ -1,3 +1,27 @@
-"""Celery discovers each app's tasks here (config/celery.py autodiscover_tasks)."""
+"""Celery tasks of the registry: thin, taking ids (config/celery.py discovers them here)."""
 
-from .api_imports import import_upload as import_upload
+from __future__ import annotations
+
+from celery import Task, shared_task
+from django.db import InterfaceError, OperationalError, connection
+
+from . import services
+from .models import RegistryImport
+
+# A lost database connection (a server restart) is retried this often, this far apart (about a minute).
+RECONNECT_RETRIES = 12
+RECONNECT_PAUSE = 5  # seconds
+
+
+@shared_task(name="registry.import_upload", bind=True, acks_late=True, max_retries=RECONNECT_RETRIES)
+def import_upload(self: Task, import_id: int) -> str:
+    """Import an upload of the API (``registry.services.registry_upload_import``). A lost database
+    connection runs the whole import again once the database answers: its transaction was rolled back."""
+    record = RegistryImport.objects.filter(pk=import_id).first()
+    if record is None:
+        return "nothing to do"
+    try:
+        return services.registry_upload_import(record=record)
+    except (OperationalError, InterfaceError) as exc:
+        connection.close()  # the broken connection: the retry opens a new one
+        raise self.retry(exc=exc, countdown=RECONNECT_PAUSE) from exc

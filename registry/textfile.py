@@ -20,14 +20,19 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import BinaryIO
 
+from core.errors import InvalidInput
+
 CHUNK = 1 << 20
 BOM = codecs.BOM_UTF8
 # Bytes that Windows-1252 leaves undefined: read as their ISO-8859-1 (C1 control) meaning.
 _C1 = bytes(range(0x80, 0xA0))
 
 
-class FileRefused(Exception):
-    """The file as a whole is unusable; the message names the file and the problem."""
+class FileRefused(InvalidInput):
+    """The file as a whole is unusable (or refused by a rule of the import, such as the deactivation guard);
+    the message names the file and the problem."""
+
+    code = "file_refused"
 
 
 def _latin1_fallback(error: UnicodeError) -> tuple[str, int]:

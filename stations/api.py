@@ -9,20 +9,18 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from django.http import Http404
 from drf_spectacular.utils import extend_schema, extend_schema_view
 from rest_framework import serializers
-from rest_framework.exceptions import NotFound
 from rest_framework.permissions import BasePermission
 from rest_framework.viewsets import ReadOnlyModelViewSet
 
-from core.api import error_responses
-from core.roles import role_of
-from registry.models import Account
+from core.api import ApiView, error_responses
+from core.roles import PRODUCTION_WATCHERS, role_of
 
 from . import services
 from .models import PersonalizationJob, ReaderStation
 
-PRODUCTION_WATCHERS = {Account.Role.ANS_OPERATOR, Account.Role.AUDITOR, Account.Role.SYSTEM}
 RECENT_FAILURES = 20
 # A station name is a slug of at most 40 characters (ReaderStation.name): anything else (a NUL byte, which
 # PostgreSQL refuses in a text parameter, or a name too long) is not found, without asking the database.
@@ -77,7 +75,7 @@ class StationSerializer(serializers.ModelSerializer):
         responses={200: StationSerializer, **error_responses(401, 403, 404)},
     ),
 )
-class StationViewSet(ReadOnlyModelViewSet):
+class StationViewSet(ApiView, ReadOnlyModelViewSet):
     """Reader stations: state, heartbeat, readers, blank stock, cards made and failures in the last hour."""
 
     serializer_class = StationSerializer
@@ -88,5 +86,5 @@ class StationViewSet(ReadOnlyModelViewSet):
     def get_object(self) -> ReaderStation:
         name = self.kwargs.get(self.lookup_url_kwarg or self.lookup_field, "")
         if not (isinstance(name, str) and STATION_NAME.fullmatch(name)):
-            raise NotFound()
+            raise Http404
         return super().get_object()

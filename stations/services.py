@@ -18,6 +18,7 @@ from django.utils import timezone
 
 from cards import services as card_services
 from cards.models import Card
+from core.tasks import send_task
 from orders.models import Order
 
 from . import tokens
@@ -28,6 +29,8 @@ log = logging.getLogger(__name__)
 CARD_ISSUER = "8025000001"
 STATION_ALIVE = dt.timedelta(minutes=2)
 BLANK_STOCK_LOCK = 0x43505801  # "CPX" + 1: pg advisory lock key for numbering blanks
+# The job on a station's own queue (stations.tasks.personalize), sent by name: the tasks call the services.
+PERSONALIZE_TASK = "stations.personalize"
 
 
 # --- stations and blank stock ----------------------------------------------------------------------
@@ -139,13 +142,11 @@ def production_schedule(*, order_id: int) -> None:
     send by name on commit when an order reaches ``queued``). The task goes to the chosen station's own
     queue; with no station able to take it, the order stays queued and the sweep reschedules it.
     """
-    from .tasks import personalize
-
     station = station_choose()
     if station is None:
         log.warning("order %s: no station with blank cards; it stays queued", order_id)
         return
-    personalize.apply_async(args=[order_id, station.name], queue=station.queue)
+    send_task(PERSONALIZE_TASK, order_id, station.name, queue=station.queue)
 
 
 # --- the PIN, checked on the card through the station that made it (SoftHSM2 in development) -------

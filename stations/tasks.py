@@ -1,7 +1,8 @@
 """Celery tasks of the stations: thin, idempotent, taking ids.
 
 ``stations.schedule_production`` is how orders (a lower layer) hand over a queued order: sent by name on
-commit. ``personalize`` runs on the chosen station's own queue. The sweep is scheduled in config/celery.py.
+commit. ``stations.personalize`` runs on the chosen station's own queue (the services send it by name, so
+they never import this module). The sweep is scheduled in config/celery.py.
 """
 
 import logging
@@ -20,7 +21,9 @@ def schedule_production(order_id: int) -> None:
     services.production_schedule(order_id=order_id)
 
 
-@shared_task(bind=True, acks_late=True, max_retries=60, default_retry_delay=60)
+@shared_task(
+    name=services.PERSONALIZE_TASK, bind=True, acks_late=True, max_retries=60, default_retry_delay=60
+)
 def personalize(self, order_id: int, station_name: str) -> int | None:
     """Personalize the order's card on this station (queue ``station.<name>``). A rerun after a crash
     recovers the interrupted attempt; a card already made is returned as is."""

@@ -196,15 +196,6 @@ def sign(session: pkcs11.Session, usage: str, challenge: bytes) -> bytes:
     return bytes(key.sign(challenge, mechanism=Mechanism.SHA256_RSA_PKCS))  # type: ignore[attr-defined]
 
 
-def read_objects(session: pkcs11.Session) -> dict[str, int]:
-    """How many of each kind of object the card holds (for checks and resuming)."""
-    counts: dict[str, int] = {}
-    for obj in session.get_objects():
-        name = ObjectClass(obj[Attribute.CLASS]).name
-        counts[name] = counts.get(name, 0) + 1
-    return counts
-
-
 def verify_pin(reader: Reader, label: str, pin: str) -> bool:
     """Log in with the PIN. A failed C_Login leaves python-pkcs11's session open: close them all."""
     token = find_token(reader, label)

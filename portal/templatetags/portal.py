@@ -10,6 +10,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from core.roles import Role, role_of
+from orders.models import Order
 
 register = template.Library()
 
@@ -58,8 +59,6 @@ TRANSITIONS = {
     "mark_produced": _("card made"),
     "mark_failed": _("production failure"),
     "requeue": _("sent back to production"),
-    "ship": _("shipped"),
-    "deliver": _("delivered"),
     "reroute": _("moved to another authority"),
 }
 
@@ -91,8 +90,6 @@ def days_since(value: Any) -> int:
 @register.filter
 def order_state_label(value: str) -> str:
     """An order state's name in the reader's language (event rows store the code)."""
-    from orders.models import Order
-
     try:
         return str(Order.State(value).label)
     except ValueError:

@@ -3,7 +3,6 @@ an order with everything needed to decide, the transitions they may fire, and a 
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 
 from django.contrib import messages
@@ -16,21 +15,20 @@ from django.views.decorators.http import require_POST
 
 from cards.models import Card
 from cards.scoping import cards_visible_to
-from core.roles import BACK_OFFICE, Role
+from core.roles import BACK_OFFICE, OPERATORS
+from core.transitions import allowed
 from core.web import for_roles
-from orders import eligibility
+from orders import eligibility, payment_services
 from orders import services as order_services
-from orders.errors import OrderError
 from orders.models import Order
-from orders.permissions import role_may
 from orders.scoping import orders_visible_to
 from portal.forms import CancelForm, HolderSearchForm, PaymentForm, QueueFilterForm, RejectForm
 from registry.models import Account
 from registry.scoping import professionals_visible_to
 
-ACTING_ROLES = (Role.AUTHORITY_OPERATOR, Role.ANS_OPERATOR)
-# The transitions an operator fires from the order page, in the order the buttons are shown.
-OPERATOR_TRANSITIONS = ("approve", "reject", "record_payment", "requeue", "cancel")
+# The transitions the order page has a button for, in the order they are shown. Which of them the page
+# shows is ``core.transitions.allowed(order, user)``: the API's ``your_transitions`` says the same.
+BUTTONS = ("approve", "reject", "record_payment", "requeue", "cancel")
 PAGE_SIZE = 50
 
 
@@ -77,20 +75,18 @@ def overdue(request: HttpRequest, account: Account) -> HttpResponse:
     return render(request, "portal/backoffice/queue.html", context)
 
 
-def operator_transitions(order: Order, account: Account) -> list[str]:
-    allowed = set(order.allowed_transitions())
-    return [t for t in OPERATOR_TRANSITIONS if t in allowed and role_may(account.role, t, order)]
+def buttons(order: Order, user: Any) -> list[str]:
+    """The transitions ``user`` may fire on ``order`` now, in the order of the page's buttons."""
+    mine = allowed(order, user)
+    return [name for name in BUTTONS if name in mine]
 
 
 @for_roles(*BACK_OFFICE)
 def order_detail(request: HttpRequest, pk: int, account: Account) -> HttpResponse:
-    return order_page(request, get_object_or_404(queue_orders(request), pk=pk), account, {})
+    return order_page(request, get_object_or_404(queue_orders(request), pk=pk), {})
 
 
-def order_page(
-    request: HttpRequest, order: Order, account: Account, forms: dict, status: int = 200
-) -> HttpResponse:
-    transitions = operator_transitions(order, account)
+def order_page(request: HttpRequest, order: Order, forms: dict, status: int = 200) -> HttpResponse:
     context = {
         "order": order,
         "person": order.professional,
@@ -98,7 +94,7 @@ def order_page(
         "eligibility": eligibility.check(order) if not order.is_final else None,
         "events": order.events.select_related("actor"),
         "payment": getattr(order, "payment", None),
-        "transitions": transitions,
+        "transitions": buttons(order, request.user),
         "reject_form": forms.get("reject") or RejectForm(),
         "payment_form": forms.get("record_payment") or PaymentForm(initial={"amount": order.fee}),
         "cancel_form": forms.get("cancel") or CancelForm(),
@@ -107,79 +103,63 @@ def order_page(
     return render(request, "portal/backoffice/order.html", context, status=status)
 
 
-def fire(request: HttpRequest, order: Order, success: str, call: Callable[[], Any]) -> HttpResponse:
-    try:
-        call()
-    except OrderError as error:
-        messages.error(request, error.message)
-    else:
-        messages.success(request, success)
+def done(request: HttpRequest, order: Order, success: str) -> HttpResponse:
+    """After a transition: told so, on the order's page (a refusal is ``core.web``'s to tell)."""
+    messages.success(request, success)
     return redirect("portal:bo-order", pk=order.pk)
 
 
 @require_POST
-@for_roles(*ACTING_ROLES)
+@for_roles(*OPERATORS)
 def order_approve(request: HttpRequest, pk: int, account: Account) -> HttpResponse:
     order = get_object_or_404(queue_orders(request), pk=pk)
-    call = lambda: order_services.order_approve(order=order, actor=request.user)  # noqa: E731
-    return fire(request, order, _("The order is approved."), call)
+    order_services.order_approve(order=order, actor=request.user)
+    return done(request, order, _("The order is approved."))
 
 
 @require_POST
-@for_roles(*ACTING_ROLES)
+@for_roles(*OPERATORS)
 def order_reject(request: HttpRequest, pk: int, account: Account) -> HttpResponse:
     order = get_object_or_404(queue_orders(request), pk=pk)
     form = RejectForm(request.POST)
     if not form.is_valid():
-        return invalid(request, order, account, "reject", form)
-    reason = form.cleaned_data["reason"]
-    call = lambda: order_services.order_reject(order=order, actor=request.user, reason=reason)  # noqa: E731
-    return fire(request, order, _("The order is rejected; the holder is told why."), call)
+        return invalid(request, order, "reject", form)
+    order_services.order_reject(order=order, actor=request.user, reason=form.cleaned_data["reason"])
+    return done(request, order, _("The order is rejected; the holder is told why."))
 
 
 @require_POST
-@for_roles(*ACTING_ROLES)
+@for_roles(*OPERATORS)
 def order_record_payment(request: HttpRequest, pk: int, account: Account) -> HttpResponse:
     order = get_object_or_404(queue_orders(request), pk=pk)
     form = PaymentForm(request.POST)
     if not form.is_valid():
-        return invalid(request, order, account, "record_payment", form)
-    data = form.cleaned_data
-
-    def call() -> Any:
-        return order_services.payment_record(
-            order=order,
-            actor=request.user,
-            amount=data["amount"],
-            method=data["method"],
-            reference=data["reference"],
-        )
-
-    return fire(request, order, _("The payment is recorded; the card goes into production."), call)
+        return invalid(request, order, "record_payment", form)
+    payment_services.payment_record(order=order, actor=request.user, **form.cleaned_data)
+    return done(request, order, _("The payment is recorded; the card goes into production."))
 
 
 @require_POST
-@for_roles(*ACTING_ROLES)
+@for_roles(*OPERATORS)
 def order_cancel(request: HttpRequest, pk: int, account: Account) -> HttpResponse:
     order = get_object_or_404(queue_orders(request), pk=pk)
     form = CancelForm(request.POST)
     if not form.is_valid():
-        return invalid(request, order, account, "cancel", form)
-    reason = form.cleaned_data["reason"]
-    call = lambda: order_services.order_cancel(order=order, actor=request.user, reason=reason)  # noqa: E731
-    return fire(request, order, _("The order is cancelled."), call)
+        return invalid(request, order, "cancel", form)
+    order_services.order_cancel(order=order, actor=request.user, reason=form.cleaned_data["reason"])
+    return done(request, order, _("The order is cancelled."))
 
 
 @require_POST
-@for_roles(*ACTING_ROLES)
+@for_roles(*OPERATORS)
 def order_requeue(request: HttpRequest, pk: int, account: Account) -> HttpResponse:
     order = get_object_or_404(queue_orders(request), pk=pk)
-    call = lambda: order_services.order_requeue(order=order, actor=request.user)  # noqa: E731
-    return fire(request, order, _("The order is back in the production queue."), call)
+    order_services.order_requeue(order=order, actor=request.user)
+    return done(request, order, _("The order is back in the production queue."))
 
 
-def invalid(request: HttpRequest, order: Order, account: Account, name: str, form: Any) -> HttpResponse:
-    return order_page(request, order, account, {name: form}, status=400)
+def invalid(request: HttpRequest, order: Order, name: str, form: Any) -> HttpResponse:
+    return order_page(request, order, {name: form}, status=400)
 
 
 @for_roles(*BACK_OFFICE)
@@ -211,6 +191,6 @@ def holder(request: HttpRequest, pk: int, account: Account) -> HttpResponse:
         "cards": cards_visible_to(request.user).filter(professional=person).order_by("-valid_until"),
         "orders": orders_visible_to(request.user).filter(professional=person).order_by("-created_at"),
         "live_states": Card.LIVE_STATES,
-        "can_act": account.role in ACTING_ROLES,
+        "can_act": account.role in OPERATORS,
     }
     return render(request, "portal/backoffice/holder.html", context)

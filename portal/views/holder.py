@@ -15,15 +15,16 @@ from django.views.decorators.http import require_POST
 
 from cards.models import Card
 from cards.scoping import cards_visible_to
-from core.roles import Role
+from core.errors import DomainError
+from core.roles import HOLDER_SIDE, OPERATORS, Role
+from core.transitions import allowed
 from core.web import for_roles
-from lifecycle import services as lifecycle
-from lifecycle.errors import LifecycleError
+from lifecycle.opposition import card_declare_opposition
 from notifications import services as inbox_services
 from notifications.models import Notification
 from notifications.rendering import render_notification
+from orders import payment_services
 from orders import services as order_services
-from orders.errors import OrderError
 from orders.invoices import invoice_filename, invoice_pdf
 from orders.models import Order, Payment
 from orders.payments import configured_provider
@@ -31,9 +32,6 @@ from orders.scoping import orders_visible_to
 from portal.cardface import card_face
 from portal.forms import DeclareForm, OperatorDeclareForm
 from registry.models import Account
-
-CARD_ROLES = (Role.HOLDER, Role.STRUCTURE_MANAGER)
-OPERATORS = (Role.AUTHORITY_OPERATOR, Role.ANS_OPERATOR)
 
 
 def visible_cards(request: HttpRequest) -> QuerySet[Card]:
@@ -51,7 +49,7 @@ def cards(request: HttpRequest, account: Account) -> HttpResponse:
     return render(request, "portal/holder/cards.html", {"items": items})
 
 
-@for_roles(*CARD_ROLES)
+@for_roles(*HOLDER_SIDE)
 def card_detail(request: HttpRequest, pk: int, account: Account) -> HttpResponse:
     card = get_object_or_404(visible_cards(request), pk=pk)
     context = {
@@ -65,7 +63,7 @@ def card_detail(request: HttpRequest, pk: int, account: Account) -> HttpResponse
     return render(request, "portal/holder/card_detail.html", context)
 
 
-@for_roles(*CARD_ROLES, *OPERATORS)
+@for_roles(*HOLDER_SIDE, *OPERATORS)
 def card_declare(request: HttpRequest, pk: int, account: Account) -> HttpResponse:
     """Two steps: choose what happened, then confirm (the opposition cannot be undone). Holders and
     managers declare online; operators record a declaration made by phone or form 501."""
@@ -83,12 +81,8 @@ def card_declare(request: HttpRequest, pk: int, account: Account) -> HttpRespons
         label = Order.ReplacementReason(reason).label
         context.update(reason=reason, reason_label=label, channel=channel, confirming=True)
         return render(request, "portal/holder/declare.html", context)
-    try:
-        lifecycle.card_declare_opposition(card=card, reason=reason, actor=request.user, channel=channel)
-    except LifecycleError as error:
-        messages.error(request, error.message)
-    else:
-        messages.success(request, _("The card is blocked: nobody can use it any more."))
+    card_declare_opposition(card=card, reason=reason, actor=request.user, channel=channel)
+    messages.success(request, _("The card is blocked: nobody can use it any more."))
     return redirect(back)
 
 
@@ -110,7 +104,7 @@ def order_detail(request: HttpRequest, pk: int, account: Account) -> HttpRespons
         "events": order.events.select_related("actor"),
         "payment": getattr(order, "payment", None),
         "online_payment": configured_provider() is not None,
-        "cancellable": order.state in Order.CANCELLABLE_STATES,
+        "cancellable": "cancel" in allowed(order, request.user),
     }
     return render(request, "portal/holder/order_detail.html", context)
 
@@ -119,12 +113,8 @@ def order_detail(request: HttpRequest, pk: int, account: Account) -> HttpRespons
 @for_roles(Role.HOLDER, Role.STRUCTURE_MANAGER)
 def order_cancel(request: HttpRequest, pk: int, account: Account) -> HttpResponse:
     order = get_object_or_404(visible_orders(request), pk=pk)
-    try:
-        order_services.order_cancel(order=order, actor=request.user, reason=_("Cancelled by the holder"))
-    except OrderError as error:
-        messages.error(request, error.message)
-    else:
-        messages.success(request, _("The order is cancelled."))
+    order_services.order_cancel(order=order, actor=request.user, reason=_("Cancelled by the holder"))
+    messages.success(request, _("The order is cancelled."))
     return redirect("portal:order", pk=order.pk)
 
 
@@ -134,21 +124,20 @@ def order_pay(request: HttpRequest, pk: int, account: Account) -> HttpResponse:
     """Online payment, when a provider is configured: off to its checkout, back to the return page."""
     order = get_object_or_404(visible_orders(request), pk=pk)
     return_url = request.build_absolute_uri(reverse("portal:order-paid", args=[order.pk]))
-    try:
-        checkout = order_services.payment_start_online(order=order, actor=request.user, return_url=return_url)
-    except OrderError as error:
-        messages.error(request, error.message)
-        return redirect("portal:order", pk=order.pk)
+    checkout = payment_services.payment_start_online(order=order, actor=request.user, return_url=return_url)
     return redirect(checkout.redirect_url)
 
 
 @for_roles(Role.HOLDER)
 def order_paid(request: HttpRequest, pk: int, account: Account) -> HttpResponse:
+    """The provider sends the payer back here (a GET from its site): the payment is confirmed, and the
+    payer told on the order's page either way. The one page that answers a domain error itself:
+    ``core.web`` would send a GET with no page of this site to go back to to the same address again."""
     order = get_object_or_404(visible_orders(request), pk=pk)
     reference = request.GET.get("reference", "")
     try:
-        order_services.payment_confirm_online(order=order, reference=reference)
-    except OrderError as error:
+        payment_services.payment_confirm_online(order=order, reference=reference)
+    except DomainError as error:
         messages.error(request, error.message)
     else:
         messages.success(request, _("Payment received, thank you. The card goes into production."))

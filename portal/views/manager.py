@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from django.contrib import messages
-from django.db import transaction
 from django.db.models import Prefetch
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
@@ -14,7 +13,6 @@ from cards.scoping import cards_visible_to
 from core.roles import Role
 from core.web import for_roles
 from orders import services as order_services
-from orders.errors import NotEligible, OrderError
 from orders.models import Order
 from orders.scoping import orders_visible_to
 from portal.forms import StructureOrderForm
@@ -47,28 +45,14 @@ def structure_order(request: HttpRequest, account: Account) -> HttpResponse:
         request.POST if request.method == "POST" else None, structure_id=account.structure_id
     )
     if request.method == "POST" and form.is_valid():
-        member = form.cleaned_data["member"]
-        try:
-            order = place_order(request, account, member, form.cleaned_data["card_type"])
-        except NotEligible as error:
-            for reason in error.reasons:
-                form.add_error(None, reason.message)
-        except OrderError as error:
-            form.add_error(None, error.message)
-        else:
-            messages.success(request, _("The order is sent to ANS for review."))
-            return redirect("portal:order", pk=order.pk)
-    return render(request, "portal/manager/order_form.html", {"form": form, "structure": account.structure})
-
-
-def place_order(request: HttpRequest, account: Account, member: StructureMember, card_type: str) -> Order:
-    """Create and submit at once: a draft that fails eligibility is not left behind."""
-    with transaction.atomic():
-        order = order_services.order_create(
+        # Create and submit at once; a refusal (eligibility...) is told on this page by ``core.web``.
+        order = order_services.order_place(
             actor=request.user,
-            professional=member.professional,
-            card_type=card_type,
+            professional=form.cleaned_data["member"].professional,
+            card_type=form.cleaned_data["card_type"],
             kind=Order.Kind.FIRST,
             structure=account.structure,
         )
-        return order_services.order_submit(order=order, actor=request.user)
+        messages.success(request, _("The order is sent to ANS for review."))
+        return redirect("portal:order", pk=order.pk)
+    return render(request, "portal/manager/order_form.html", {"form": form, "structure": account.structure})

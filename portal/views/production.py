@@ -16,9 +16,7 @@ from django.utils.translation import gettext as _
 from cards.models import Card
 from core.roles import Role
 from core.web import for_roles
-from lifecycle import services as lifecycle
-from lifecycle.errors import LifecycleError
-from lifecycle.models import ShippingBatch
+from lifecycle.shipping import ShipmentLine, shipping_batch_create, shipping_batches_visible_to
 from orders.models import Order
 from portal.forms import ShippingForm
 from registry.models import Account, RegistryImport
@@ -71,32 +69,29 @@ def import_rejects(request: HttpRequest, pk: int, account: Account) -> FileRespo
 
 @for_roles(Role.ANS_OPERATOR)
 def shipping(request: HttpRequest, account: Account) -> HttpResponse:
-    """Cards made and waiting for the carrier; a batch is recorded with one tracking number per card."""
+    """Cards made and waiting for the carrier; a batch is recorded with one tracking number per card. A
+    batch the service refuses comes back to this page with the reason (``core.web``)."""
     made = Card.objects.filter(state=Card.State.PERSONALIZED).select_related("professional")
     waiting = list(made.order_by("created_at", "id")[:200])
     ticked = set(request.POST.getlist("card"))
-    for card in waiting:  # what was typed comes back if the batch is refused
+    for card in waiting:  # what was typed comes back if the form is incomplete
         card.ticked = str(card.pk) in ticked  # type: ignore[attr-defined]
         card.typed_tracking = request.POST.get(f"tracking-{card.pk}", "")  # type: ignore[attr-defined]
     form = ShippingForm(request.POST if request.method == "POST" else None)
     if request.method == "POST" and form.is_valid():
         lines = [
-            lifecycle.ShipmentLine(card_id=card.pk, tracking_reference=card.typed_tracking)  # type: ignore[attr-defined]
+            ShipmentLine(card_id=card.pk, tracking_reference=card.typed_tracking)  # type: ignore[attr-defined]
             for card in waiting
             if card.ticked  # type: ignore[attr-defined]
         ]
-        try:
-            batch = lifecycle.shipping_batch_create(actor=request.user, lines=lines, **form.cleaned_data)
-        except LifecycleError as error:
-            form.add_error(None, error.message)
-        else:
-            messages.success(
-                request, _("Batch %(ref)s is recorded: the holders are told.") % {"ref": batch.reference}
-            )
-            return redirect("portal:shipping")
+        batch = shipping_batch_create(actor=request.user, lines=lines, **form.cleaned_data)
+        messages.success(
+            request, _("Batch %(ref)s is recorded: the holders are told.") % {"ref": batch.reference}
+        )
+        return redirect("portal:shipping")
     context = {
         "form": form,
         "waiting": waiting,
-        "batches": ShippingBatch.objects.prefetch_related("shipments")[:20],
+        "batches": shipping_batches_visible_to(request.user)[:20],
     }
     return render(request, "portal/backoffice/shipping.html", context, status=400 if form.errors else 200)

@@ -19,7 +19,7 @@ from django.core import mail
 from jwcrypto import jwk, jwt
 from playwright.sync_api import expect
 
-from ecps import services
+from ecps import relying_parties
 from ecps.models import ECps, SignInEvent
 from ecps.sms import RecordingSmsSender
 from pki import signing
@@ -78,7 +78,7 @@ def hierarchy(settings: Any, tmp_path: Any) -> Any:
 @pytest.fixture
 def relying_party(live_server: Any) -> dict[str, str]:
     redirect_uri = f"{live_server.url}{DEMO_REDIRECT}"
-    application, secret = services.relying_party_register(
+    application, secret = relying_parties.relying_party_register(
         actor=persona(Account.Role.ANS_OPERATOR),
         name="Messagerie sécurisée de démonstration",
         redirect_uris=[redirect_uri],

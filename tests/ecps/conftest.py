@@ -4,7 +4,7 @@ from typing import Any
 
 import pytest
 
-from ecps import services
+from ecps import activation as activations
 from ecps.sms import RecordingSmsSender
 from pki import signing
 from tests.factories import AdeliProfessionalFactory, ExerciseFactory, persona
@@ -119,9 +119,9 @@ def active_ecps(doctor: Any, doctor_user: Any, authenticator: SoftAuthenticator,
 
     from .helpers import codes_from
 
-    activation = services.activation_start_with_codes(actor=doctor_user, exercise_id=doctor.pk)
+    activation = activations.activation_start_with_codes(actor=doctor_user, exercise_id=doctor.pk)
     email_code, sms_code = codes_from(mail.outbox, sms)
-    _, code = services.activation_prove_with_codes(
+    _, code = activations.activation_prove_with_codes(
         actor=doctor_user, activation_id=activation.pk, email_code=email_code, sms_code=sms_code
     )
     response = enrol(code, authenticator)

@@ -12,10 +12,11 @@ from urllib.parse import parse_qs, urlencode, urlsplit
 
 from django.core.management import call_command
 
+from cards import services as card_services
 from cards.models import Card
+from ecps.models import ECps
 from orders.models import Order
 from registry.models import Account, Exercise, Professional
-from cards import services as card_services
 from stations import personalization, tokens
 from stations.models import PersonalizationJob, ReaderStation
 from tests.factories import ActivityFactory, ExerciseFactory, OrderFactory, ProfessionalFactory, persona
@@ -31,6 +32,21 @@ def rpps_doctor(**fields: Any) -> Exercise:
     ActivityFactory(exercise=exercise, mode_id="L", activity_key="L|cabinet")
     ActivityFactory(exercise=exercise, mode_id="S", activity_key="S|hopital")
     return exercise
+
+
+def ecps_row(exercise: Exercise, state: str = ECps.State.ACTIVE, n: int = 0) -> ECps:
+    """An e-CPS row as the registration writes it (tests only; the platform creates them by enrolment)."""
+    ecps = ECps(
+        holder=exercise.professional,
+        exercise=exercise,
+        state=state,
+        activation_method=ECps.Method.CODES,
+        credential_id=f"cred-{exercise.pk}-{n}",
+        public_key=b"k",
+        user_handle="h",
+    )
+    ecps.save()
+    return ecps
 
 
 def holder_of(person: Professional) -> Any:

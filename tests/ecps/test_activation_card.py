@@ -11,7 +11,8 @@ import pytest
 from django.utils import timezone
 
 from cards.models import Card
-from ecps import errors, services
+from ecps import activation as activations
+from ecps import errors
 from ecps.models import Activation, ECps
 from pki import services as pki_services
 
@@ -26,7 +27,7 @@ def card_and_pin(doctor, hierarchy, tmp_path, settings):
 
 
 def _challenge(doctor, user):
-    return services.activation_start_with_card(actor=user, exercise_id=doctor.pk)
+    return activations.activation_start_with_card(actor=user, exercise_id=doctor.pk)
 
 
 def test_the_card_signature_opens_an_activation_code(doctor, doctor_user, card_and_pin):
@@ -34,7 +35,7 @@ def test_the_card_signature_opens_an_activation_code(doctor, doctor_user, card_a
     activation = _challenge(doctor, doctor_user)
     assert activation.card_id == card.pk
     signature = base64.b64decode(sign_on_card(card, pin, activation.challenge))
-    proven, code = services.activation_prove_with_card(
+    proven, code = activations.activation_prove_with_card(
         actor=doctor_user, activation_id=activation.pk, signature=signature
     )
     assert proven.state == Activation.State.PROVEN and len(code) == 12
@@ -46,10 +47,10 @@ def test_it_registers_the_passkey_once_with_the_code(
     card, pin = card_and_pin
     activation = _challenge(doctor, doctor_user)
     signature = base64.b64decode(sign_on_card(card, pin, activation.challenge))
-    _, code = services.activation_prove_with_card(
+    _, code = activations.activation_prove_with_card(
         actor=doctor_user, activation_id=activation.pk, signature=signature
     )
-    response = enrol(services.display_code(code), authenticator)  # typed with its dashes
+    response = enrol(activations.display_code(code), authenticator)  # typed with its dashes
     assert response.status_code == 200
     ecps = ECps.objects.get(pk=response.json()["ecps"])
     assert ecps.state == ECps.State.ACTIVE and ecps.activated_with_card_id == card.pk
@@ -63,7 +64,7 @@ def test_the_activation_code_lasts_90_seconds(doctor, doctor_user, card_and_pin,
     card, pin = card_and_pin
     activation = _challenge(doctor, doctor_user)
     signature = base64.b64decode(sign_on_card(card, pin, activation.challenge))
-    _, code = services.activation_prove_with_card(
+    _, code = activations.activation_prove_with_card(
         actor=doctor_user, activation_id=activation.pk, signature=signature
     )
     Activation.objects.filter(pk=activation.pk).update(
@@ -78,7 +79,7 @@ def test_it_refuses_a_signature_of_another_challenge(doctor, doctor_user, card_a
     activation = _challenge(doctor, doctor_user)
     signature = base64.b64decode(sign_on_card(card, pin, "something else"))
     with pytest.raises(errors.ProofRejected):
-        services.activation_prove_with_card(
+        activations.activation_prove_with_card(
             actor=doctor_user, activation_id=activation.pk, signature=signature
         )
     assert Activation.objects.get(pk=activation.pk).attempts == 1
@@ -90,7 +91,7 @@ def test_it_refuses_a_card_whose_certificate_is_revoked(doctor, doctor_user, car
     pki_services.certificate_revoke(card=card, reason="keyCompromise")
     signature = base64.b64decode(sign_on_card(card, pin, activation.challenge))
     with pytest.raises(errors.ActivationRefused) as refused:
-        services.activation_prove_with_card(
+        activations.activation_prove_with_card(
             actor=doctor_user, activation_id=activation.pk, signature=signature
         )
     assert refused.value.code == "card_not_usable"

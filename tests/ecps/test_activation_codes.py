@@ -8,7 +8,9 @@ import pytest
 from django.core import mail
 from django.utils import timezone
 
-from ecps import errors, services
+from core.errors import NotFound
+from ecps import activation as activations
+from ecps import errors
 from ecps.models import Activation
 
 from .helpers import codes_from
@@ -17,7 +19,7 @@ pytestmark = pytest.mark.django_db
 
 
 def _start(doctor, user):
-    return services.activation_start_with_codes(actor=user, exercise_id=doctor.pk)
+    return activations.activation_start_with_codes(actor=user, exercise_id=doctor.pk)
 
 
 def test_it_sends_one_code_by_email_and_another_by_sms(doctor, doctor_user, sms):
@@ -41,7 +43,7 @@ def test_it_keeps_codes_only_as_keyed_hashes(doctor, doctor_user, sms):
 def test_it_issues_a_90_second_activation_code_for_both_right_codes(doctor, doctor_user, sms):
     activation = _start(doctor, doctor_user)
     email_code, sms_code = codes_from(mail.outbox, sms)
-    proven, code = services.activation_prove_with_codes(
+    proven, code = activations.activation_prove_with_codes(
         actor=doctor_user, activation_id=activation.pk, email_code=email_code, sms_code=sms_code
     )
     assert proven.state == Activation.State.PROVEN and len(code) == 12
@@ -55,11 +57,11 @@ def test_it_refuses_a_wrong_code_and_closes_after_the_attempts(doctor, doctor_us
     email_code, _sms = codes_from(mail.outbox, sms)
     for left in (2, 1):
         with pytest.raises(errors.ProofRejected, match=f"{left} attempt"):
-            services.activation_prove_with_codes(
+            activations.activation_prove_with_codes(
                 actor=doctor_user, activation_id=activation.pk, email_code=email_code, sms_code="000000"
             )
     with pytest.raises(errors.ActivationRefused) as refused:
-        services.activation_prove_with_codes(
+        activations.activation_prove_with_codes(
             actor=doctor_user, activation_id=activation.pk, email_code=email_code, sms_code="000000"
         )
     assert refused.value.code == "too_many_attempts"
@@ -68,7 +70,7 @@ def test_it_refuses_a_wrong_code_and_closes_after_the_attempts(doctor, doctor_us
     # Even the right codes no longer open it.
     email_code, sms_code = codes_from(mail.outbox, sms)
     with pytest.raises(errors.InvalidState):
-        services.activation_prove_with_codes(
+        activations.activation_prove_with_codes(
             actor=doctor_user, activation_id=activation.pk, email_code=email_code, sms_code=sms_code
         )
 
@@ -78,7 +80,7 @@ def test_it_refuses_expired_codes(doctor, doctor_user, sms):
     email_code, sms_code = codes_from(mail.outbox, sms)
     Activation.objects.filter(pk=activation.pk).update(expires_at=timezone.now() - dt.timedelta(seconds=1))
     with pytest.raises(errors.InvalidState) as expired:
-        services.activation_prove_with_codes(
+        activations.activation_prove_with_codes(
             actor=doctor_user, activation_id=activation.pk, email_code=email_code, sms_code=sms_code
         )
     assert expired.value.code == "activation_expired"
@@ -104,7 +106,7 @@ def test_a_new_request_closes_the_previous_one(doctor, doctor_user, sms):
 
 def test_it_refuses_the_codes_path_to_an_adeli_holder(adeli_exercise, adeli_user, sms):
     with pytest.raises(errors.ActivationRefused) as refused:
-        services.activation_start_with_codes(actor=adeli_user, exercise_id=adeli_exercise.pk)
+        activations.activation_start_with_codes(actor=adeli_user, exercise_id=adeli_exercise.pk)
     assert refused.value.code == "card_only"
     assert "ADELI" in refused.value.message and "physical card" in refused.value.message
     assert not mail.outbox and not sms and not Activation.objects.exists()
@@ -112,8 +114,9 @@ def test_it_refuses_the_codes_path_to_an_adeli_holder(adeli_exercise, adeli_user
 
 def test_the_portal_tells_an_adeli_holder_why(client, adeli_exercise, adeli_user):
     client.force_login(adeli_user)
-    response = client.post(f"/ecps/exercises/{adeli_exercise.pk}/activate-with-codes/", follow=True)
-    assert response.status_code == 200
+    form = {"next": "/ecps/"}  # the page's form names where to come back
+    response = client.post(f"/ecps/exercises/{adeli_exercise.pk}/activate-with-codes/", form, follow=True)
+    assert response.redirect_chain == [("/ecps/", 303)]
     assert "ADELI" in response.content.decode()
 
 
@@ -136,8 +139,8 @@ def test_it_refuses_when_no_sms_gateway_is_configured(doctor, doctor_user, setti
 def test_only_the_holder_may_use_their_activation(doctor, doctor_user, sms, adeli_user):
     activation = _start(doctor, doctor_user)
     email_code, sms_code = codes_from(mail.outbox, sms)
-    with pytest.raises(errors.NotFound):
-        services.activation_prove_with_codes(
+    with pytest.raises(NotFound):
+        activations.activation_prove_with_codes(
             actor=adeli_user, activation_id=activation.pk, email_code=email_code, sms_code=sms_code
         )
 

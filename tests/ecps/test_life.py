@@ -3,59 +3,48 @@ once, striking off revokes it; and who sees which e-CPS (others answer 404)."""
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from django.db import IntegrityError, connection, transaction
 from django.test.utils import CaptureQueriesContext
 
+from core.errors import NotFound, NotPermitted
+from ecps import activation as activations
 from ecps import errors, services
 from ecps.models import ECps, ECpsEvent
 from registry.models import Exercise, Professional
 from tests.factories import persona
 
 from .authenticator import SoftAuthenticator
-from .helpers import holder_of, rpps_doctor
+from .helpers import ecps_row, holder_of, rpps_doctor
 
 pytestmark = pytest.mark.django_db
-
-
-def _ecps(exercise: Exercise, state: str = ECps.State.ACTIVE, n: int = 0) -> ECps:
-    """An e-CPS row as the registration writes it (tests only; the platform creates them by enrolment)."""
-    ecps = ECps(
-        holder=exercise.professional,
-        exercise=exercise,
-        state=state,
-        activation_method=ECps.Method.CODES,
-        credential_id=f"cred-{exercise.pk}-{n}",
-        public_key=b"k",
-        user_handle="h",
-    )
-    ecps.save()
-    return ecps
 
 
 # --- one at a time ---------------------------------------------------------------------------------------
 
 
 def test_the_database_keeps_one_live_ecps_per_exercise(doctor):
-    _ecps(doctor)
+    ecps_row(doctor)
     with pytest.raises(IntegrityError), transaction.atomic():
-        _ecps(doctor, n=1)
+        ecps_row(doctor, n=1)
 
 
 def test_a_revoked_ecps_makes_room_for_a_new_one(doctor):
-    _ecps(doctor, state=ECps.State.REVOKED)
-    _ecps(doctor, state=ECps.State.REVOKED, n=1)
-    assert _ecps(doctor, n=2).state == ECps.State.ACTIVE
+    ecps_row(doctor, state=ECps.State.REVOKED)
+    ecps_row(doctor, state=ECps.State.REVOKED, n=1)
+    assert ecps_row(doctor, n=2).state == ECps.State.ACTIVE
 
 
 def test_activation_is_refused_while_an_ecps_is_live(doctor, doctor_user):
-    _ecps(doctor, state=ECps.State.SUSPENDED)
+    ecps_row(doctor, state=ECps.State.SUSPENDED)
     with pytest.raises(errors.ActivationRefused) as refused:
-        services.activation_start_with_codes(actor=doctor_user, exercise_id=doctor.pk)
+        activations.activation_start_with_codes(actor=doctor_user, exercise_id=doctor.pk)
     assert refused.value.code == "already_has_ecps"
 
 
-def test_two_registrations_racing_for_one_exercise_make_one_ecps(doctor, doctor_user, enrol, client, sms):
+def test_two_registrations_racing_for_one_exercise_make_oneecps_row(doctor, doctor_user, enrol, client, sms):
     from django.core import mail
     from django.test import Client
 
@@ -63,10 +52,10 @@ def test_two_registrations_racing_for_one_exercise_make_one_ecps(doctor, doctor_
 
     codes = []
     for _ in range(2):
-        activation = services.activation_start_with_codes(actor=doctor_user, exercise_id=doctor.pk)
+        activation = activations.activation_start_with_codes(actor=doctor_user, exercise_id=doctor.pk)
         email_code, sms_code = codes_from(mail.outbox, sms)
         codes.append(
-            services.activation_prove_with_codes(
+            activations.activation_prove_with_codes(
                 actor=doctor_user, activation_id=activation.pk, email_code=email_code, sms_code=sms_code
             )[1]
         )
@@ -89,7 +78,7 @@ def test_two_registrations_racing_for_one_exercise_make_one_ecps(doctor, doctor_
 def test_the_same_phone_may_hold_an_ecps_per_exercise(db):
     doctor = rpps_doctor()
     second = Exercise.objects.create(professional=doctor.professional, profession_id="21")
-    assert _ecps(doctor).exercise_id != _ecps(second).exercise_id
+    assert ecps_row(doctor).exercise_id != ecps_row(second).exercise_id
 
 
 # --- opposition ------------------------------------------------------------------------------------------
@@ -100,27 +89,28 @@ def test_opposition_revokes_at_once_and_for_good(active_ecps, doctor_user):
     assert ecps.state == ECps.State.REVOKED and ecps.revocation_reason == "lost" and ecps.revoked_at
     assert list(ecps.events.values_list("kind", flat=True)) == ["activated", "revoked"]
     assert not services.ecps_usable(ecps.pk)
-    with pytest.raises(errors.InvalidState):
+    with pytest.raises(errors.AlreadyRevoked) as again:
         services.ecps_declare_opposition(ecps=ecps, actor=doctor_user)
+    assert again.value.code == "already_revoked" and again.value.status == 409
 
 
-def test_a_stranger_cannot_declare_someone_elses_ecps(doctor):
-    ecps = _ecps(doctor)
+def test_a_stranger_cannot_declare_someone_elsesecps_row(doctor):
+    ecps = ecps_row(doctor)
     stranger = holder_of(rpps_doctor().professional)
-    with pytest.raises(errors.NotFound):
+    with pytest.raises(NotFound):
         services.ecps_declare_opposition(ecps=ecps, actor=stranger)
-    with pytest.raises(errors.NotPermitted):
+    with pytest.raises(NotPermitted):
         services.ecps_declare_opposition(ecps=ecps, actor=persona("auditor"))
     assert ECps.objects.get(pk=ecps.pk).state == ECps.State.ACTIVE
 
 
 def test_the_ordre_operator_records_a_phoned_opposition(doctor):
-    ecps = _ecps(doctor)
+    ecps = ecps_row(doctor)
     services.ecps_declare_opposition(ecps=ecps, actor=persona("authority_operator", authority="CNOM"))
     assert ECps.objects.get(pk=ecps.pk).state == ECps.State.REVOKED
 
 
-def test_the_portal_button_revokes_the_ecps(client, active_ecps, doctor_user):
+def test_the_portal_button_revokes_theecps_row(client, active_ecps, doctor_user):
     client.force_login(doctor_user)
     page = client.get("/ecps/")
     assert f'data-ecps="{active_ecps.pk}"' in page.content.decode()
@@ -134,7 +124,7 @@ def test_the_portal_button_revokes_the_ecps(client, active_ecps, doctor_user):
 
 
 def test_suspension_stops_sign_in_until_reinstated(doctor, doctor_user):
-    ecps = _ecps(doctor)
+    ecps = ecps_row(doctor)
     services.ecps_suspend(ecps=ecps, actor=doctor_user)
     assert not services.ecps_usable(ecps.pk)
     services.ecps_reinstate(ecps=ecps, actor=doctor_user)
@@ -149,8 +139,8 @@ def test_striking_off_revokes_every_live_ecps_of_inactive_holders(db):
     kept = rpps_doctor()
     closed = rpps_doctor()
     for n, exercise in enumerate([*struck, kept, closed]):
-        _ecps(exercise, n=n)
-    _ecps(struck[0], state=ECps.State.REVOKED, n=9)
+        ecps_row(exercise, n=n)
+    ecps_row(struck[0], state=ECps.State.REVOKED, n=9)
     Professional.objects.filter(pk__in=[e.professional_id for e in struck]).update(
         is_active=False, deactivation_reason="radié"
     )
@@ -170,17 +160,17 @@ def test_striking_off_revokes_every_live_ecps_of_inactive_holders(db):
 # --- the API ---------------------------------------------------------------------------------------------
 
 
-def test_the_api_lists_the_holders_own_ecps(client, doctor, doctor_user):
-    mine = _ecps(doctor)
-    _ecps(rpps_doctor())
+def test_the_api_lists_the_holders_ownecps_row(client, doctor, doctor_user):
+    mine = ecps_row(doctor)
+    ecps_row(rpps_doctor())
     client.force_login(doctor_user)
     body = client.get("/api/v1/ecps/").json()
     assert body["count"] == 1 and body["results"][0]["id"] == mine.pk
     assert body["results"][0]["state"] == "active" and body["results"][0]["profession"] == "10"
 
 
-def test_the_api_answers_404_for_someone_elses_ecps(client, doctor_user):
-    other = _ecps(rpps_doctor())
+def test_the_api_answers_404_for_someone_elsesecps_row(client, doctor_user):
+    other = ecps_row(rpps_doctor())
     client.force_login(doctor_user)
     assert client.get(f"/api/v1/ecps/{other.pk}/").status_code == 404
     response = client.post(f"/api/v1/ecps/{other.pk}/opposition/", {}, content_type="application/json")
@@ -189,7 +179,7 @@ def test_the_api_answers_404_for_someone_elses_ecps(client, doctor_user):
 
 
 def test_the_api_declares_opposition(client, doctor, doctor_user):
-    ecps = _ecps(doctor)
+    ecps = ecps_row(doctor)
     client.force_login(doctor_user)
     response = client.post(
         f"/api/v1/ecps/{ecps.pk}/opposition/", {"reason": "lost"}, content_type="application/json"
@@ -204,7 +194,7 @@ def test_the_api_declares_opposition(client, doctor, doctor_user):
 
 
 def test_operators_see_the_ecps_of_their_professions_only(client, doctor, adeli_exercise):
-    doctor_ecps, adeli_ecps = _ecps(doctor), _ecps(adeli_exercise)
+    doctor_ecps, adeli_ecps = ecps_row(doctor), ecps_row(adeli_exercise)
     client.force_login(persona("authority_operator", authority="CNOM"))
     assert [r["id"] for r in client.get("/api/v1/ecps/").json()["results"]] == [doctor_ecps.pk]
     client.force_login(persona("ans_operator"))
@@ -242,7 +232,7 @@ def test_the_sign_in_audit_is_scoped(client, active_ecps, authenticator, doctor_
 
 
 def test_the_holder_suspends_and_reinstates_through_the_api_and_the_portal(client, doctor, doctor_user):
-    ecps = _ecps(doctor)
+    ecps = ecps_row(doctor)
     client.force_login(doctor_user)
     suspended = client.post(f"/api/v1/ecps/{ecps.pk}/suspension/")
     assert suspended.status_code == 200 and suspended.json()["state"] == "suspended"
@@ -253,3 +243,29 @@ def test_the_holder_suspends_and_reinstates_through_the_api_and_the_portal(clien
     client.post(f"/ecps/{ecps.pk}/suspension/", {"action": "reinstate"})
     assert ECps.objects.get(pk=ecps.pk).state == ECps.State.ACTIVE
     assert list(ecps.events.values_list("kind", flat=True)) == ["suspended", "active", "suspended", "active"]
+
+
+def test_a_refused_change_is_told_on_the_page_the_holder_came_from(client, doctor, doctor_user):
+    ecps = ecps_row(doctor, state=ECps.State.REVOKED)
+    client.force_login(doctor_user)
+    form = {"action": "reinstate", "next": "/ecps/"}  # as the holder page's form posts it
+    response = client.post(f"/ecps/{ecps.pk}/suspension/", form, follow=True)
+    assert response.redirect_chain == [("/ecps/", 303)]
+    told = re.findall(r'class="message message-error">([^<]*)', response.content.decode())
+    assert len(told) == 1 and "reinstate" in told[0]  # the transition refused, in the page's language
+    assert ECps.objects.get(pk=ecps.pk).state == ECps.State.REVOKED
+
+
+def test_the_portal_pages_answer_404_for_someone_elses_ecps(client, doctor_user):
+    other = ecps_row(rpps_doctor())
+    client.force_login(doctor_user)
+    assert client.get(f"/ecps/{other.pk}/opposition/").status_code == 404
+    assert client.post(f"/ecps/{other.pk}/suspension/").status_code == 404
+    assert ECps.objects.get(pk=other.pk).state == ECps.State.ACTIVE
+
+
+def test_the_passkey_ceremony_answers_its_errors_in_json(client):
+    response = client.post("/ecps/enrol/options/", "[1]", content_type="application/json")
+    assert response.status_code == 400 and response.json()["code"] == "invalid"
+    response = client.post("/ecps/signin/verify/", {"credential": "x"}, content_type="application/json")
+    assert response.status_code == 400 and "credential" in response.json()["fields"]

@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 from jwcrypto import jwk, jwt
 
-from ecps import services
+from ecps import relying_parties, services
 from ecps.models import ECps, SignInEvent
 from registry.models import Professional
 
@@ -36,7 +36,7 @@ class RelyingParty:
 
 @pytest.fixture
 def rp(ans) -> RelyingParty:
-    application, secret = services.relying_party_register(
+    application, secret = relying_parties.relying_party_register(
         actor=ans, name="Messagerie sécurisée", redirect_uris=[REDIRECT]
     )
     return RelyingParty(application.client_id, secret)

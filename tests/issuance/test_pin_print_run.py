@@ -13,12 +13,13 @@ from django.core.management import CommandError, call_command
 from django.db import connection, transaction
 from freezegun import freeze_time
 
-from cards import mailers, printing
+from cards import mailers
 from cards.models import Card, CardEvent, Mailer
 from cards.services import pin_mailer_open
+from lifecycle import printing
 from lifecycle.models import Shipment, ShippingBatch
 from lifecycle.printing import pin_mailers_print
-from lifecycle.services import ShipmentLine, pin_mailers_release, shipping_batch_create
+from lifecycle.shipping import ShipmentLine, pin_mailers_release, shipping_batch_create
 from orders.models import Order
 from registry.models import Account
 from tests.factories import ActivityFactory, CardFactory, OrderFactory, TariffFactory, persona
@@ -144,8 +145,8 @@ def test_nothing_is_printed_before_its_release_day(tmp_path):
 def test_the_whole_way_from_shipping_through_release_to_print(tmp_path):
     TariffFactory()
     activity = ActivityFactory()
-    order = OrderFactory(exercise=activity.exercise, state=Order.State.PRODUCED)
-    card = CardFactory(exercise=activity.exercise, order_id=order.pk, state=Card.State.PERSONALIZED)
+    card = CardFactory(exercise=activity.exercise, state=Card.State.PERSONALIZED)
+    OrderFactory(exercise=activity.exercise, state=Order.State.PRODUCED, produced_card=card)
     mailer = sealed_pin_mailer(card, pin="1357")
     ans = persona(Account.Role.ANS_OPERATOR)
     with freeze_time("2026-03-02 10:00"):
@@ -259,8 +260,8 @@ def test_a_bad_day_is_answered_clearly(tmp_path, bad):
 
 def test_the_print_run_is_a_daily_beat_task(db, settings, tmp_path):
     from config.celery import app
-    from stations.tasks import print_pin_mailers
+    from lifecycle.tasks import print_pin_mailers
 
     settings.MEDIA_ROOT = tmp_path
-    assert app.conf.beat_schedule["issuance-print-pin-mailers"]["task"] == "issuance.print_pin_mailers"
+    assert app.conf.beat_schedule["lifecycle-print-pin-mailers"]["task"] == "lifecycle.print_pin_mailers"
     assert print_pin_mailers.apply().get() == 0

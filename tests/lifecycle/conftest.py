@@ -86,12 +86,19 @@ def pem_files(tmp_path, hierarchy):
     return chain, issuer
 
 
+def card_of_an_order(**fields) -> Card:
+    """A card of a médecin's exercise (RPPS, reviewed by CNOM) made for a first order: the order is done
+    with at ``produced``, whatever happens to the card next."""
+    activity = ActivityFactory()
+    card = CardFactory(exercise=activity.exercise, **fields)
+    OrderFactory(exercise=activity.exercise, state=Order.State.PRODUCED, produced_card=card)
+    return card
+
+
 @pytest.fixture
 def card(db, tariff):
-    """An active CPS of a médecin (RPPS, reviewed by CNOM) with an address, made for a delivered order."""
-    activity = ActivityFactory()
-    order = OrderFactory(exercise=activity.exercise, state=Order.State.DELIVERED)
-    return CardFactory(exercise=activity.exercise, order_id=order.pk)
+    """An active CPS of a médecin with an address, made for an order."""
+    return card_of_an_order()
 
 
 @pytest.fixture

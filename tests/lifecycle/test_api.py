@@ -9,8 +9,9 @@ from lifecycle.models import Opposition, RenewalReminder
 from lifecycle.renewal import renewal_link_token
 from orders.models import Order
 from registry.models import Account
-from tests.factories import ActivityFactory, CardFactory, OrderFactory, persona
+from tests.factories import ActivityFactory, CardFactory, persona
 
+from .conftest import card_of_an_order
 from .test_renewal import EXPIRY, before, run_on
 
 pytestmark = pytest.mark.django_db
@@ -125,9 +126,7 @@ def test_role_and_channel_rules_are_403(card, cnom, hierarchy):
 
 @pytest.fixture
 def shipped(tariff):
-    activity = ActivityFactory()
-    order = OrderFactory(exercise=activity.exercise, state=Order.State.SHIPPED)
-    return CardFactory(exercise=activity.exercise, order_id=order.pk, state=Card.State.SHIPPED)
+    return card_of_an_order(state=Card.State.SHIPPED)
 
 
 def test_the_holder_confirms_receipt(shipped, holder_of):
@@ -204,9 +203,7 @@ def test_bad_and_expired_links(link, settings):
 
 
 def test_ans_records_and_lists_batches(tariff, ans):
-    activity = ActivityFactory()
-    order = OrderFactory(exercise=activity.exercise, state=Order.State.PRODUCED)
-    card = CardFactory(exercise=activity.exercise, order_id=order.pk, state=Card.State.PERSONALIZED)
+    card = card_of_an_order(state=Card.State.PERSONALIZED)
     client = client_for(ans)
     payload = {
         "carrier": "La Poste",

@@ -7,7 +7,7 @@ from django.db import connection
 
 from lifecycle import errors
 from lifecycle.models import Opposition
-from lifecycle.services import card_declare_opposition
+from lifecycle.opposition import card_declare_opposition
 from orders.models import Order
 
 pytestmark = pytest.mark.django_db(transaction=True)

@@ -6,24 +6,21 @@ import datetime as dt
 import pytest
 from freezegun import freeze_time
 
+from cards.errors import CardNotFound, InvalidCardState
 from cards.models import Card, CardEvent
+from core.errors import InvalidInput, NotPermitted
 from lifecycle import errors
+from lifecycle.activation import card_activate, card_activate_with_pin
 from lifecycle.models import Shipment
-from lifecycle.services import (
-    ShipmentLine,
-    card_activate,
-    card_activate_with_pin,
-    card_pin_checked,
-    cards_expire,
-    cards_revoke_for_inactive_holders,
-    pin_mailers_release,
-    shipping_batch_create,
-)
+from lifecycle.shipping import ShipmentLine, pin_mailers_release, shipping_batch_create
+from lifecycle.withdrawal import cards_expire, cards_revoke_for_inactive_holders
 from notifications.models import Notification
 from orders.models import Order
 from pki.models import Certificate
 from registry.models import Account, Professional
 from tests.factories import ActivityFactory, CardFactory, OrderFactory, persona
+
+from .conftest import card_of_an_order
 
 pytestmark = pytest.mark.django_db
 
@@ -33,9 +30,7 @@ SHIP_DAY = dt.date(2026, 3, 2)
 @pytest.fixture
 def produced(tariff):
     """A card fresh from the station, its order `produced`."""
-    activity = ActivityFactory()
-    order = OrderFactory(exercise=activity.exercise, state=Order.State.PRODUCED)
-    return CardFactory(exercise=activity.exercise, order_id=order.pk, state=Card.State.PERSONALIZED)
+    return card_of_an_order(state=Card.State.PERSONALIZED)
 
 
 def ship(card, ans, reference="B-2026-001", tracking="6A00000001"):
@@ -53,11 +48,20 @@ def events(card) -> list[str]:
     )
 
 
-def test_shipping_ships_the_card_and_its_order_and_tells_the_holder(produced, ans):
+def test_shipping_ships_the_card_and_tells_the_holder_and_the_order_stays_produced(produced, ans):
     batch = ship(produced, ans)
     produced.refresh_from_db()
     assert produced.state == Card.State.SHIPPED
-    assert Order.objects.get(pk=produced.order_id).state == Order.State.SHIPPED
+    # The order ended at `produced`: the card's state is what shows it is on its way.
+    assert Order.objects.get(produced_card=produced).state == Order.State.PRODUCED
+    event = CardEvent.objects.get(card=produced, kind="shipped")
+    assert event.detail == {
+        "from": "personalized",
+        "actor_id": ans.pk,
+        "actor_role": "ans_operator",
+        "batch": "B-2026-001",
+        "tracking": "6A00000001",
+    }
     shipment = Shipment.objects.get(card=produced)
     assert (shipment.batch, shipment.tracking_reference) == (batch, "6A00000001")
     assert shipment.pin_release_on == SHIP_DAY + dt.timedelta(days=1)
@@ -77,17 +81,19 @@ def test_the_pin_mailer_goes_the_day_after_and_only_once(produced, ans):
 
 
 def test_only_ans_ships_and_a_card_ships_once(produced, ans, cnom):
-    with pytest.raises(errors.NotPermitted):
+    with pytest.raises(NotPermitted):
         ship(produced, cnom)
+    with pytest.raises(NotPermitted):  # refused before the batch is even read
+        shipping_batch_create(actor=cnom, carrier="", reference="", lines=[])
     ship(produced, ans)
-    with pytest.raises(errors.InvalidCardState):
+    with pytest.raises(InvalidCardState):
         ship(produced, ans, reference="B-2026-002")
     assert Shipment.objects.count() == 1
 
 
 def test_a_bad_batch_changes_nothing(produced, ans):
     other = CardFactory(state=Card.State.ACTIVE)
-    with pytest.raises(errors.InvalidCardState), freeze_time(SHIP_DAY):
+    with pytest.raises(InvalidCardState), freeze_time(SHIP_DAY):
         shipping_batch_create(
             actor=ans,
             carrier="La Poste",
@@ -101,30 +107,39 @@ def test_a_bad_batch_changes_nothing(produced, ans):
         [ShipmentLine(produced.pk, "")],
         [ShipmentLine(produced.pk, "a"), ShipmentLine(produced.pk, "b")],
     ):
-        with pytest.raises(errors.InvalidInput):
+        with pytest.raises(InvalidInput):
             shipping_batch_create(actor=ans, carrier="La Poste", reference="B-Y", lines=lines)
-    with pytest.raises(errors.CardNotFound):
+    with pytest.raises(CardNotFound):
         shipping_batch_create(
             actor=ans, carrier="La Poste", reference="B-Z", lines=[ShipmentLine(10**9, "x")]
         )
 
 
-def test_the_holder_activates_the_card_and_the_order_is_delivered(produced, ans):
+def test_the_holder_activates_the_card_and_the_order_stays_produced(produced, ans):
     ship(produced, ans)
     holder = persona(Account.Role.HOLDER, professional=produced.professional)
     card = card_activate(card=produced, actor=holder)
     assert card.state == Card.State.ACTIVE
-    assert Order.objects.get(pk=produced.order_id).state == Order.State.DELIVERED
-    assert CardEvent.objects.get(card=card, kind="active").detail["method"] == "confirmation"
-    with pytest.raises(errors.InvalidCardState):
+    assert Order.objects.get(produced_card=produced).state == Order.State.PRODUCED
+    event = CardEvent.objects.get(card=card, kind="active")
+    assert (event.detail["method"], event.detail["actor_id"]) == ("confirmation", holder.pk)
+    with pytest.raises(InvalidCardState):
         card_activate(card=produced, actor=holder)
+
+
+def test_the_holder_cannot_activate_a_card_never_shipped(produced):
+    holder = persona(Account.Role.HOLDER, professional=produced.professional)
+    with pytest.raises(InvalidCardState):
+        card_activate(card=produced, actor=holder)
+    assert Card.objects.get(pk=produced.pk).state == Card.State.PERSONALIZED
+    assert not CardEvent.objects.filter(card=produced).exists()
 
 
 def test_nobody_else_activates_it(produced, ans, cnom):
     ship(produced, ans)
-    with pytest.raises(errors.CardNotFound):
+    with pytest.raises(CardNotFound):
         card_activate(card=produced, actor=persona(Account.Role.HOLDER))
-    with pytest.raises(errors.NotPermitted):
+    with pytest.raises(NotPermitted):
         card_activate(card=produced, actor=cnom)
     assert Card.objects.get(pk=produced.pk).state == Card.State.SHIPPED
 
@@ -133,8 +148,14 @@ def test_activating_the_renewed_card_revokes_the_old_one(tariff, certify, ans):
     activity = ActivityFactory()
     old = CardFactory(exercise=activity.exercise)
     certificates = certify(old)
-    order = OrderFactory(exercise=activity.exercise, kind="renewal", replaces=old, state=Order.State.PRODUCED)
-    new = CardFactory(exercise=activity.exercise, order_id=order.pk, state=Card.State.PERSONALIZED)
+    new = CardFactory(exercise=activity.exercise, state=Card.State.PERSONALIZED)
+    OrderFactory(
+        exercise=activity.exercise,
+        kind="renewal",
+        replaces=old,
+        state=Order.State.PRODUCED,
+        produced_card=new,
+    )
     ship(new, ans)
     card_activate(card=new, actor=persona(Account.Role.HOLDER, professional=new.professional))
     old.refresh_from_db()
@@ -183,15 +204,9 @@ def test_three_wrong_pins_block_the_card(produced, ans, monkeypatch):
             card_activate_with_pin(card=produced, actor=holder, pin="0000")
     with pytest.raises(errors.PinBlocked):
         card_activate_with_pin(card=produced, actor=holder, pin="1234")
-    with pytest.raises(errors.InvalidInput):
+    with pytest.raises(InvalidInput):
         card_activate_with_pin(card=produced, actor=holder, pin="12a4")
     assert Card.objects.get(pk=produced.pk).state == Card.State.SHIPPED
-
-
-def test_the_pin_hook_activates_a_shipped_card_once(produced, ans):
-    ship(produced, ans)
-    assert card_pin_checked(card=produced).state == Card.State.ACTIVE
-    assert card_pin_checked(card=produced) is None
 
 
 # --- expiry ----------------------------------------------------------------------------------------------
@@ -219,6 +234,7 @@ def test_cards_past_their_date_expire_and_their_holders_are_told(tariff, certify
         pk__in=[c.pk for c in certificates], revoked_at__isnull=False
     ).exists()
     assert Notification.objects.filter(event="card_expired", channel="in_app").count() == 2
+    assert CardEvent.objects.get(card=past, kind="expired").detail["actor_role"] == "system"
 
 
 # --- striking off ----------------------------------------------------------------------------------------

@@ -6,23 +6,25 @@ import pytest
 from django.utils import translation
 from freezegun import freeze_time
 
+from cards.errors import CardNotFound, InvalidCardState
 from cards.models import Card, CardEvent
+from core.errors import InvalidInput, NotPermitted
 from lifecycle import errors
 from lifecycle.models import Opposition
-from lifecycle.services import ShipmentLine, card_declare_opposition, shipping_batch_create
+from lifecycle.opposition import card_declare_opposition
+from lifecycle.shipping import ShipmentLine, shipping_batch_create
 from notifications.models import Notification
 from orders.models import Order
 from pki.models import Certificate
 from registry.models import Account
 from tests.factories import (
-    ActivityFactory,
     CardFactory,
     OrderFactory,
     StructureMemberFactory,
     persona,
 )
 
-from .conftest import days
+from .conftest import card_of_an_order, days
 
 pytestmark = pytest.mark.django_db
 
@@ -56,6 +58,10 @@ def test_a_declaration_blocks_the_card_revokes_and_orders_a_replacement(
     assert CardEvent.objects.filter(card=card, kind=state, detail__reason=reason).count() == 1
     events = set(Notification.objects.filter(recipient=card.professional).values_list("event", flat=True))
     assert events == {"opposition_confirmed", "replacement_ordered"}
+    # The replacement is told once, by the order's submission (its own key), with what it costs.
+    ordered = Notification.objects.get(event="replacement_ordered", channel="in_app")
+    assert ordered.dedup_key == f"replacement_ordered:{order.pk}"
+    assert ordered.context["free"] is (fee is None)
     # A formal notice: the confirmation also goes by post, on top of e-mail and in-app.
     channels = Notification.objects.filter(event="opposition_confirmed").values_list("channel", flat=True)
     assert set(channels) == {"email", "in_app", "letter"}
@@ -89,7 +95,7 @@ def test_a_revoked_damaged_card_cannot_be_declared_again_either(card, holder_of,
 
 def test_an_expired_card_cannot_be_declared(card, holder_of, hierarchy):
     Card.objects.filter(pk=card.pk).update(state=Card.State.EXPIRED)
-    with pytest.raises(errors.InvalidCardState):
+    with pytest.raises(InvalidCardState):
         card_declare_opposition(card=card, reason="lost", actor=holder_of(card), channel="online")
 
 
@@ -102,9 +108,9 @@ def test_an_operator_declares_by_phone_or_form_501_for_the_ordres_holders(card, 
 
 
 def test_an_operator_does_not_declare_online_and_a_holder_not_by_phone(card, cnom, holder_of, hierarchy):
-    with pytest.raises(errors.NotPermitted):
+    with pytest.raises(NotPermitted):
         card_declare_opposition(card=card, reason="lost", actor=cnom, channel="online")
-    with pytest.raises(errors.NotPermitted):
+    with pytest.raises(NotPermitted):
         card_declare_opposition(card=card, reason="lost", actor=holder_of(card), channel="phone")
     assert Card.objects.get(pk=card.pk).state == Card.State.ACTIVE
 
@@ -113,10 +119,10 @@ def test_strangers_do_not_see_the_card(card, hierarchy):
     stranger = persona(Account.Role.HOLDER)
     other_ordre = persona(Account.Role.AUTHORITY_OPERATOR, authority="CNOSF")
     auditor = persona(Account.Role.AUDITOR)
-    for actor, error in [(stranger, errors.CardNotFound), (other_ordre, errors.CardNotFound)]:
-        with pytest.raises(error):
+    for actor in (stranger, other_ordre):
+        with pytest.raises(CardNotFound):
             card_declare_opposition(card=card, reason="lost", actor=actor, channel="phone")
-    with pytest.raises(errors.NotPermitted):
+    with pytest.raises(NotPermitted):
         card_declare_opposition(card=card, reason="lost", actor=auditor, channel="phone")
     assert not Opposition.objects.exists()
 
@@ -133,9 +139,9 @@ def test_a_structure_manager_declares_a_staff_card(tariff, hierarchy):
 
 
 def test_unknown_reason_or_channel_is_invalid_input(card, holder_of):
-    with pytest.raises(errors.InvalidInput):
+    with pytest.raises(InvalidInput):
         card_declare_opposition(card=card, reason="forgotten", actor=holder_of(card), channel="online")
-    with pytest.raises(errors.InvalidInput):
+    with pytest.raises(InvalidInput):
         card_declare_opposition(card=card, reason="lost", actor=holder_of(card), channel="pigeon")
 
 
@@ -155,9 +161,7 @@ def test_the_card_stays_blocked_when_the_replacement_is_refused(card, holder_of,
 
 @pytest.fixture
 def shipped_card(tariff, ans):
-    activity = ActivityFactory()
-    order = OrderFactory(exercise=activity.exercise, state=Order.State.PRODUCED)
-    card = CardFactory(exercise=activity.exercise, order_id=order.pk, state=Card.State.PERSONALIZED)
+    card = card_of_an_order(state=Card.State.PERSONALIZED)
     shipping_batch_create(
         actor=ans, carrier="La Poste", reference="B-1", lines=[ShipmentLine(card.pk, "6A1")]
     )
@@ -189,7 +193,7 @@ def test_a_card_never_received_is_replaced_free(shipped_card, holder_of, setting
 
 
 def test_an_activated_card_cannot_be_not_received(card, holder_of, hierarchy):
-    with pytest.raises(errors.InvalidCardState):
+    with pytest.raises(InvalidCardState):
         card_declare_opposition(card=card, reason="not_received", actor=holder_of(card), channel="online")
 
 

@@ -8,7 +8,7 @@ import urllib.request
 import pytest
 from cryptography import x509
 
-from lifecycle.services import card_declare_opposition
+from lifecycle.opposition import card_declare_opposition
 from pki.models import Certificate
 
 pytestmark = pytest.mark.django_db(transaction=True)

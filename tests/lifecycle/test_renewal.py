@@ -7,6 +7,7 @@ from django.core import signing
 from freezegun import freeze_time
 
 from cards.models import Card
+from core.errors import InvalidInput, NotPermitted
 from lifecycle import errors
 from lifecycle.models import AutoRenewalPolicy, RenewalReminder
 from lifecycle.renewal import (
@@ -165,9 +166,9 @@ def test_auto_renewal_is_per_profession_and_can_be_turned_off(tariff):
 
 
 def test_only_an_ordres_operator_sets_auto_renewal_for_its_own_professions(db):
-    with pytest.raises(errors.NotPermitted):
+    with pytest.raises(NotPermitted):
         auto_renewal_set(actor=persona(Account.Role.ANS_OPERATOR), profession_code="10", enabled=True)
-    with pytest.raises(errors.InvalidInput):
+    with pytest.raises(InvalidInput):
         auto_renewal_set(
             actor=persona(Account.Role.AUTHORITY_OPERATOR, authority="CNOM"),
             profession_code="60",

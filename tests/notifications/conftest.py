@@ -1,4 +1,5 @@
 import itertools
+import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 
@@ -85,13 +86,16 @@ SAMPLE_CONTEXT = {
 
 @contextmanager
 def broker(url: str) -> Iterator[None]:
-    """Point this process's Celery producer at another broker (the app caches its connection pools)."""
+    """Point this process's Celery producer at another broker (the app caches its connection pools; the
+    CELERY_BROKER_URL environment variable, when set, wins over the app's setting)."""
     from config.celery import app
 
-    original = app.conf.broker_url
+    original, original_env = app.conf.broker_url, os.environ.get("CELERY_BROKER_URL")
 
     def reset(to: str) -> None:
         app.conf.broker_url = to
+        if original_env is not None:
+            os.environ["CELERY_BROKER_URL"] = to
         app._pool = None
         app.amqp._producer_pool = None
         BrokerCircuit.down_until = 0.0

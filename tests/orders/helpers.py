@@ -6,7 +6,7 @@ from decimal import Decimal
 from typing import Any
 
 from cards.models import Card
-from orders import services
+from orders import payment_services, services
 from orders.models import Order
 from registry.models import Account, CardType, StructureMember
 from tests.factories import (
@@ -84,7 +84,7 @@ def order_and_actor(role: str, state: str) -> tuple[Order, Any]:
 def fire(name: str, order: Order, actor: Any) -> Any:
     """Fire transition ``name`` through its service, with valid arguments."""
     if name == "record_payment":
-        return services.payment_record(
+        return payment_services.payment_record(
             order=order, actor=actor, amount=FEE, method="transfer", reference="V1"
         )
     if name == "mark_produced":
@@ -107,7 +107,5 @@ def fire(name: str, order: Order, actor: Any) -> Any:
         "queue": services.order_queue,
         "start_production": services.order_start_production,
         "requeue": services.order_requeue,
-        "ship": services.order_mark_shipped,
-        "deliver": services.order_mark_delivered,
     }[name]
     return service(order=order, actor=actor)

@@ -4,10 +4,12 @@ import datetime
 
 import pytest
 from django.utils import timezone
+from django_fsm import ConcurrentTransition
 from rest_framework.test import APIClient
 
 from cards.models import Card
-from orders.models import Order, OrderEvent
+from core.transitions import allowed
+from orders.models import Order, OrderEvent, Payment
 from tests.factories import CardFactory, ExerciseFactory, ProfessionalFactory, persona
 
 from .helpers import doctor_order
@@ -192,7 +194,7 @@ def test_overdue_orders_are_listed_for_operators(cnom):
     old = doctor_order("submitted")
     Order.objects.filter(pk=old.pk).update(state_changed_at=timezone.now() - datetime.timedelta(days=40))
     fresh = doctor_order("submitted")
-    done = doctor_order("delivered")
+    done = doctor_order("produced")
     Order.objects.filter(pk=done.pk).update(state_changed_at=timezone.now() - datetime.timedelta(days=40))
     api = client_for(cnom)
     assert [o["id"] for o in api.get("/api/v1/orders/", {"overdue": "true"}).json()["results"]] == [old.pk]
@@ -243,8 +245,6 @@ def test_unknown_order_ids_are_not_found_on_every_endpoint(cnom, pk):
         "mark_produced",
         "mark_failed",
         "requeue",
-        "ship",
-        "deliver",
     ]:
         assert_error(api.post(f"/api/v1/orders/{pk}/{name}/", {}, format="json"), 404, "not_found")
 
@@ -369,3 +369,92 @@ def test_the_schema_generates(cnom):
     assert response.status_code == 200
     paths = response.json()["paths"]
     assert "/api/v1/orders/{pk}/approve/" in paths or "/api/v1/orders/{id}/approve/" in paths
+
+
+# --- the rules' one home, answered by the API -------------------------------------------------------------
+
+
+def test_an_operator_may_not_record_an_online_payment(cnom):
+    order = doctor_order("awaiting_payment")
+    url = f"/api/v1/orders/{order.pk}/record_payment/"
+    payload = {"amount": "36.00", "method": "card_online", "reference": "chk_1"}
+    body = assert_error(client_for(cnom).post(url, payload, format="json"), 400, "invalid")
+    assert "method" in body["fields"]
+    order.refresh_from_db()
+    assert order.state == "awaiting_payment" and not Payment.objects.exists()
+
+
+def test_a_rejection_reason_too_short_is_refused(cnom):
+    order = doctor_order("submitted")
+    url = f"/api/v1/orders/{order.pk}/reject/"
+    body = assert_error(client_for(cnom).post(url, {"reason": " non "}, format="json"), 400, "invalid")
+    assert "reason" in body["fields"]
+    assert Order.objects.get(pk=order.pk).state == "submitted"
+
+
+def test_an_order_is_placed_in_one_call(holder, doctor):
+    payload = {
+        "professional": doctor.professional_id,
+        "exercise": doctor.pk,
+        "card_type": "CPS",
+        "kind": "first",
+        "submit": True,
+    }
+    response = client_for(holder).post("/api/v1/orders/", payload, format="json")
+    assert response.status_code == 201, response.content
+    body = response.json()
+    assert body["state"] == "submitted"
+    assert [e["transition"] for e in body["events"]] == ["create", "submit"]
+
+
+def test_an_order_refused_at_placing_answers_422_and_leaves_no_draft(holder, doctor):
+    CardFactory(exercise=doctor)  # a live card already: no first order
+    payload = {
+        "professional": doctor.professional_id,
+        "exercise": doctor.pk,
+        "card_type": "CPS",
+        "kind": "first",
+        "submit": True,
+    }
+    response = client_for(holder).post("/api/v1/orders/", payload, format="json")
+    body = assert_error(response, 422, "not_eligible")
+    assert [r["code"] for r in body["reasons"]] == ["live_card_exists"]
+    assert not Order.objects.exists()
+
+
+def test_your_transitions_are_what_you_may_fire(cnom, holder):
+    order = doctor_order("awaiting_payment")
+    mine = client_for(cnom).get(f"/api/v1/orders/{order.pk}/").json()
+    assert mine["allowed_transitions"] == allowed(order) == ["cancel", "record_payment"]
+    assert mine["your_transitions"] == allowed(order, cnom) == ["cancel", "record_payment"]
+    auditor = persona("auditor")
+    assert client_for(auditor).get(f"/api/v1/orders/{order.pk}/").json()["your_transitions"] == []
+
+
+def test_a_concurrent_change_answers_409_with_the_current_state(cnom, monkeypatch):
+    order = doctor_order("submitted", kind="first", replacement_reason="", replaces=None)
+
+    def lost_the_race(self, *args, **kwargs):
+        raise ConcurrentTransition("changed meanwhile")
+
+    monkeypatch.setattr(Order, "save", lost_the_race)
+    body = assert_error(client_for(cnom).post(f"/api/v1/orders/{order.pk}/approve/"), 409, "conflict")
+    assert (body["state"], body["allowed_transitions"]) == ("submitted", ["approve", "cancel", "reject"])
+
+
+def test_a_rerouted_order_answers_409_with_its_state(cnom):
+    person = ProfessionalFactory(rpps=None, adeli="016041030", national_id="0016041030", id_type="0")
+    order = doctor_order(
+        "submitted",
+        exercise=ExerciseFactory(professional=person),
+        professional=person,
+        kind="first",
+        replacement_reason="",
+        replaces=None,
+    )
+    assert order.authority.code == "ANS"
+    person.rpps = "10107518424"
+    person.save()
+    ans = persona("ans_operator")
+    body = assert_error(client_for(ans).post(f"/api/v1/orders/{order.pk}/approve/"), 409, "rerouted")
+    assert (body["state"], body["allowed_transitions"]) == ("submitted", ["approve", "cancel", "reject"])

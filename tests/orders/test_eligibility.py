@@ -8,6 +8,7 @@ from django.utils import timezone
 from cards.models import Card
 from orders import services
 from orders.errors import NotEligible
+from orders.models import Order
 from registry.models import StructureMember
 from tests.factories import (
     CardFactory,
@@ -142,7 +143,7 @@ def test_replacement_only_for_the_holders_own_card_of_the_same_exercise():
     order.replaces = CardFactory(exercise=other_exercise, state=Card.State.OPPOSED)
     order.save()
     assert reasons_at_submission(order) == {"replaced_card_mismatch"}
-    order.replaces = CardFactory(exercise=order.exercise, state=Card.State.SPOILED)
+    order.replaces = CardFactory(exercise=order.exercise, state=Card.State.EXPIRED)
     order.save()
     assert reasons_at_submission(order) == {"replaced_card_not_replaceable"}
 
@@ -185,22 +186,16 @@ def test_the_authority_follows_the_adeli_to_rpps_switch(cnom):
     assert services.order_approve(order=order, actor=cnom).state == "queued"
 
 
-def shipped_order_with_card(exercise, link="produced_card"):
-    """An order `shipped` with its card in transit, linked as production links them."""
-    card = CardFactory(exercise=exercise, state=Card.State.SHIPPED)
-    order = first("shipped", exercise=exercise, professional=exercise.professional)
-    if link == "produced_card":
-        order.produced_card = card
-        order.save()
-    else:
-        Card.objects.filter(pk=card.pk).update(order_id=order.pk)
+def produced_order_with_card(exercise, card_state=Card.State.SHIPPED):
+    """An order ``produced`` (final: the card took over) with its card, in transit by default."""
+    card = CardFactory(exercise=exercise, state=card_state)
+    order = first("produced", exercise=exercise, professional=exercise.professional, produced_card=card)
     return order, card
 
 
-@pytest.mark.parametrize("link", ["produced_card", "card.order_id"])
-def test_a_card_never_received_is_replaced_despite_its_own_shipped_order(link):
+def test_a_card_never_received_is_replaced_despite_its_own_order():
     exercise = ExerciseFactory()
-    _order, card = shipped_order_with_card(exercise, link)
+    _order, card = produced_order_with_card(exercise)
     Card.objects.filter(pk=card.pk).update(state=Card.State.OPPOSED)
     replacement = doctor_order("draft", exercise=exercise, replaces=card, replacement_reason="not_received")
     assert services.order_submit(order=replacement, actor=persona("system")).state == "submitted"
@@ -208,7 +203,7 @@ def test_a_card_never_received_is_replaced_despite_its_own_shipped_order(link):
 
 def test_a_card_in_transit_still_blocks_another_order_for_its_exercise():
     exercise = ExerciseFactory()
-    _order, in_transit = shipped_order_with_card(exercise)
+    _order, in_transit = produced_order_with_card(exercise)
     old = CardFactory(exercise=exercise, state=Card.State.OPPOSED)
     replacement = doctor_order("draft", exercise=exercise, replaces=old)
     assert reasons_at_submission(replacement) == {"open_order_exists"}
@@ -218,7 +213,33 @@ def test_a_card_in_transit_still_blocks_another_order_for_its_exercise():
 
 def test_the_renewal_of_a_card_in_transit_is_not_blocked_by_the_order_that_made_it(settings):
     exercise = ExerciseFactory()
-    _order, card = shipped_order_with_card(exercise, "card.order_id")
+    _order, card = produced_order_with_card(exercise)
     Card.objects.filter(pk=card.pk).update(valid_until=timezone.localdate() + datetime.timedelta(days=30))
     renewal = doctor_order("draft", exercise=exercise, kind="renewal", replacement_reason="", replaces=card)
     assert services.order_submit(order=renewal, actor=persona("system")).state == "submitted"
+
+
+@pytest.mark.parametrize("card_state", [Card.State.PERSONALIZED, Card.State.SHIPPED])
+def test_a_produced_order_whose_card_is_on_its_way_is_under_way(card_state):
+    exercise = ExerciseFactory()
+    produced_order_with_card(exercise, card_state)
+    old = CardFactory(exercise=exercise, state=Card.State.OPPOSED)
+    replacement = doctor_order("draft", exercise=exercise, replaces=old)
+    assert reasons_at_submission(replacement) == {"open_order_exists"}
+
+
+def test_a_produced_order_whose_card_arrived_owes_nothing():
+    exercise = ExerciseFactory()
+    produced_order_with_card(exercise, Card.State.ACTIVE)
+    old = CardFactory(exercise=exercise, state=Card.State.OPPOSED)
+    replacement = doctor_order("draft", exercise=exercise, replaces=old)
+    assert services.order_submit(order=replacement, actor=persona("system")).state == "submitted"
+
+
+@pytest.mark.parametrize("state", ["draft", "rejected", "cancelled"])
+def test_a_draft_a_rejected_or_a_cancelled_order_is_not_under_way(state):
+    exercise = ExerciseFactory()
+    first(state, exercise=exercise, professional=exercise.professional)
+    assert state not in Order.OPEN_STATES
+    another = first(exercise=exercise, professional=exercise.professional)
+    assert services.order_submit(order=another, actor=persona("system")).state == "submitted"

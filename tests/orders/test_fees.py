@@ -6,7 +6,7 @@ from decimal import Decimal
 import pytest
 from freezegun import freeze_time
 
-from orders import services
+from orders import payment_services, services
 from orders.errors import InvalidTransition, NotPermitted, PaymentRefused
 from orders.invoices import invoice_pdf
 from orders.models import Order, Payment, Tariff
@@ -54,7 +54,7 @@ def test_only_lost_stolen_or_damaged_replacements_are_paid(reason, fee, cnom):
 
 def test_the_invoice_is_a_pdf_with_the_amount(cnom):
     order = doctor_order("awaiting_payment")
-    payment = services.payment_record(
+    payment = payment_services.payment_record(
         order=order, actor=cnom, amount=Decimal("36"), method="transfer", reference="VIR 1"
     )
     pdf = invoice_pdf(payment)
@@ -65,13 +65,17 @@ def test_the_invoice_is_a_pdf_with_the_amount(cnom):
 def test_a_holder_may_not_record_a_payment():
     order = doctor_order("awaiting_payment")
     with pytest.raises(NotPermitted):
-        services.payment_record(
+        payment_services.payment_record(
             order=order,
             actor=persona("holder", professional=order.professional),
             amount=Decimal("36"),
             method="transfer",
             reference="x",
         )
+
+
+def confirm(order, reference, provider):
+    return payment_services.payment_confirm_online(order=order, reference=reference, provider=provider)
 
 
 class FakeProvider:
@@ -92,14 +96,14 @@ def test_online_payment_through_a_provider():
     order = doctor_order("awaiting_payment")
     holder = persona("holder", professional=order.professional)
     provider = FakeProvider()
-    checkout = services.payment_start_online(
+    checkout = payment_services.payment_start_online(
         order=order, actor=holder, return_url="https://x/", provider=provider
     )
     with pytest.raises(PaymentRefused):
-        services.payment_confirm_online(order=order, reference=checkout.reference, provider=provider)
+        confirm(order, checkout.reference, provider)
     provider.paid[checkout.reference] = Decimal("36.00")
-    payment = services.payment_confirm_online(order=order, reference=checkout.reference, provider=provider)
-    again = services.payment_confirm_online(order=order, reference=checkout.reference, provider=provider)
+    payment = confirm(order, checkout.reference, provider)
+    again = confirm(order, checkout.reference, provider)
     assert payment == again and payment.method == Payment.Method.CARD_ONLINE
     order.refresh_from_db()
     assert order.state == Order.State.QUEUED
@@ -109,9 +113,9 @@ def test_online_payment_is_refused_without_a_provider_or_outside_awaiting_paymen
     order = doctor_order("queued")
     holder = persona("holder", professional=order.professional)
     with pytest.raises(PaymentRefused):
-        services.payment_start_online(order=order, actor=holder, return_url="https://x/")
+        payment_services.payment_start_online(order=order, actor=holder, return_url="https://x/")
     with pytest.raises(InvalidTransition):
-        services.payment_start_online(
+        payment_services.payment_start_online(
             order=order, actor=holder, return_url="https://x/", provider=FakeProvider()
         )
 

@@ -6,7 +6,7 @@ from typing import ClassVar
 import pytest
 from rest_framework.test import APIClient
 
-from orders import services
+from orders import payment_services
 from orders.errors import PaymentRefused
 from orders.models import Order, Payment
 from orders.payments import Checkout, Confirmation
@@ -134,10 +134,10 @@ def test_the_provider_says_which_order_a_checkout_paid(order, holder):
 
 def test_a_concurrent_confirmation_that_lost_the_race_answers_with_the_payment(order, holder, monkeypatch):
     RecordingProvider.pay("chk_r")
-    recorded = services.payment_confirm_online(order=order, reference="chk_r")
+    recorded = payment_services.payment_confirm_online(order=order, reference="chk_r")
     answers = iter([None, recorded])  # not yet recorded when it looked, recorded when it retried
-    monkeypatch.setattr(services, "_online_payment", lambda reference: next(answers))
-    assert services.payment_confirm_online(order=order, reference="chk_r") == recorded
+    monkeypatch.setattr(payment_services, "_online_payment", lambda reference: next(answers))
+    assert payment_services.payment_confirm_online(order=order, reference="chk_r") == recorded
 
 
 @pytest.mark.parametrize(
@@ -191,4 +191,4 @@ def test_without_a_configured_provider_online_payment_is_refused(order, holder, 
 
 def test_the_service_refuses_a_payment_the_provider_did_not_receive(order):
     with pytest.raises(PaymentRefused):
-        services.payment_confirm_online(order=order, reference="nope")
+        payment_services.payment_confirm_online(order=order, reference="nope")

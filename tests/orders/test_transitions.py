@@ -1,12 +1,16 @@
-"""Every (state, transition, role) triple, allowed or forbidden, through the services.
+"""Every (state, transition, role) triple, allowed or forbidden, through the services and so through
+``core.transitions.fire``, which asks each transition's declared ``permission``.
 
 The expected answers are written out here, independently of ``orders.permissions`` and the model.
 """
 
 import pytest
+from django_fsm import has_transition_perm
 
+from core import transitions
 from orders.errors import InvalidTransition, NotPermitted
 from orders.models import Order, OrderEvent
+from tests.factories import persona
 
 from .helpers import ROLES, fire, order_and_actor
 
@@ -22,8 +26,6 @@ SOURCES = {
     "mark_produced": {S.IN_PRODUCTION},
     "mark_failed": {S.IN_PRODUCTION},
     "requeue": {S.FAILED},
-    "ship": {S.PRODUCED},
-    "deliver": {S.SHIPPED},
 }
 # Where the order ends up (approval, payment and a first failure carry on by themselves).
 TARGET = {
@@ -37,8 +39,6 @@ TARGET = {
     "mark_produced": S.PRODUCED,
     "mark_failed": S.QUEUED,
     "requeue": S.QUEUED,
-    "ship": S.SHIPPED,
-    "deliver": S.DELIVERED,
 }
 OPS = {"authority_operator", "ans_operator"}
 MAY = {
@@ -52,8 +52,6 @@ MAY = {
     "mark_produced": {"system"},
     "mark_failed": {"system"},
     "requeue": OPS | {"system"},
-    "ship": {"ans_operator", "system"},
-    "deliver": {"holder", "structure_manager", "ans_operator", "system"},
 }
 CASES = [(state, name, role) for state in S.values for name in SOURCES for role in ROLES]
 
@@ -93,3 +91,49 @@ def test_every_transition_of_the_machine_is_in_the_table():
     for transition in field.get_all_transitions(Order):
         if transition.name in SOURCES:
             assert transition.source in SOURCES[transition.name]
+
+
+def transition_of(name):
+    field = Order._meta.get_field("state")
+    return next(t for t in field.get_all_transitions(Order) if t.name == name)
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(("name", "role"), [(name, role) for name in SOURCES for role in ROLES])
+def test_the_declared_permission_answers_the_table(name, role):
+    """The machine itself (``has_transition_perm``, from a state the transition leaves) gives the table."""
+    state = sorted(SOURCES[name])[0]
+    order, actor = order_and_actor(role, state)
+    assert has_transition_perm(getattr(order, name), actor) == (role in MAY[name])
+
+
+@pytest.mark.django_db
+def test_it_is_the_declared_permission_that_decides(monkeypatch):
+    """Only the transition's ``permission=`` says who may fire it: change it and the services follow."""
+    draft, auditor = order_and_actor("auditor", S.DRAFT)
+    monkeypatch.setattr(transition_of("cancel"), "permission", lambda order, user: True)
+    fire("cancel", draft, auditor)
+    draft.refresh_from_db()
+    assert draft.state == S.CANCELLED
+    other, holder = order_and_actor("holder", S.DRAFT)
+    monkeypatch.setattr(transition_of("submit"), "permission", lambda order, user: False)
+    with pytest.raises(NotPermitted):
+        fire("submit", other, holder)
+
+
+@pytest.mark.django_db
+def test_the_platform_requeues_only_below_the_failure_limit(settings):
+    settings.CPX_MAX_PRODUCTION_FAILURES = 2
+    order, system = order_and_actor("system", S.FAILED)
+    order.failure_count = 1
+    assert transitions.allowed(order, system) == ["requeue"]
+    order.failure_count = 2
+    assert transitions.allowed(order, system) == []
+    cnom = persona("authority_operator", authority=order.authority)
+    assert transitions.allowed(order, cnom) == ["requeue"]
+
+
+def test_produced_is_final():
+    field = Order._meta.get_field("state")
+    assert [t.name for t in field.get_all_transitions(Order) if t.source == S.PRODUCED] == []
+    assert S.PRODUCED in Order.FINAL_STATES

@@ -4,7 +4,9 @@ from decimal import Decimal
 
 import pytest
 
-from orders import services
+from core.transitions import allowed
+from orders import payment_services, services
+from orders.errors import NotEligible
 from orders.models import Order
 from registry.models import Account
 from tests.factories import CardFactory, ExerciseFactory, persona
@@ -12,8 +14,8 @@ from tests.factories import CardFactory, ExerciseFactory, persona
 pytestmark = pytest.mark.django_db
 
 
-def test_a_first_cps_goes_from_draft_to_delivered(
-    cnom, system, production_calls, django_capture_on_commit_callbacks
+def test_a_first_cps_goes_from_draft_to_produced_and_ends_there(
+    cnom, production_calls, django_capture_on_commit_callbacks
 ):
     exercise = ExerciseFactory()
     holder = persona(Account.Role.HOLDER, professional=exercise.professional)
@@ -28,10 +30,9 @@ def test_a_first_cps_goes_from_draft_to_delivered(
     assert production_calls == [order.pk]
     services.order_start_production(order=order)
     card = CardFactory(exercise=exercise, state="personalized")
-    services.order_mark_produced(order=order, card=card)
-    services.order_mark_shipped(order=order, actor=system)
-    order = services.order_mark_delivered(order=order, actor=holder)
-    assert order.state == Order.State.DELIVERED
+    order = services.order_mark_produced(order=order, card=card)
+    assert (order.state, order.produced_card, card.order) == (Order.State.PRODUCED, card, order)
+    assert order.is_final and allowed(order) == []  # the card takes over
     assert [e.transition for e in order.events.all()] == [
         "create",
         "submit",
@@ -39,8 +40,6 @@ def test_a_first_cps_goes_from_draft_to_delivered(
         "queue",
         "start_production",
         "mark_produced",
-        "ship",
-        "deliver",
     ]
 
 
@@ -60,9 +59,33 @@ def test_a_lost_card_replacement_waits_for_payment(cnom):
     order = services.order_approve(order=order, actor=cnom)
     assert order.state == Order.State.AWAITING_PAYMENT
     assert order.fee == Decimal("36.00")
-    payment = services.payment_record(
+    payment = payment_services.payment_record(
         order=order, actor=cnom, amount=Decimal("36.00"), method="cheque", reference="CHQ1"
     )
     order.refresh_from_db()
     assert order.state == Order.State.QUEUED
     assert payment.amount == Decimal("36.00")
+
+
+def test_placing_an_order_creates_and_submits_it_at_once():
+    exercise = ExerciseFactory()
+    holder = persona(Account.Role.HOLDER, professional=exercise.professional)
+    order = services.order_place(
+        actor=holder, professional=exercise.professional, exercise=exercise, card_type="CPS", kind="first"
+    )
+    assert order.state == Order.State.SUBMITTED
+    assert [(e.transition, e.actor_id) for e in order.events.all()] == [
+        ("create", holder.pk),
+        ("submit", holder.pk),
+    ]
+
+
+def test_an_order_refused_at_placing_leaves_no_draft():
+    exercise = ExerciseFactory()
+    CardFactory(exercise=exercise)  # a live card: a first order is not eligible
+    holder = persona(Account.Role.HOLDER, professional=exercise.professional)
+    with pytest.raises(NotEligible):
+        services.order_place(
+            actor=holder, professional=exercise.professional, exercise=exercise, card_type="CPS", kind="first"
+        )
+    assert not Order.objects.exists()

@@ -217,7 +217,7 @@ def test_ans_records_a_shipping_batch(people, as_user):
     assert made.display_number in client.get(reverse("portal:shipping")).content.decode()
     missing = client.post(reverse("portal:shipping"), {"card": [made.pk]})
     assert missing.status_code == 400 and "Ce champ est obligatoire." in missing.content.decode()
-    empty = client.post(reverse("portal:shipping"), {"carrier": "La Poste", "reference": "LP-1"})
+    empty = client.post(reverse("portal:shipping"), {"carrier": "La Poste", "reference": "LP-1"}, follow=True)
     assert "Une expédition contient au moins une carte." in empty.content.decode()
     data = {"carrier": "La Poste", "reference": "LP-1", "card": [made.pk], f"tracking-{made.pk}": "8R1"}
     client.post(reverse("portal:shipping"), data)

@@ -1,4 +1,5 @@
-"""Registry imports over HTTP (registry/api_imports.py): ANS operators upload, follow, download rejects."""
+"""Registry imports over HTTP (registry/api_imports.py, the task in registry/tasks.py): ANS operators upload,
+follow, download rejects."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ import pytest
 from django.core.management import call_command
 from rest_framework.test import APIClient
 
-from registry import api_imports
+from registry import services, tasks
 from registry.models import Account, Professional, RegistryImport
 from tests.factories import persona
 
@@ -30,7 +31,7 @@ def var_dir(settings, tmp_path):
 def queued(monkeypatch):
     """The task ids the view queued (the worker is the outside world here)."""
     calls: list[int] = []
-    monkeypatch.setattr(api_imports.import_upload, "delay", calls.append)
+    monkeypatch.setattr(tasks.import_upload, "delay", calls.append)
     return calls
 
 
@@ -39,6 +40,11 @@ def sample(tmp_path) -> Path:
     path = tmp_path / "PS_LibreAcces_Personne_activite_test.txt"
     call_command("make_registry_sample", rows=60, out=str(path), seed=7, bad_share=0.1, stdout=io.StringIO())
     return path
+
+
+def run_task(import_id: int) -> str:
+    """The task as a worker runs it (its retries included, in place); its failure is raised."""
+    return tasks.import_upload.apply(args=[import_id]).get()
 
 
 def client_for(role: str | None, **links) -> APIClient:
@@ -66,7 +72,7 @@ def test_an_ans_operator_uploads_a_file_and_gets_202_with_the_running_import(sam
 def test_the_task_imports_through_the_service_and_one_row_remains(sample, queued):
     client = client_for(Account.Role.ANS_OPERATOR)
     import_id = upload(client, sample, full="true").json()["id"]
-    assert api_imports.import_upload(import_id).startswith("imported ")
+    assert run_task(import_id).startswith("imported ")
     body = client.get(f"{URL}{import_id}/").json()
     assert body["status"] == "done" and body["full"] is True and body["rows_read"] == 60
     assert body["imported"] + body["updated"] + body["unchanged"] + body["rejected"] == 60
@@ -82,9 +88,9 @@ def test_the_task_imports_through_the_service_and_one_row_remains(sample, queued
 
 def test_a_second_delivery_of_the_task_changes_nothing(sample, queued):
     import_id = upload(client_for(Account.Role.ANS_OPERATOR), sample).json()["id"]
-    api_imports.import_upload(import_id)
+    run_task(import_id)
     before = RegistryImport.objects.get(pk=import_id)
-    assert api_imports.import_upload(import_id) == "nothing to do"
+    assert run_task(import_id) == "nothing to do"
     assert RegistryImport.objects.get(pk=import_id).finished_at == before.finished_at
 
 
@@ -92,7 +98,7 @@ def test_an_interrupted_attempt_leaves_one_row_after_the_redelivery(sample, queu
     import_id = upload(client_for(Account.Role.ANS_OPERATOR), sample).json()["id"]
     record = RegistryImport.objects.get(pk=import_id)
     RegistryImport.objects.create(file_name=record.file_name, file_sha256="")  # a lost worker's row
-    api_imports.import_upload(import_id)
+    run_task(import_id)
     assert list(RegistryImport.objects.values_list("pk", "status")) == [(import_id, "done")]
 
 
@@ -101,7 +107,7 @@ def test_a_file_without_rejects_has_no_report(tmp_path, queued):
     call_command("make_registry_sample", rows=10, out=str(path), bad_share=0, stdout=io.StringIO())
     client = client_for(Account.Role.ANS_OPERATOR)
     import_id = upload(client, path).json()["id"]
-    api_imports.import_upload(import_id)
+    run_task(import_id)
     body = client.get(f"{URL}{import_id}/").json()
     assert body["status"] == "done" and body["rejected"] == 0 and body["reject_report_url"] is None
     response = client.get(f"{URL}{import_id}/reject-report/")
@@ -122,7 +128,7 @@ def test_a_file_refused_by_the_service_ends_refused_with_its_reason(tmp_path, qu
     only_header = tmp_path / "header_only.txt"
     only_header.write_text(header + "\n")
     import_id = upload(client, only_header).json()["id"]
-    assert api_imports.import_upload(import_id) == "refused"
+    assert run_task(import_id) == "refused"
     body = client.get(f"{URL}{import_id}/").json()
     assert body["status"] == "refused" and "no data rows" in body["error"]
     assert str(tmp_path) not in body["error"]  # server paths are not shown
@@ -197,7 +203,7 @@ def test_a_broker_outage_is_503_and_the_import_is_not_left_running(sample, monke
     def down(_pk):
         raise ConnectionError("redis down")
 
-    monkeypatch.setattr(api_imports.import_upload, "delay", down)
+    monkeypatch.setattr(tasks.import_upload, "delay", down)
     response = upload(client_for(Account.Role.ANS_OPERATOR), sample)
     assert response.status_code == 503 and response.json()["code"] == "unavailable"
     assert list(RegistryImport.objects.values_list("status", flat=True)) == ["refused"]
@@ -207,7 +213,7 @@ def test_a_lost_database_connection_runs_the_import_again(sample, queued, monkey
     from django.db import OperationalError
 
     import_id = upload(client_for(Account.Role.ANS_OPERATOR), sample).json()["id"]
-    real, calls = api_imports.registry_import, []
+    real, calls = services.registry_import, []
 
     def restarted_once(**kwargs):
         calls.append(kwargs)
@@ -215,10 +221,26 @@ def test_a_lost_database_connection_runs_the_import_again(sample, queued, monkey
             raise OperationalError("server closed the connection unexpectedly")
         return real(**kwargs)
 
-    monkeypatch.setattr(api_imports, "registry_import", restarted_once)
-    monkeypatch.setattr(api_imports.time, "sleep", lambda _s: None)
+    monkeypatch.setattr(services, "registry_import", restarted_once)
     # (the task drops its broken connection; the test's own, inside its transaction, must stay)
-    monkeypatch.setattr(api_imports, "connection", SimpleNamespace(close=lambda: None))
-    assert api_imports.import_upload(import_id).startswith("imported ")
+    monkeypatch.setattr(tasks, "connection", SimpleNamespace(close=lambda: None))
+    assert run_task(import_id).startswith("imported ")
     assert len(calls) == 2
     assert list(RegistryImport.objects.values_list("pk", "status")) == [(import_id, "done")]
+
+
+def test_a_database_that_stays_away_fails_the_task_after_its_retries(sample, queued, monkeypatch):
+    from django.db import OperationalError
+
+    import_id = upload(client_for(Account.Role.ANS_OPERATOR), sample).json()["id"]
+    calls = []
+
+    def down(**kwargs):
+        calls.append(kwargs)
+        raise OperationalError("the database is still restarting")
+
+    monkeypatch.setattr(services, "registry_import", down)
+    monkeypatch.setattr(tasks, "connection", SimpleNamespace(close=lambda: None))
+    with pytest.raises(OperationalError):
+        run_task(import_id)
+    assert len(calls) == tasks.RECONNECT_RETRIES + 1

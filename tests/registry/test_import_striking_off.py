@@ -1,8 +1,12 @@
-"""Striking off through the import: a holder a --full extraction no longer lists loses their cards at once."""
+"""Striking off through the import: a holder a --full extraction no longer lists loses their cards at once.
+
+The registry sends the revocation tasks of lifecycle and ecps by name once the import commits: the tests run
+the on-commit callbacks, with Celery eager, so the real tasks revoke."""
 
 import pytest
 
 from cards.models import Card
+from ecps.models import ECps
 from notifications.models import Notification
 from pki.models import Certificate
 from registry.models import Professional
@@ -22,29 +26,56 @@ def no_broker(monkeypatch):
     monkeypatch.setattr(notifications.services, "notification_enqueue", lambda *, notification_ids: None)
 
 
-def test_a_full_import_without_a_holder_revokes_their_cards_and_tells_them_why(write_extraction, request):
+@pytest.fixture
+def eager(monkeypatch):
+    """Tasks run in place, as a worker would run them."""
+    from config.celery import app
+
+    monkeypatch.setitem(app.conf, "task_always_eager", True)
+
+
+def test_a_full_import_without_a_holder_revokes_their_cards_and_tells_them_why(
+    write_extraction, request, eager, django_capture_on_commit_callbacks
+):
     issue_certificates = request.getfixturevalue("certify")
     registry_import(path=write_extraction())
     doctor = Professional.objects.get(national_id=DOCTOR)
     card = CardFactory(professional=doctor, exercise=doctor.exercises.get(), state=Card.State.ACTIVE)
     certificates = issue_certificates(card)
+    ecps = ECps.objects.create(
+        holder=doctor,
+        exercise=card.exercise,
+        state=ECps.State.ACTIVE,
+        activation_method=ECps.Method.CODES,
+        credential_id="cred-struck-off",
+        public_key=b"k",
+        user_handle="h",
+    )
     others = [row for row in sample_rows() if row[2] != DOCTOR]
 
-    result = registry_import(path=write_extraction(others), full=True, force=True)
+    with django_capture_on_commit_callbacks(execute=True) as sent:
+        result = registry_import(path=write_extraction(others), full=True, force=True)
 
     assert result.deactivated >= 1
+    assert len(sent) == 2  # one task each for lifecycle (cards) and ecps
     card.refresh_from_db()
     assert card.state == Card.State.REVOKED
     assert all(
         Certificate.objects.get(pk=certificate.pk).revoked_at is not None for certificate in certificates
     )
     assert Notification.objects.filter(recipient=doctor, event="card_revoked").exists()
+    ecps.refresh_from_db()
+    assert ecps.state == ECps.State.REVOKED and ecps.revocation_reason == "holder_inactive"
 
 
-def test_an_import_that_deactivates_nobody_revokes_nothing(write_extraction):
+def test_an_import_that_deactivates_nobody_revokes_nothing(
+    write_extraction, eager, django_capture_on_commit_callbacks
+):
     registry_import(path=write_extraction())
     doctor = Professional.objects.get(national_id=DOCTOR)
     card = CardFactory(professional=doctor, exercise=doctor.exercises.get(), state=Card.State.ACTIVE)
-    registry_import(path=write_extraction(), full=True)
+    with django_capture_on_commit_callbacks(execute=True) as sent:
+        registry_import(path=write_extraction(), full=True)
+    assert sent == []
     card.refresh_from_db()
     assert card.state == Card.State.ACTIVE

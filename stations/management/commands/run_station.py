@@ -1,10 +1,10 @@
 import os
 import threading
 
+from celery import current_app
 from django.core.management.base import BaseCommand, CommandError
 from django.db import close_old_connections
 
-from config.celery import app
 from stations import personalization, services
 from stations.models import ReaderStation
 
@@ -32,7 +32,8 @@ class Command(BaseCommand):
         threading.Thread(target=self._beat, args=(station, heartbeat, stop), daemon=True).start()
         argv = ["worker", "-Q", station.queue, "-n", f"{station.name}@%h", "-c", str(processes)]
         try:
-            app.worker_main([*argv, "--loglevel", loglevel, "--without-gossip", "--without-mingle"])
+            # The platform's app, configured by config/celery.py (loaded with the config package).
+            current_app.worker_main([*argv, "--loglevel", loglevel, "--without-gossip", "--without-mingle"])
         finally:
             stop.set()
             ReaderStation.objects.filter(pk=station.pk).update(state=ReaderStation.State.OFFLINE)

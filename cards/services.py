@@ -59,7 +59,7 @@ def card_activate(*, card: Card, actor: Any, **detail: Any) -> Card:
 def card_oppose(*, card: Card, actor: Any, crl_reason: str, **detail: Any) -> int:
     """Blocked for good (out of the holder's hands): ``opposed``, its certificates revoked for
     ``crl_reason``. Returns how many certificates were revoked."""
-    _fire(card, "oppose", actor, detail)
+    _fire(card, "oppose", actor, {"crl_reason": crl_reason, **detail})
     return pki_services.certificate_revoke(card=card, reason=crl_reason)
 
 
@@ -92,11 +92,11 @@ def _fire(card: Card, name: str, actor: Any, detail: dict[str, Any]) -> Card:
     )
 
 
+# --- the platform's PIN counter --------------------------------------------------------------------
+
+
 class PinBlocked(Exception):
     """Three wrong PINs in a row: only the PUK unblocks the card."""
-
-
-# --- the platform's PIN counter --------------------------------------------------------------------
 
 
 def _pin_event(card: Card, kind: str, **detail: object) -> None:

@@ -15,6 +15,8 @@ def send_task(name: str, *args: Any, **options: Any) -> None:
     """Run the task registered as ``name`` with ``args``: sent to the broker, or run in place if eager."""
     app = current_app
     if app.conf.task_always_eager:
+        if name not in app.tasks:  # outside a worker the apps' tasks modules are imported on first need
+            app.loader.import_default_modules()
         app.tasks[name].apply(args=args, throw=True)
         return
     app.send_task(name, args=args, **options)

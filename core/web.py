@@ -45,13 +45,20 @@ class DomainErrorMiddleware:
 
 
 def back_url(request: HttpRequest) -> str:
-    """Where the person came from: the form's ``next``, else the referring page of this site, else here."""
+    """Where the person came from: the form's ``next``, else the referring page of this site, else (a form
+    posted from nowhere) the page itself; a page they only loaded goes to the home page, never back to
+    itself (that would loop)."""
+    here = request.build_absolute_uri()
     for candidate in (request.POST.get("next", ""), request.headers.get("referer", "")):
-        if candidate and url_has_allowed_host_and_scheme(
-            candidate, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+        if (
+            candidate
+            and candidate != here
+            and url_has_allowed_host_and_scheme(
+                candidate, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+            )
         ):
             return candidate
-    return request.get_full_path()
+    return request.get_full_path() if request.method == "POST" else "/"
 
 
 def for_roles(*roles: str) -> Callable:

@@ -1,5 +1,7 @@
 from django.contrib import admin
 
+from core.admin import ReadOnly
+
 from .models import AutoRenewalPolicy, Opposition, RenewalReminder, Shipment, ShippingBatch
 
 
@@ -18,20 +20,12 @@ class ShippingBatchAdmin(admin.ModelAdmin):
 
 
 @admin.register(Opposition)
-class OppositionAdmin(admin.ModelAdmin):
-    # Oppositions are declared through the service only (it blocks the card and revokes certificates).
+class OppositionAdmin(ReadOnly):
+    # Oppositions are declared through lifecycle.opposition only (it blocks the card and revokes
+    # certificates).
     list_display = ["card", "reason", "channel", "declared_by_role", "declared_at", "replacement_order_id"]
     list_filter = ["reason", "channel"]
     raw_id_fields = ["card", "declared_by"]
-
-    def has_add_permission(self, request, obj=None):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
 
 @admin.register(RenewalReminder)

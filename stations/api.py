@@ -33,6 +33,7 @@ class WatchesProduction(BasePermission):
 
 
 class FailureSerializer(serializers.ModelSerializer):
+    order_id = serializers.IntegerField(read_only=True)
     blank = serializers.CharField(source="blank.number", default="")
 
     class Meta:

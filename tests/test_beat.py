@@ -18,5 +18,5 @@ def test_the_daily_safety_nets_are_scheduled():
         "ecps.revoke_inactive_holders",
         "lifecycle.renewal_reminders",
         "notifications.sweep",
-        "issuance.print_pin_mailers",
+        "lifecycle.print_pin_mailers",
     } <= tasks

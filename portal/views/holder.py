@@ -16,7 +16,7 @@ from django.views.decorators.http import require_POST
 from cards.models import Card
 from cards.scoping import cards_visible_to
 from core.errors import DomainError
-from core.roles import HOLDER_SIDE, OPERATORS, Role
+from core.roles import BACK_OFFICE, HOLDER_SIDE, OPERATORS, Role
 from core.transitions import allowed
 from core.web import for_roles
 from lifecycle.opposition import card_declare_opposition
@@ -52,12 +52,14 @@ def cards(request: HttpRequest, account: Account) -> HttpResponse:
 @for_roles(*HOLDER_SIDE)
 def card_detail(request: HttpRequest, pk: int, account: Account) -> HttpResponse:
     card = get_object_or_404(visible_cards(request), pk=pk)
+    may = allowed(card, request.user)  # what the card's machine lets this person do now
     context = {
         "card": card,
         "face": card_face(card),
         "opposition": getattr(card, "opposition", None),
         "replacements": visible_orders(request).filter(replaces=card),
-        "can_declare": card.state in Card.LIVE_STATES,
+        "can_activate": "activate" in may,
+        "can_declare": "oppose" in may,
         "unpaid_states": (Order.State.DRAFT, Order.State.SUBMITTED, Order.State.APPROVED),
     }
     return render(request, "portal/holder/card_detail.html", context)
@@ -96,7 +98,7 @@ def orders(request: HttpRequest, account: Account) -> HttpResponse:
     return render(request, "portal/holder/orders.html", {"orders": items})
 
 
-@for_roles(Role.HOLDER, Role.STRUCTURE_MANAGER)
+@for_roles(*HOLDER_SIDE)
 def order_detail(request: HttpRequest, pk: int, account: Account) -> HttpResponse:
     order = get_object_or_404(visible_orders(request), pk=pk)
     context = {
@@ -110,7 +112,7 @@ def order_detail(request: HttpRequest, pk: int, account: Account) -> HttpRespons
 
 
 @require_POST
-@for_roles(Role.HOLDER, Role.STRUCTURE_MANAGER)
+@for_roles(*HOLDER_SIDE)
 def order_cancel(request: HttpRequest, pk: int, account: Account) -> HttpResponse:
     order = get_object_or_404(visible_orders(request), pk=pk)
     order_services.order_cancel(order=order, actor=request.user, reason=_("Cancelled by the holder"))
@@ -119,16 +121,17 @@ def order_cancel(request: HttpRequest, pk: int, account: Account) -> HttpRespons
 
 
 @require_POST
-@for_roles(Role.HOLDER)
+@for_roles(*HOLDER_SIDE)
 def order_pay(request: HttpRequest, pk: int, account: Account) -> HttpResponse:
-    """Online payment, when a provider is configured: off to its checkout, back to the return page."""
+    """Online payment, when a provider is configured: off to its checkout, back to the return page (who
+    pays is ``payment_start_online``'s rule: the holder, or the manager for their structure's staff)."""
     order = get_object_or_404(visible_orders(request), pk=pk)
     return_url = request.build_absolute_uri(reverse("portal:order-paid", args=[order.pk]))
     checkout = payment_services.payment_start_online(order=order, actor=request.user, return_url=return_url)
     return redirect(checkout.redirect_url)
 
 
-@for_roles(Role.HOLDER)
+@for_roles(*HOLDER_SIDE)
 def order_paid(request: HttpRequest, pk: int, account: Account) -> HttpResponse:
     """The provider sends the payer back here (a GET from its site): the payment is confirmed, and the
     payer told on the order's page either way. The one page that answers a domain error itself:
@@ -144,7 +147,7 @@ def order_paid(request: HttpRequest, pk: int, account: Account) -> HttpResponse:
     return redirect("portal:order", pk=order.pk)
 
 
-@for_roles(Role.HOLDER, Role.STRUCTURE_MANAGER, Role.AUTHORITY_OPERATOR, Role.ANS_OPERATOR, Role.AUDITOR)
+@for_roles(*HOLDER_SIDE, *BACK_OFFICE)
 def invoice(request: HttpRequest, pk: int, account: Account) -> HttpResponse:
     order = get_object_or_404(visible_orders(request), pk=pk)
     payment = Payment.objects.filter(order=order).select_related("order__professional").first()

@@ -46,3 +46,10 @@ def test_it_leaves_the_api_and_protocol_endpoints_to_their_own_handler(path):
 
 def test_it_leaves_other_exceptions_alone():
     assert middleware().process_exception(page_request(), ValueError("bug")) is None
+
+
+def test_a_page_that_was_only_loaded_never_sends_the_person_back_to_itself():
+    request = page_request(method="get", path="/orders/7/paid/?reference=x", referer="https://bank.example/")
+    assert back_url(request) == "/"
+    looped = page_request(method="get", path="/orders/7/", referer="http://testserver/orders/7/")
+    assert back_url(looped) == "/"

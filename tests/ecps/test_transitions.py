@@ -41,6 +41,7 @@ CASES = [(state, name, role) for state in S.values for name in SOURCES for role 
 def ecps_and_actor(role: str, state: str) -> tuple[ECps, Any]:
     """An e-CPS in ``state`` and a persona of ``role`` (the holder: its own; ANS sees the ADELI
     professions', an Ordre its RPPS ones; a structure manager sees no e-CPS, which is personal)."""
+    exercise: Any
     if role == Role.ANS_OPERATOR:
         exercise = ExerciseFactory(professional=AdeliProfessionalFactory(), profession_id="28")
     else:

@@ -12,7 +12,13 @@ from core.errors import InvalidInput, NotPermitted
 from lifecycle import errors
 from lifecycle.activation import card_activate, card_activate_with_pin
 from lifecycle.models import Shipment
-from lifecycle.shipping import ShipmentLine, pin_mailers_release, shipping_batch_create
+from lifecycle.shipping import (
+    ShipmentLine,
+    pin_mailers_release,
+    shipping_batch_create,
+    shipping_batch_for,
+    shipping_batches_visible_to,
+)
 from lifecycle.withdrawal import cards_expire, cards_revoke_for_inactive_holders
 from notifications.models import Notification
 from orders.models import Order
@@ -68,6 +74,18 @@ def test_shipping_ships_the_card_and_tells_the_holder_and_the_order_stays_produc
     assert events(produced) == ["card_shipped"]
     message = Notification.objects.get(event="card_shipped", channel="email")
     assert message.context["tracking_reference"] == "6A00000001"
+
+
+def test_those_who_run_or_watch_production_read_the_batches_and_no_one_else(produced, ans):
+    batch = ship(produced, ans)
+    for role in (Account.Role.ANS_OPERATOR, Account.Role.AUDITOR, Account.Role.SYSTEM):
+        assert list(shipping_batches_visible_to(persona(role))) == [batch]
+        assert shipping_batch_for(actor=persona(role), batch_id=batch.pk) == batch
+    for role in (Account.Role.HOLDER, Account.Role.STRUCTURE_MANAGER, Account.Role.AUTHORITY_OPERATOR):
+        with pytest.raises(NotPermitted):
+            shipping_batches_visible_to(persona(role))
+    with pytest.raises(errors.BatchNotFound):
+        shipping_batch_for(actor=ans, batch_id=batch.pk + 1)
 
 
 def test_the_pin_mailer_goes_the_day_after_and_only_once(produced, ans):

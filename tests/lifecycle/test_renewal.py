@@ -12,6 +12,7 @@ from lifecycle import errors
 from lifecycle.models import AutoRenewalPolicy, RenewalReminder
 from lifecycle.renewal import (
     LINK_SALT,
+    auto_renewal_policies_for,
     auto_renewal_set,
     renewal_link_confirm,
     renewal_link_reminder,
@@ -99,6 +100,13 @@ def test_a_draft_or_cancelled_renewal_does_not_stop_the_reminder(expiring):
     assert run_on(before(90)) == {90: 1, 30: 0}
 
 
+@pytest.mark.parametrize("state", Order.State.values)
+def test_the_scan_skips_a_card_exactly_when_the_orders_say_a_renewal_is_under_way(expiring, state):
+    OrderFactory(exercise=expiring.exercise, kind="renewal", replaces=expiring, state=state)
+    under_way = state in Order.OPEN_STATES
+    assert run_on(before(90)) == {90: 0 if under_way else 1, 30: 0}
+
+
 def test_a_card_first_seen_inside_30_days_gets_one_reminder_not_two(expiring):
     assert run_on(before(20)) == {90: 0, 30: 1}
     assert reminders(expiring) == [30]
@@ -174,6 +182,20 @@ def test_only_an_ordres_operator_sets_auto_renewal_for_its_own_professions(db):
             profession_code="60",
             enabled=True,
         )
+
+
+def test_an_ordres_operator_reads_its_own_choices_and_the_auditor_all(db):
+    AutoRenewalPolicy.objects.create(authority=authority("CNOM"), profession=profession("10"))
+    AutoRenewalPolicy.objects.create(authority=authority("ONI"), profession=profession("60"))
+    cnom = persona(Account.Role.AUTHORITY_OPERATOR, authority="CNOM")
+    assert [p.authority.code for p in auto_renewal_policies_for(cnom)] == ["CNOM"]
+    assert [p.authority.code for p in auto_renewal_policies_for(persona(Account.Role.AUDITOR))] == [
+        "CNOM",
+        "ONI",
+    ]
+    for role in (Account.Role.ANS_OPERATOR, Account.Role.HOLDER, Account.Role.STRUCTURE_MANAGER):
+        with pytest.raises(NotPermitted):
+            auto_renewal_policies_for(persona(role))
 
 
 # --- the one-click link ----------------------------------------------------------------------------------

@@ -62,7 +62,7 @@ def test_a_replacement_is_acknowledged_once_as_replacement_ordered():
         "free": False,
     }
     assert row.context == context
-    # An opposition tells the same occurrence under the same key (lifecycle.services): nothing is added.
+    # Told by the submission only, once: the same occurrence told again under its key adds nothing.
     key = f"replacement_ordered:{order.pk}"
     notify(recipient=order.professional, event="replacement_ordered", context=context, dedup_key=key)
     assert Notification.objects.count() == 2

@@ -8,10 +8,15 @@ from decimal import Decimal
 import pytest
 from django.urls import reverse
 from django.utils import timezone
+from rest_framework.test import APIClient
 
 from cards.models import Card
+from core.transitions import allowed
 from lifecycle.models import Opposition
 from orders.models import Order
+from orders.payment_services import OPERATOR_METHODS
+from orders.services import REJECTION_REASON_MIN_LENGTH
+from portal.forms import PaymentForm, RejectForm
 from registry.models import RegistryImport
 from tests.factories import AdeliProfessionalFactory, CardFactory, ExerciseFactory, OrderFactory
 
@@ -109,8 +114,11 @@ def test_recording_a_payment(people, as_user):
     client = as_user(people.cnom)
     bad = client.post(url, {"method": "transfer", "amount": "abc", "reference": ""})
     assert bad.status_code == 400 and "Saisissez un nombre." in bad.content.decode()
-    wrong = client.post(url, {"method": "transfer", "amount": "10", "reference": "VIR-1"}, follow=True)
-    assert "Le montant dû est de 36" in wrong.content.decode()
+    page = reverse("portal:bo-order", args=[order.pk])
+    wrong = {"method": "transfer", "amount": "10", "reference": "VIR-1", "next": page}  # as the form posts
+    answer = client.post(url, wrong, follow=True)
+    assert answer.redirect_chain == [(page, 303)]
+    assert "Le montant dû est de 36" in answer.content.decode()
     client.post(url, {"method": "transfer", "amount": "36.00", "reference": "VIR-1"})
     order.refresh_from_db()
     assert order.state == Order.State.QUEUED and order.payment.reference == "VIR-1"
@@ -126,7 +134,9 @@ def test_a_transition_from_the_wrong_state_is_explained(people, as_user):
     order = submitted("10")
     client = as_user(people.cnom)
     client.post(reverse("portal:bo-approve", args=[order.pk]))
-    response = client.post(reverse("portal:bo-approve", args=[order.pk]), follow=True)
+    page = reverse("portal:bo-order", args=[order.pk])
+    response = client.post(reverse("portal:bo-approve", args=[order.pk]), {"next": page}, follow=True)
+    assert response.redirect_chain == [(page, 303)]
     assert "n&#x27;est pas possible depuis l&#x27;état" in response.content.decode()
 
 
@@ -233,3 +243,65 @@ def test_the_registry_lookup_finds_the_authoritys_people_only(people, as_user):
     assert doctor.national_id in by_rpps
     by_name = client.get(reverse("portal:bo-holders"), {"q": nurse.last_name}).content.decode()
     assert nurse.national_id not in by_name and "Personne ne correspond." in by_name
+
+
+BUTTON_URLS = {
+    "approve": "portal:bo-approve",
+    "reject": "portal:bo-reject",
+    "record_payment": "portal:bo-payment",
+    "requeue": "portal:bo-requeue",
+    "cancel": "portal:bo-cancel",
+}
+# Approved and paid orders move on in the same transaction (to payment, to production): no order rests
+# there, and the page has no button for those follow-ups (request_payment, queue).
+PASSING_STATES = {Order.State.APPROVED, Order.State.PAID}
+
+
+@pytest.mark.parametrize("state", Order.State.values)
+@pytest.mark.parametrize("who", ["cnom", "auditor"])
+def test_the_order_page_offers_exactly_what_the_actor_may_fire(people, as_user, state, who):
+    paid = state in (Order.State.AWAITING_PAYMENT, Order.State.PAID)
+    order = OrderFactory(
+        exercise=people.card.exercise,
+        kind=Order.Kind.REPLACEMENT,
+        replacement_reason="lost",
+        replaces=people.card,
+        state=state,
+        fee=Decimal("36.00") if paid else None,
+    )
+    user = getattr(people, who)
+    html = as_user(user).get(reverse("portal:bo-order", args=[order.pk])).content.decode()
+    shown = {name for name, url in BUTTON_URLS.items() if reverse(url, args=[order.pk]) in html}
+    mine = set(allowed(order, user))
+    assert shown == mine & set(BUTTON_URLS)
+    if state not in PASSING_STATES:
+        assert shown == mine  # every transition the actor may fire from here has its button
+    api = APIClient()
+    api.force_authenticate(user)
+    answer = api.get(f"/api/v1/orders/{order.pk}/").json()
+    assert set(answer["your_transitions"]) & set(BUTTON_URLS) == shown  # the API says the same
+
+
+def test_the_payment_form_offers_the_methods_operators_record(people, as_user):
+    assert [value for value, _label in PaymentForm().fields["method"].choices] == list(OPERATOR_METHODS)
+    order = OrderFactory(
+        exercise=people.card.exercise,
+        kind=Order.Kind.REPLACEMENT,
+        replacement_reason="lost",
+        replaces=people.card,
+        state=Order.State.AWAITING_PAYMENT,
+        fee=Decimal("36.00"),
+    )
+    url = reverse("portal:bo-payment", args=[order.pk])
+    online = {"method": "card_online", "amount": "36.00", "reference": "chk_1"}
+    assert as_user(people.cnom).post(url, online).status_code == 400
+    assert Order.objects.get(pk=order.pk).state == Order.State.AWAITING_PAYMENT
+
+
+def test_a_rejection_reason_is_as_long_as_the_service_asks(people, as_user):
+    assert RejectForm().fields["reason"].min_length == REJECTION_REASON_MIN_LENGTH
+    order = submitted("10")
+    short = "x" * (REJECTION_REASON_MIN_LENGTH - 1)
+    response = as_user(people.cnom).post(reverse("portal:bo-reject", args=[order.pk]), {"reason": short})
+    assert response.status_code == 400
+    assert Order.objects.get(pk=order.pk).state == Order.State.SUBMITTED

@@ -8,11 +8,12 @@ import pytest
 from django.urls import reverse
 
 from cards.models import Card
+from core.transitions import allowed
 from lifecycle.models import Opposition
 from notifications.events import Event
 from notifications.services import notify
 from orders.models import Order
-from tests.factories import OrderFactory, PaymentFactory
+from tests.factories import CardFactory, OrderFactory, PaymentFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -119,7 +120,13 @@ def test_online_payment_is_refused_clearly_without_a_provider(people, as_user):
         state=Order.State.AWAITING_PAYMENT,
         fee=Decimal("36.00"),
     )
-    response = as_user(people.holder).post(reverse("portal:order-pay", args=[order.pk]), follow=True)
+    page = reverse("portal:order", args=[order.pk])
+    response = as_user(people.holder).post(
+        reverse("portal:order-pay", args=[order.pk]),
+        {"next": page},
+        follow=True,  # as the form posts
+    )
+    assert response.redirect_chain == [(page, 303)]
     assert "Le paiement en ligne n&#x27;est pas disponible" in response.content.decode()
 
 
@@ -156,3 +163,31 @@ def test_a_holder_cannot_mark_another_holders_message(people, as_user):
 
 def test_holder_pages_are_closed_to_operators(people, as_user):
     assert as_user(people.cnom).get(reverse("portal:cards")).status_code == 403
+
+
+@pytest.mark.parametrize(
+    ("state", "cancellable"),
+    [(Order.State.SUBMITTED, True), (Order.State.QUEUED, True), (Order.State.IN_PRODUCTION, False)],
+)
+def test_the_holder_may_cancel_while_the_machine_lets_them(people, as_user, state, cancellable):
+    order = OrderFactory(exercise=people.card.exercise, state=state)
+    html = as_user(people.holder).get(reverse("portal:order", args=[order.pk])).content.decode()
+    assert (reverse("portal:order-cancel", args=[order.pk]) in html) is cancellable
+    assert ("cancel" in allowed(order, people.holder)) is cancellable
+
+
+def test_a_refused_cancellation_is_explained_on_the_order_page(people, as_user):
+    order = OrderFactory(exercise=people.card.exercise, state=Order.State.IN_PRODUCTION)
+    page = reverse("portal:order", args=[order.pk])
+    url = reverse("portal:order-cancel", args=[order.pk])
+    response = as_user(people.holder).post(url, {"next": page}, follow=True)
+    assert response.redirect_chain == [(page, 303)]
+    assert "n&#x27;est pas possible depuis l&#x27;état" in response.content.decode()
+    assert Order.objects.get(pk=order.pk).state == Order.State.IN_PRODUCTION
+
+
+def test_a_produced_order_leads_to_its_card(people, as_user):
+    card = CardFactory(exercise=people.card.exercise, state=Card.State.SHIPPED)
+    order = OrderFactory(exercise=people.card.exercise, state=Order.State.PRODUCED, produced_card=card)
+    html = as_user(people.holder).get(reverse("portal:order", args=[order.pk])).content.decode()
+    assert reverse("portal:card", args=[card.pk]) in html and card.display_number in html

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
+
 import pytest
 from django.urls import reverse
 
 from cards.models import Card
 from orders.models import Order
 from registry.models import CardType
-from tests.factories import CardFactory, StructureMemberFactory
+from tests.factories import CardFactory, OrderFactory, StructureMemberFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -40,7 +42,8 @@ def test_the_manager_orders_a_cpe_for_a_staff_member(people, as_user):
 
 def test_an_ineligible_order_is_refused_with_the_rule_in_french(people, as_user):
     data = {"member": people.staff_member.pk, "card_type": "CDE"}  # a staff member is no legal representative
-    response = as_user(people.manager).post(reverse("portal:structure-order"), data)
+    response = as_user(people.manager).post(reverse("portal:structure-order"), data, follow=True)
+    assert response.redirect_chain == [(reverse("portal:structure-order"), 303)]  # back to the form
     assert "La CDE est destinée au représentant légal" in response.content.decode()
     assert not Order.objects.exists()
 
@@ -60,3 +63,20 @@ def test_the_manager_declares_a_staff_card_lost(people, as_user, staff_card):
 
 def test_the_manager_cannot_see_a_holders_own_card(people, as_user):
     assert as_user(people.manager).get(reverse("portal:card", args=[people.card.pk])).status_code == 404
+
+
+def test_the_manager_pays_a_staff_order_online(people, as_user, settings):
+    settings.CPX_PAYMENT_PROVIDER = "tests.orders.test_online_payment_api.RecordingProvider"
+    member = people.staff_member
+    order = OrderFactory(
+        exercise=None,
+        professional=member.professional,
+        structure=member.structure,
+        card_type=CardType.CPE,
+        state=Order.State.AWAITING_PAYMENT,
+        fee=Decimal("36.00"),
+    )
+    response = as_user(people.manager).post(reverse("portal:order-pay", args=[order.pk]))
+    assert response.status_code == 302 and response["Location"].startswith(
+        f"https://pay.example/chk_{order.pk}"
+    )

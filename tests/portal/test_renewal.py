@@ -25,6 +25,32 @@ def test_the_holder_confirms_a_shipped_card_and_it_becomes_active(people, as_use
     assert Card.objects.get(pk=card.pk).state == Card.State.ACTIVE
 
 
+@pytest.mark.parametrize(
+    ("state", "receipt", "declare"),
+    [
+        (Card.State.PERSONALIZED, False, True),
+        (Card.State.SHIPPED, True, True),
+        (Card.State.ACTIVE, False, True),
+        (Card.State.OPPOSED, False, False),
+        (Card.State.EXPIRED, False, False),
+    ],
+)
+def test_the_card_page_offers_what_the_cards_machine_allows(people, as_user, state, receipt, declare):
+    card = CardFactory(exercise=people.card.exercise, state=state)
+    html = as_user(people.holder).get(reverse("portal:card", args=[card.pk])).content.decode()
+    assert (reverse("portal:card-activate", args=[card.pk]) in html) is receipt
+    assert (reverse("portal:card-declare", args=[card.pk]) in html) is declare
+
+
+def test_a_refused_activation_sends_the_holder_back_to_the_card_with_the_reason(people, as_user):
+    client = as_user(people.holder)
+    page = reverse("portal:card", args=[people.card.pk])  # an active card: nothing to confirm
+    response = client.post(reverse("portal:card-activate", args=[people.card.pk]), {"next": page})
+    assert (response.status_code, response["Location"]) == (303, page)
+    assert "ne peut pas être activate" in client.get(page).content.decode()
+    assert Card.objects.get(pk=people.card.pk).state == Card.State.ACTIVE
+
+
 def test_another_holder_cannot_activate_the_card(people, as_user):
     card = CardFactory(exercise=people.card.exercise, state=Card.State.SHIPPED)
     assert (

@@ -53,11 +53,10 @@ def test_a_full_import_without_a_holder_revokes_their_cards_and_tells_them_why(
     )
     others = [row for row in sample_rows() if row[2] != DOCTOR]
 
-    with django_capture_on_commit_callbacks(execute=True) as sent:
+    with django_capture_on_commit_callbacks(execute=True):
         result = registry_import(path=write_extraction(others), full=True, force=True)
 
     assert result.deactivated >= 1
-    assert len(sent) == 2  # one task each for lifecycle (cards) and ecps
     card.refresh_from_db()
     assert card.state == Card.State.REVOKED
     assert all(
@@ -79,3 +78,21 @@ def test_an_import_that_deactivates_nobody_revokes_nothing(
     assert sent == []
     card.refresh_from_db()
     assert card.state == Card.State.ACTIVE
+
+
+def test_the_revocations_are_asked_for_only_once_the_import_commits(
+    write_extraction, eager, django_capture_on_commit_callbacks
+):
+    registry_import(path=write_extraction())
+    doctor = Professional.objects.get(national_id=DOCTOR)
+    card = CardFactory(professional=doctor, exercise=doctor.exercises.get(), state=Card.State.ACTIVE)
+    others = [row for row in sample_rows() if row[2] != DOCTOR]
+    with django_capture_on_commit_callbacks() as pending:
+        registry_import(path=write_extraction(others), full=True, force=True)
+        card.refresh_from_db()
+        assert card.state == Card.State.ACTIVE  # nothing revoked inside the import's transaction
+    assert len(pending) == 2  # the lifecycle and ecps tasks, on commit
+    for callback in pending:
+        callback()
+    card.refresh_from_db()
+    assert card.state == Card.State.REVOKED

@@ -54,7 +54,7 @@ def test_start_up_recovers_what_a_dead_worker_left(station, queued_order, schedu
     assert PersonalizationJob.objects.get(order_id=queued_order.pk).step == "interrupted"
     assert BlankCard.objects.get(pk=blank.pk).state == "spoiled"
     assert Reader.objects.get(pk=reader.pk).state == "idle"
-    assert scheduled[-1][1]["args"] == [queued_order.pk, station.name]
+    assert scheduled[-1][1]["args"] == (queued_order.pk, station.name)
     card = personalization.personalize_order(order_id=queued_order.pk, station=station)
     assert card is not None
 

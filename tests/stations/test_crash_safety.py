@@ -52,7 +52,7 @@ def test_a_job_killed_at_any_step_ends_with_one_card(step, station, queued_order
     assert result.returncode == -9, result.stdout + result.stderr
 
     card = personalization.personalize_order(order_id=queued_order.pk, station=station)
-    assert Card.objects.filter(order_id=queued_order.pk).count() == 1
+    assert Card.objects.filter(order=queued_order.pk).count() == 1
     queued_order.refresh_from_db()
     assert queued_order.state == "produced" and queued_order.produced_card_id == card.pk
     assert token_labels(station) == [card.number]  # no orphan card in the reader
@@ -118,7 +118,7 @@ def test_a_station_worker_killed_mid_job_redelivers_and_finishes(station, queued
     try:
         with app.connection_for_write(broker) as conn:
             app.send_task(
-                "stations.tasks.personalize",
+                "stations.personalize",
                 args=[queued_order.pk, station.name],
                 queue=station.queue,
                 connection=conn,
@@ -139,7 +139,7 @@ def test_a_station_worker_killed_mid_job_redelivers_and_finishes(station, queued
 def _wait_for_card(order, timeout):
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        card = Card.objects.filter(order_id=order.pk).first()
+        card = Card.objects.filter(order=order.pk).first()
         if card is not None:
             return card
         time.sleep(0.5)
@@ -171,7 +171,7 @@ def test_two_readers_of_a_station_personalize_in_parallel(station, queued_order,
         with app.connection_for_write(broker) as conn:
             for order in orders:
                 app.send_task(
-                    "stations.tasks.personalize",
+                    "stations.personalize",
                     args=[order.pk, station.name],
                     queue=station.queue,
                     connection=conn,

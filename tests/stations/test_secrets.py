@@ -6,8 +6,10 @@ import re
 import pytest
 from django.db import connection
 
-from cards import mailers, personalization, services
+from cards import mailers
+from cards import services as card_services
 from cards.models import Mailer
+from stations import personalization, services
 
 from .conftest import pin_and_puk
 
@@ -43,8 +45,8 @@ def _database_dump() -> tuple[str, bytes]:
 
 
 def test_pin_and_puk_are_nowhere_in_the_database_nor_the_logs(station, queued_order, monkeypatch, caplog):
-    monkeypatch.setattr(services, "new_pin", lambda: PIN)
-    monkeypatch.setattr(services, "new_puk", lambda: PUK)
+    monkeypatch.setattr(card_services, "new_pin", lambda: PIN)
+    monkeypatch.setattr(card_services, "new_puk", lambda: PUK)
     caplog.set_level(logging.DEBUG)
     card = personalization.personalize_order(order_id=queued_order.pk, station=station)
     services.card_pin_verify(card=card, pin="0000")
@@ -77,8 +79,8 @@ def test_ca_private_keys_are_not_in_the_database(hierarchy):
 
 
 def test_pin_and_puk_are_random_and_well_formed():
-    pins = {services.new_pin() for _ in range(200)}
-    puks = {services.new_puk() for _ in range(200)}
+    pins = {card_services.new_pin() for _ in range(200)}
+    puks = {card_services.new_puk() for _ in range(200)}
     assert all(len(p) == 4 and p.isdigit() for p in pins) and len(pins) > 150
     assert all(len(p) == 8 and p.isdigit() for p in puks) and len(puks) == 200
 

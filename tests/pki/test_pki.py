@@ -7,8 +7,7 @@ import pytest
 from cryptography import x509
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 from django.core.management import call_command
-from issuance import pki, services
-
+from pki import services, signing
 from pki.models import Certificate, CertificateAuthority
 
 from .conftest import write_cert_pem
@@ -22,8 +21,8 @@ def test_pki_init_creates_the_hierarchy_once(pki_dir, capsys):
     assert "already present" in capsys.readouterr().out
     cas = {ca.slug: ca for ca in CertificateAuthority.objects.all()}
     assert set(cas) == {"racine", "personnes"}
-    root = pki.ca_certificate(cas["racine"])
-    issuing = pki.ca_certificate(cas["personnes"])
+    root = signing.ca_certificate(cas["racine"])
+    issuing = signing.ca_certificate(cas["personnes"])
     assert root.subject.get_attributes_for_oid(NameOID.COMMON_NAME)[0].value == "AC RACINE IGC-SANTE TEST"
     assert (
         issuing.subject.get_attributes_for_oid(NameOID.COMMON_NAME)[0].value == "AC IGC-SANTE TEST PERSONNES"
@@ -49,18 +48,18 @@ def test_it_never_overwrites_a_kept_ca_key(hierarchy):
     kept = Path(issuing.key_path).read_bytes()
     CertificateAuthority.objects.filter(slug="personnes").delete()
     CertificateAuthority.objects.filter(slug="racine").delete()
-    pki.pki_init()
+    signing.pki_init()
     assert Path(issuing.key_path).read_bytes() == kept
     again = CertificateAuthority.objects.get(slug="personnes")
-    assert pki.ca_certificate(again).public_key() == pki.ca_certificate(issuing).public_key()
+    assert signing.ca_certificate(again).public_key() == signing.ca_certificate(issuing).public_key()
 
 
 def test_it_refuses_a_hierarchy_whose_key_file_is_gone(hierarchy):
     import os
 
     os.unlink(hierarchy[1].key_path)
-    with pytest.raises(pki.PkiNotInitialized):
-        pki.pki_init()
+    with pytest.raises(signing.PkiNotInitialized):
+        signing.pki_init()
 
 
 def _ekus(cert):
@@ -215,7 +214,7 @@ def test_ocsp_answers_several_certificates_in_the_order_asked(client, issue, hie
     from cryptography.hazmat.primitives.asymmetric import padding
     from cryptography.x509 import ocsp
 
-    issuer = pki.ca_certificate(hierarchy[1])
+    issuer = signing.ca_certificate(hierarchy[1])
     first = issue("auth")
     second = issue("sign")
     services.certificate_revoke(certificate=first, reason="superseded")
@@ -224,7 +223,7 @@ def test_ocsp_answers_several_certificates_in_the_order_asked(client, issue, hie
         .add_certificate(x509.load_der_x509_certificate(bytes(first.der)), issuer, hashes.SHA256())
         .build()
     )
-    one = pki._parse_ocsp_request(request.public_bytes(pki.serialization.Encoding.DER))[0][0]
+    one = signing._parse_ocsp_request(request.public_bytes(signing.serialization.Encoding.DER))[0][0]
     # Glue a request of three CertIDs (cryptography builds one only): revoked, good, never issued.
     from asn1crypto import ocsp as asn1_ocsp
 
@@ -258,14 +257,14 @@ def test_ocsp_refuses_too_many_certificates_or_mixed_cas(client, issue, hierarch
     from cryptography.hazmat.primitives import hashes
     from cryptography.x509 import ocsp
 
-    root, issuing = (pki.ca_certificate(ca) for ca in hierarchy)
+    root, issuing = (signing.ca_certificate(ca) for ca in hierarchy)
     card = x509.load_der_x509_certificate(bytes(issue().der))
     of_card = ocsp.OCSPRequestBuilder().add_certificate(card, issuing, hashes.SHA1()).build()  # noqa: S303
     of_ca = ocsp.OCSPRequestBuilder().add_certificate(issuing, root, hashes.SHA1()).build()  # noqa: S303
 
     def glued(*requests):
         items = [
-            {"req_cert": pki._parse_ocsp_request(r.public_bytes(pki.serialization.Encoding.DER))[0][0].der}
+            {"req_cert": signing._parse_ocsp_request(r.public_bytes(signing.serialization.Encoding.DER))[0][0].der}
             for r in requests
         ]
         items = [{"req_cert": asn1_ocsp.CertId.load(item["req_cert"])} for item in items]
@@ -277,7 +276,7 @@ def test_ocsp_refuses_too_many_certificates_or_mixed_cas(client, issue, hierarch
         return ocsp.load_der_ocsp_response(response.content).response_status
 
     assert status(glued(of_card, of_ca)) == ocsp.OCSPResponseStatus.UNAUTHORIZED
-    too_many = glued(*[of_card] * (pki.OCSP_MAX_CERTS + 1))
+    too_many = glued(*[of_card] * (signing.OCSP_MAX_CERTS + 1))
     assert status(too_many) == ocsp.OCSPResponseStatus.MALFORMED_REQUEST
     empty = asn1_ocsp.OCSPRequest({"tbs_request": {"request_list": []}}).dump()
     assert status(empty) == ocsp.OCSPResponseStatus.MALFORMED_REQUEST
@@ -289,10 +288,10 @@ def test_ocsp_get_form_and_unknown_serial(client, issue, hierarchy):
     from cryptography.hazmat.primitives import hashes
     from cryptography.x509 import ocsp
 
-    issuer = pki.ca_certificate(hierarchy[1])
+    issuer = signing.ca_certificate(hierarchy[1])
     cert = x509.load_der_x509_certificate(bytes(issue().der))
     request = ocsp.OCSPRequestBuilder().add_certificate(cert, issuer, hashes.SHA1()).build()  # noqa: S303 - what OCSP clients send
-    encoded = base64.b64encode(request.public_bytes(pki.serialization.Encoding.DER)).decode()
+    encoded = base64.b64encode(request.public_bytes(signing.serialization.Encoding.DER)).decode()
     answer = ocsp.load_der_ocsp_response(client.get(f"/pki/ocsp/{encoded}").content)
     assert answer.certificate_status == ocsp.OCSPCertStatus.GOOD
 
@@ -304,7 +303,7 @@ def test_ocsp_get_form_and_unknown_serial(client, issue, hierarchy):
     )
     response = client.post(
         "/pki/ocsp",
-        request.public_bytes(pki.serialization.Encoding.DER),
+        request.public_bytes(signing.serialization.Encoding.DER),
         content_type="application/ocsp-request",
     )
     assert ocsp.load_der_ocsp_response(response.content).certificate_status == ocsp.OCSPCertStatus.UNKNOWN
@@ -325,11 +324,11 @@ def test_the_root_answers_good_for_the_issuing_ca(client, hierarchy):
     from cryptography.hazmat.primitives.asymmetric import padding
     from cryptography.x509 import ocsp
 
-    root, issuing = (pki.ca_certificate(ca) for ca in hierarchy)
+    root, issuing = (signing.ca_certificate(ca) for ca in hierarchy)
     request = ocsp.OCSPRequestBuilder().add_certificate(issuing, root, hashes.SHA256()).build()
     response = client.post(
         "/pki/ocsp",
-        request.public_bytes(pki.serialization.Encoding.DER),
+        request.public_bytes(signing.serialization.Encoding.DER),
         content_type="application/ocsp-request",
     )
     answer = ocsp.load_der_ocsp_response(response.content)
@@ -385,7 +384,7 @@ def test_card_certificates_name_their_issuer_and_the_issuing_ca_its_crl(issue, h
     assert _uris(card, x509.AuthorityInformationAccess, AIA.CA_ISSUERS) == [
         f"{settings.CPX_BASE_URL}/pki/ca/personnes.crt"
     ]
-    root, issuing = (pki.ca_certificate(ca) for ca in hierarchy)
+    root, issuing = (signing.ca_certificate(ca) for ca in hierarchy)
     assert _uris(issuing, x509.CRLDistributionPoints) == [f"{settings.CPX_BASE_URL}/pki/crl/racine.crl"]
     assert _uris(issuing, x509.AuthorityInformationAccess, AIA.CA_ISSUERS) == [
         f"{settings.CPX_BASE_URL}/pki/ca/racine.crt"
@@ -406,7 +405,7 @@ def test_an_outside_checker_verifies_a_card_with_only_what_the_server_publishes(
     from cryptography.x509.oid import AuthorityInformationAccessOID as AIA
 
     settings.CPX_BASE_URL = live_server.url
-    pki.pki_init()
+    signing.pki_init()
     row = services.certificate_issue(
         usage="auth",
         public_key=card_key.public_key(),

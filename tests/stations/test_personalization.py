@@ -6,6 +6,7 @@ import subprocess
 import pytest
 from cryptography import x509
 
+from cards import services as card_services
 from cards.models import Card, Mailer
 from pki.models import Certificate
 from stations import personalization, services, tokens
@@ -21,7 +22,7 @@ def test_it_personalizes_a_queued_order(station, queued_order):
     queued_order.refresh_from_db()
     assert queued_order.state == "produced" and queued_order.produced_card_id == card.pk
     assert card.number.startswith("8025000001") and len(card.number) == 20
-    assert card.professional_id == queued_order.professional_id and card.order_id == queued_order.pk
+    assert card.professional_id == queued_order.professional_id and card.order.pk == queued_order.pk
     assert (card.valid_until - card.valid_from).days in (3 * 365 - 1, 3 * 365)
     assert BlankCard.objects.get(number=card.number).state == "used"
     assert PersonalizationJob.objects.get(order_id=queued_order.pk).step == "done"
@@ -40,7 +41,7 @@ def test_rerunning_the_job_makes_no_second_card(station, queued_order):
     first = personalization.personalize_order(order_id=queued_order.pk, station=station)
     again = personalization.personalize_order(order_id=queued_order.pk, station=station)
     assert again.pk == first.pk
-    assert Card.objects.filter(order_id=queued_order.pk).count() == 1
+    assert Card.objects.filter(order=queued_order.pk).count() == 1
     assert BlankCard.objects.filter(state="available").count() == 3
 
 
@@ -118,7 +119,7 @@ def test_three_wrong_pins_block_the_card_and_the_puk_unblocks_it(station, queued
         assert not services.card_pin_verify(card=card, pin=wrong)
     card.refresh_from_db()
     assert card.pin_failures == 3 and card.pin_blocked_at is not None
-    with pytest.raises(services.PinBlocked):
+    with pytest.raises(card_services.PinBlocked):
         services.card_pin_verify(card=card, pin=pin)  # even the right PIN: blocked
     assert not services.card_pin_unblock(
         card=card, puk="00000000" if puk != "00000000" else "11111111", new_pin="4321"
@@ -132,13 +133,13 @@ def test_the_pin_mailer_is_sealed_until_printed_then_purged(station, queued_orde
     card = personalization.personalize_order(order_id=queued_order.pk, station=station)
     mailer = card.mailers.get(kind=Mailer.Kind.PIN)
     assert not bytes(mailer.content).startswith(b"%PDF")
-    assert services.pin_mailer_open(mailer=mailer).startswith(b"%PDF")
+    assert card_services.pin_mailer_open(mailer=mailer).startswith(b"%PDF")
     assert bytes(card.mailers.get(kind=Mailer.Kind.CARRIER).content).startswith(b"%PDF")
-    services.mailer_mark_printed(mailer=mailer)
+    card_services.mailer_mark_printed(mailer=mailer)
     mailer.refresh_from_db()
     assert mailer.printed_at is not None and mailer.content is None
     with pytest.raises(ValueError):
-        services.pin_mailer_open(mailer=mailer)
+        card_services.pin_mailer_open(mailer=mailer)
 
 
 def test_a_failing_card_spoils_the_blank_revokes_and_requeues(station, queued_order, monkeypatch, scheduled):
@@ -150,7 +151,7 @@ def test_a_failing_card_spoils_the_blank_revokes_and_requeues(station, queued_or
     job = PersonalizationJob.objects.get(order_id=queued_order.pk)
     assert job.step == "failed" and "did not answer" in job.error
     assert BlankCard.objects.get(pk=job.blank_id).state == BlankCard.State.SPOILED
-    assert not Card.objects.filter(order_id=queued_order.pk).exists()
+    assert not Card.objects.filter(order=queued_order.pk).exists()
     revoked = Certificate.objects.filter(card_number=job.blank.number)
     assert revoked.count() == 2 and all(c.revoked_at for c in revoked)
     assert token_labels(station) == []
@@ -172,8 +173,9 @@ def test_without_blanks_the_order_stays_queued(station, queued_order):
 
 def test_production_schedule_sends_to_the_station_queue(station, queued_order, scheduled):
     services.production_schedule(order_id=queued_order.pk)
-    ((args, kwargs),) = scheduled
-    assert kwargs["args"] == [queued_order.pk, station.name] and kwargs["queue"] == station.queue
+    ((sent, options),) = scheduled
+    assert sent == ("stations.personalize",) and options["queue"] == station.queue
+    assert options["args"] == (queued_order.pk, station.name)
 
 
 def test_holder_data_carries_at_most_sixteen_situations(queued_order):

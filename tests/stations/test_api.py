@@ -5,7 +5,7 @@ from rest_framework.test import APIClient
 
 from stations import services
 from stations.models import PersonalizationJob
-from tests.factories import CardFactory, persona
+from tests.factories import CardFactory, OrderFactory, persona
 
 pytestmark = pytest.mark.django_db
 
@@ -27,8 +27,9 @@ def test_stations_are_visible_to_production_watchers_only(station, role, status)
 
 def test_a_station_shows_stock_throughput_and_failures(station):
     blank = station.blanks.first()
-    PersonalizationJob.objects.create(order_id=1, station=station, blank=blank, step="failed", error="chip")
-    PersonalizationJob.objects.create(order_id=2, station=station, step="done")
+    failed, done = OrderFactory(), OrderFactory()
+    PersonalizationJob.objects.create(order=failed, station=station, blank=blank, step="failed", error="chip")
+    PersonalizationJob.objects.create(order=done, station=station, step="done")
     services.station_heartbeat(station=station)
     body = _client(persona("ans_operator")).get(f"/api/v1/stations/{station.name}/").json()
     assert body["queue"] == f"station.{station.name}" and body["state"] == "online" and body["last_heartbeat"]
@@ -36,6 +37,7 @@ def test_a_station_shows_stock_throughput_and_failures(station):
     assert body["stats"]["cards_last_period"] == 1 and body["stats"]["failures_last_period"] == 1
     assert [r["slot"] for r in body["stats"]["readers"]] == [0, 1]
     assert body["recent_failures"][0]["error"] == "chip"
+    assert body["recent_failures"][0]["order_id"] == failed.pk
     assert body["recent_failures"][0]["blank"] == blank.number
 
 

@@ -1,0 +1,73 @@
+"""The PKI's fixtures: a test CA hierarchy (keys made once per session), a holder, a card key."""
+
+import datetime as dt
+import subprocess
+from pathlib import Path
+
+import pytest
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
+
+from pki import services, signing
+
+
+@pytest.fixture(scope="session")
+def ca_keys():
+    """CA keys are slow to make (RSA-3072): one pair per test session, fresh certificates per test."""
+    return {bits: signing.new_ca_key(bits) for bits in (2048, 3072)}
+
+
+@pytest.fixture
+def pki_dir(settings, tmp_path, ca_keys, monkeypatch):
+    monkeypatch.setattr(signing, "new_ca_key", lambda bits: ca_keys[bits])
+    settings.CPX_PKI_DIR = tmp_path / "pki"
+    settings.CPX_PKI_PASSPHRASE = "test-passphrase"
+    settings.CPX_PKI_TEST_HIERARCHY = True
+    return settings.CPX_PKI_DIR
+
+
+@pytest.fixture
+def hierarchy(db, pki_dir):
+    root, issuing, _ = signing.pki_init()
+    return root, issuing
+
+
+@pytest.fixture
+def holder():
+    return signing.Holder(
+        national_id="810107518424", surname="MARTIN", given_name="Claire", profession="Médecin"
+    )
+
+
+@pytest.fixture(scope="session")
+def card_key():
+    return rsa.generate_private_key(public_exponent=65537, key_size=2048)
+
+
+@pytest.fixture
+def issue(hierarchy, holder, card_key):
+    def issue(usage="auth", card_number="80250000010000000001"):
+        return services.certificate_issue(
+            usage=usage,
+            public_key=card_key.public_key(),
+            holder=holder,
+            valid_until=dt.date.today() + dt.timedelta(days=3 * 365),
+            card_number=card_number,
+        )
+
+    return issue
+
+
+@pytest.fixture
+def pem_files(tmp_path, hierarchy):
+    """Write the CA chain and the issuing CA as PEM files for openssl."""
+    chain = tmp_path / "chain.pem"
+    chain.write_bytes(signing.chain_pem())
+    issuer = tmp_path / "issuer.pem"
+    issuer.write_bytes(signing.ca_certificate(hierarchy[1]).public_bytes(serialization.Encoding.PEM))
+    return chain, issuer
+
+
+def write_cert_pem(path: Path, der: bytes) -> Path:
+    subprocess.run(["openssl", "x509", "-inform", "DER", "-out", str(path)], input=der, check=True)
+    return path

@@ -1,0 +1,82 @@
+"""The stations' fixtures: a registered station with SoftHSM2 readers and blanks, a queued order, the PKI
+hierarchy its cards are certified by (tests/pki), and what the jobs leave behind (mailer codes, tokens)."""
+
+import os
+import re
+import subprocess
+import uuid
+
+import pytest
+from django.core.management import call_command
+
+from cards import services as card_services
+from config.celery import app
+from orders.models import Order
+from stations.models import ReaderStation
+from stations.services import PERSONALIZE_TASK
+from tests.factories import ActivityFactory, OrderFactory
+from tests.pki.conftest import ca_keys, card_key, hierarchy, holder, pki_dir  # noqa: F401 (fixtures)
+
+SOFTHSM = "/usr/lib/softhsm/libsofthsm2.so"
+
+
+@pytest.fixture(autouse=True)
+def fast_passwords(settings):
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+@pytest.fixture(autouse=True)
+def scheduled(monkeypatch):
+    """Personalization jobs sent to a station's queue are recorded, not put on a broker (tests run the job
+    themselves): each as (positional arguments, options) of the send. Other tasks go their way."""
+    sent = []
+    send = app.send_task
+
+    def send_task(name, *args, **options):
+        if name != PERSONALIZE_TASK:
+            return send(name, *args, **options)
+        sent.append(((name, *args), options))
+        return None
+
+    monkeypatch.setattr(app, "send_task", send_task)
+    return sent
+
+
+@pytest.fixture
+def station(db, settings, tmp_path, hierarchy):
+    # A name of its own per test: its queue (station.<name>) on the shared Redis never meets another run's.
+    name = f"t{uuid.uuid4().hex[:10]}"
+    settings.CPX_STATIONS_DIR = tmp_path / "stations"
+    call_command("station_register", name, "--readers", "2", "--blanks", "4", "--module", SOFTHSM)
+    return ReaderStation.objects.get(name=name)
+
+
+@pytest.fixture
+def queued_order(db):
+    activity = ActivityFactory()
+    ActivityFactory(exercise=activity.exercise, mode_id="S", activity_key="S|second")
+    return OrderFactory(exercise=activity.exercise, state=Order.State.QUEUED)
+
+
+def pin_and_puk(card):
+    """Read the codes back from the PIN mailer: the only place they exist once the job is over."""
+    pdf = card_services.pin_mailer_open(mailer=card.mailers.get(kind="pin"))
+    pin = re.search(rb"PIN\\\) : (\d{4})", pdf).group(1).decode()
+    puk = re.search(rb"PUK\\\) : (\d{8})", pdf).group(1).decode()
+    return pin, puk
+
+
+def token_labels(station):
+    """Labels of the initialized tokens in the station's SoftHSM2 store, seen by an outside process."""
+    out = subprocess.run(
+        ["softhsm2-util", "--show-slots"],
+        env={**os.environ, "SOFTHSM2_CONF": station.softhsm_conf},
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    return sorted(
+        line.split(":", 1)[1].strip()
+        for line in out.splitlines()
+        if line.strip().startswith("Label:") and line.split(":", 1)[1].strip()
+    )

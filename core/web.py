@@ -45,9 +45,10 @@ class DomainErrorMiddleware:
 
 
 def back_url(request: HttpRequest) -> str:
-    """Where the person came from: the form's ``next``, else the referring page of this site, else (a form
-    posted from nowhere) the page itself; a page they only loaded goes to the home page, never back to
-    itself (that would loop)."""
+    """Where the person came from: the form's ``next``, else the referring page of this site, else, for a
+    form that posts to its own page, that page. A page only loaded is never sent back to itself (that would
+    loop): it goes to the home page, which sends each role to its own. A form whose action answers only
+    POST says where to go back with a ``next`` field."""
     here = request.build_absolute_uri()
     for candidate in (request.POST.get("next", ""), request.headers.get("referer", "")):
         if (

@@ -8,6 +8,7 @@ from typing import Any
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
+from lifecycle.models import Opposition
 from orders.models import Order
 from orders.payment_services import OPERATOR_METHODS
 from orders.services import REJECTION_REASON_MIN_LENGTH
@@ -45,11 +46,13 @@ class DeclareForm(AccessibleForm):
 class OperatorDeclareForm(DeclareForm):
     """An operator declares for the holder, who called or sent form 501."""
 
-    channel = forms.ChoiceField(
-        label=_("How did the holder declare it?"),
-        choices=[("phone", _("Phone")), ("form_501", _("Form 501 by mail"))],
-        widget=forms.RadioSelect,
-    )
+    channel = forms.ChoiceField(label=_("How did the holder declare it?"), widget=forms.RadioSelect)
+
+    def __init__(self, *args: Any, channels: frozenset[str], **kwargs: Any) -> None:
+        """``channels``: those the declaring operator may use (``lifecycle.opposition.declare_channels``)."""
+        super().__init__(*args, **kwargs)
+        field: Any = self.fields["channel"]
+        field.choices = [(c.value, c.label) for c in Opposition.Channel if c.value in channels]
 
 
 class RejectForm(AccessibleForm):

@@ -19,7 +19,7 @@ from core.errors import DomainError
 from core.roles import BACK_OFFICE, HOLDER_SIDE, OPERATORS, Role
 from core.transitions import allowed
 from core.web import for_roles
-from lifecycle.opposition import card_declare_opposition
+from lifecycle.opposition import card_declare_opposition, declare_channels
 from notifications import services as inbox_services
 from notifications.models import Notification
 from notifications.rendering import render_notification
@@ -71,8 +71,12 @@ def card_declare(request: HttpRequest, pk: int, account: Account) -> HttpRespons
     managers declare online; operators record a declaration made by phone or form 501."""
     card = get_object_or_404(visible_cards(request), pk=pk)
     by_operator = account.role in OPERATORS
-    form_class = OperatorDeclareForm if by_operator else DeclareForm
-    form = form_class(request.POST if request.method == "POST" else None)
+    data = request.POST if request.method == "POST" else None
+    form = (
+        OperatorDeclareForm(data, channels=declare_channels(request.user))
+        if by_operator
+        else DeclareForm(data)
+    )
     back = reverse("portal:bo-holder", args=[card.professional_id]) if by_operator else card_url(card)
     context: dict[str, Any] = {"card": card, "form": form, "back": back}
     if request.method != "POST" or not form.is_valid():

@@ -1,12 +1,11 @@
 from django.urls import path
 from rest_framework.routers import SimpleRouter
 
-from .api import (
-    TRANSITION_VIEWS,
+from .api import TRANSITION_VIEWS, OrderViewSet
+from .api_payments import (
     InvoiceView,
     OnlinePaymentConfirmView,
     OnlinePaymentStartView,
-    OrderViewSet,
     PaymentViewSet,
     RecordPaymentView,
 )

@@ -4,9 +4,10 @@ from django.db import models
 from django.db.models import Q
 from django_fsm import ConcurrentTransitionMixin, FSMField, transition
 
+from core.roles import role_in
 from registry.models import CardType, Exercise, Professional, Structure
 
-from .permissions import ACTIVATES, DECLARES, EXPIRES, REVOKES, SHIPS, role_in
+from .permissions import ACTIVATES, DECLARES, EXPIRES, REVOKES, SHIPS
 
 
 class Card(ConcurrentTransitionMixin, models.Model):

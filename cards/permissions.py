@@ -8,10 +8,7 @@ channel an opposition is declared by, ``lifecycle.opposition``).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection
-from typing import Any
-
-from core.roles import HOLDER_SIDE, OPERATORS, PRODUCTION, Role, role_of
+from core.roles import HOLDER_SIDE, OPERATORS, PRODUCTION, Role
 
 # ANS ships every card, whoever reviewed its order (production logistics are ANS's).
 SHIPS = PRODUCTION
@@ -25,12 +22,3 @@ DECLARES = HOLDER_SIDE | OPERATORS | {Role.SYSTEM}
 REVOKES = DECLARES
 # Expiry is the platform's daily task.
 EXPIRES = frozenset({Role.SYSTEM})
-
-
-def role_in(roles: Collection[str]) -> Callable[[Any, Any], bool]:
-    """A transition's ``permission``: the user's role is one of ``roles`` (whatever the card)."""
-
-    def permission(card: Any, user: Any) -> bool:
-        return role_of(user) in roles
-
-    return permission

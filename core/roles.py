@@ -6,6 +6,7 @@ one definition of "an operator", "who watches production", ...: rules compose th
 
 from __future__ import annotations
 
+from collections.abc import Callable, Collection
 from typing import Any
 
 from django.db import models
@@ -49,3 +50,13 @@ def account_of(user: Any) -> Any:
 def role_of(user: Any) -> str | None:
     account = account_of(user)
     return account.role if account is not None else None
+
+
+def role_in(roles: Collection[str]) -> Callable[[Any, Any], bool]:
+    """A transition's ``permission=``: the user's role is one of ``roles`` (whatever the object)."""
+
+    def permission(obj: Any, user: Any) -> bool:
+        return role_of(user) in roles
+
+    permission.__name__ = "role_in_" + "_".join(sorted(roles))
+    return permission

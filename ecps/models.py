@@ -14,9 +14,10 @@ from django.utils import timezone
 from django_fsm import ConcurrentTransitionMixin, FSMField, transition
 
 from cards.models import Card
+from core.roles import role_in
 from registry.models import Exercise, Professional
 
-from .permissions import REINSTATES, REVOKES, SUSPENDS, role_in
+from .permissions import REINSTATES, REVOKES, SUSPENDS
 
 
 class ECps(ConcurrentTransitionMixin, models.Model):

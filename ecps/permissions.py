@@ -7,10 +7,7 @@ by the services first: a holder reaches only their own.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection
-from typing import Any
-
-from core.roles import OPERATORS, Role, role_of
+from core.roles import OPERATORS, Role
 
 # A misplaced phone: only its holder suspends the e-CPS, and reinstates it once the phone is found.
 SUSPENDS = frozenset({Role.HOLDER})
@@ -18,12 +15,3 @@ REINSTATES = SUSPENDS
 # Loss or theft (opposition) revokes for good: the holder online, an operator taking the holder's call, or
 # the platform itself (striking off, by ``ecps.services.ecps_revoke_for_inactive_holders``).
 REVOKES = OPERATORS | {Role.HOLDER, Role.SYSTEM}
-
-
-def role_in(roles: Collection[str]) -> Callable[[Any, Any], bool]:
-    """A transition's ``permission``: the user's role is one of ``roles`` (whatever the e-CPS)."""
-
-    def permission(ecps: Any, user: Any) -> bool:
-        return role_of(user) in roles
-
-    return permission

@@ -9,12 +9,12 @@ their structure's, their authority's) is ``orders.scoping``, applied by the serv
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection
+from collections.abc import Callable
 from typing import Any
 
 from django.conf import settings
 
-from core.roles import HOLDER_SIDE, OPERATORS, Role, role_of
+from core.roles import HOLDER_SIDE, OPERATORS, Role, role_in, role_of
 
 # Order creation is not a transition but follows the same rule as submission.
 CREATE_ROLES = HOLDER_SIDE | {Role.SYSTEM}
@@ -37,15 +37,6 @@ TRANSITION_ROLES: dict[str, frozenset[str]] = {
     # The platform requeues a failed order by itself only below the failure limit; then an operator decides.
     "requeue": OPERATORS | {Role.SYSTEM},
 }
-
-
-def role_in(roles: Collection[str]) -> Callable[[Any, Any], bool]:
-    """A transition's ``permission``: the user's role is one of ``roles`` (whatever the order)."""
-
-    def permission(order: Any, user: Any) -> bool:
-        return role_of(user) in roles
-
-    return permission
 
 
 def may_requeue(order: Any, user: Any) -> bool:

@@ -7,6 +7,7 @@ import pytest
 from cryptography import x509
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 from django.core.management import call_command
+
 from pki import services, signing
 from pki.models import Certificate, CertificateAuthority
 

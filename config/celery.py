@@ -9,7 +9,8 @@ app = Celery("cpx")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
 
-# Periodic work, defined here in code (run `celery -A config beat` once per deployment).
+# Periodic work, defined here in code and only here (run `celery -A config beat` once per deployment): no app
+# adds a schedule of its own.
 app.conf.beat_schedule = {
     # Delivers whatever the on-commit tasks did not: broker outages, crashed workers, retries once due.
     "notifications-sweep": {
@@ -59,12 +60,14 @@ app.conf.beat_schedule.update(
             "task": "lifecycle.print_pin_mailers",
             "schedule": crontab(hour=7, minute=30),
         },
-        # The same safety net for the e-CPS of holders the registry made inactive.
+        # The same safety net for the e-CPS of holders the registry made inactive (the registry import sends
+        # this task on commit when it strikes holders off).
         "ecps-revoke-inactive-holders": {
             "task": "ecps.revoke_inactive_holders",
             "schedule": crontab(hour=5, minute=5),
         },
-        # Safety net behind the registry import's own call: live cards of holders now inactive → revoked.
+        # Safety net behind the registry import, which sends this task on commit when it strikes holders off:
+        # live cards of holders now inactive → revoked.
         "lifecycle-revoke-inactive-holders": {
             "task": "lifecycle.revoke_inactive_holders",
             "schedule": crontab(hour=5, minute=0),

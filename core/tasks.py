@@ -17,6 +17,6 @@ def send_task(name: str, *args: Any, **options: Any) -> None:
     if app.conf.task_always_eager:
         if name not in app.tasks:  # outside a worker the apps' tasks modules are imported on first need
             app.loader.import_default_modules()
-        app.tasks[name].apply(args=args, throw=True)
+        app.tasks[name].apply_async(args=args, **options)  # eager: runs here, as apply_async would
         return
     app.send_task(name, args=args, **options)

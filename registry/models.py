@@ -316,7 +316,7 @@ class RegistryImport(models.Model):
 
 
 class CardType(models.TextChoices):
-    """The physical card types (DOMAIN §1), shared by orders and issuance."""
+    """The physical card types (DOMAIN §1), shared by orders and cards."""
 
     CPS = "CPS", "Carte de Professionnel de Santé"
     CPF = "CPF", "Carte de Professionnel en Formation"

@@ -229,7 +229,14 @@ def holders_struck_off() -> None:
     write to the outbox). The same tasks run daily as safety nets (config/celery.py), which catch anything a
     lost message leaves behind."""
     for task in STRUCK_OFF_TASKS:
-        transaction.on_commit(lambda task=task: send_task(task), robust=True)
+        transaction.on_commit(_sender(task), robust=True)
+
+
+def _sender(task: str) -> Callable[[], None]:
+    def send() -> None:
+        send_task(task)
+
+    return send
 
 
 def default_report_path(path: Path, record: RegistryImport) -> Path:

@@ -5,7 +5,7 @@ OpenSC's module (production readers). python-pkcs11 0.10.1 lacks C_InitToken and
 those two calls go through ctypes on the *same* loaded library (dlopen returns the same handle, so the
 module's state, initialized by python-pkcs11, is shared).
 
-SoftHSM2 has no PIN-retry counter: the three-tries rule is the platform's (issuance.services).
+SoftHSM2 has no PIN-retry counter: the three-tries rule is the platform's (cards.services.card_pin_check).
 """
 
 from __future__ import annotations

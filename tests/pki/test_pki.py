@@ -264,10 +264,8 @@ def test_ocsp_refuses_too_many_certificates_or_mixed_cas(client, issue, hierarch
     of_ca = ocsp.OCSPRequestBuilder().add_certificate(issuing, root, hashes.SHA1()).build()  # noqa: S303
 
     def glued(*requests):
-        items = [
-            {"req_cert": signing._parse_ocsp_request(r.public_bytes(signing.serialization.Encoding.DER))[0][0].der}
-            for r in requests
-        ]
+        der = signing.serialization.Encoding.DER
+        items = [{"req_cert": signing._parse_ocsp_request(r.public_bytes(der))[0][0].der} for r in requests]
         items = [{"req_cert": asn1_ocsp.CertId.load(item["req_cert"])} for item in items]
         return asn1_ocsp.OCSPRequest({"tbs_request": {"request_list": items}}).dump()
 

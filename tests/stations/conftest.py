@@ -10,10 +10,9 @@ import pytest
 from django.core.management import call_command
 
 from cards import services as card_services
-from config.celery import app
 from orders.models import Order
+from stations import services
 from stations.models import ReaderStation
-from stations.services import PERSONALIZE_TASK
 from tests.factories import ActivityFactory, OrderFactory
 from tests.pki.conftest import ca_keys, card_key, hierarchy, holder, pki_dir  # noqa: F401 (fixtures)
 
@@ -27,23 +26,17 @@ def fast_passwords(settings):
 
 @pytest.fixture(autouse=True)
 def scheduled(monkeypatch):
-    """Personalization jobs sent to a station's queue are recorded, not put on a broker (tests run the job
-    themselves): each as (positional arguments, options) of the send. Other tasks go their way."""
+    """The tasks the stations' services send by name (a personalization job to a station's queue) are
+    recorded as (name, args, options), not put on a broker: tests run the job themselves."""
     sent = []
-    send = app.send_task
-
-    def send_task(name, *args, **options):
-        if name != PERSONALIZE_TASK:
-            return send(name, *args, **options)
-        sent.append(((name, *args), options))
-        return None
-
-    monkeypatch.setattr(app, "send_task", send_task)
+    monkeypatch.setattr(
+        services, "send_task", lambda name, *args, **options: sent.append((name, args, options))
+    )
     return sent
 
 
 @pytest.fixture
-def station(db, settings, tmp_path, hierarchy):
+def station(db, settings, tmp_path, hierarchy):  # noqa: F811 (the fixture imported above)
     # A name of its own per test: its queue (station.<name>) on the shared Redis never meets another run's.
     name = f"t{uuid.uuid4().hex[:10]}"
     settings.CPX_STATIONS_DIR = tmp_path / "stations"

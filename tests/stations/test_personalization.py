@@ -173,9 +173,7 @@ def test_without_blanks_the_order_stays_queued(station, queued_order):
 
 def test_production_schedule_sends_to_the_station_queue(station, queued_order, scheduled):
     services.production_schedule(order_id=queued_order.pk)
-    ((sent, options),) = scheduled
-    assert sent == ("stations.personalize",) and options["queue"] == station.queue
-    assert options["args"] == (queued_order.pk, station.name)
+    assert scheduled == [("stations.personalize", (queued_order.pk, station.name), {"queue": station.queue})]
 
 
 def test_holder_data_carries_at_most_sixteen_situations(queued_order):

@@ -54,7 +54,7 @@ def test_start_up_recovers_what_a_dead_worker_left(station, queued_order, schedu
     assert PersonalizationJob.objects.get(order_id=queued_order.pk).step == "interrupted"
     assert BlankCard.objects.get(pk=blank.pk).state == "spoiled"
     assert Reader.objects.get(pk=reader.pk).state == "idle"
-    assert scheduled[-1][1]["args"] == (queued_order.pk, station.name)
+    assert scheduled[-1][:2] == ("stations.personalize", (queued_order.pk, station.name))
     card = personalization.personalize_order(order_id=queued_order.pk, station=station)
     assert card is not None
 
@@ -74,6 +74,6 @@ def test_the_sweep_hands_back_forgotten_queued_orders(station, queued_order, sch
 
     Order.objects.filter(pk=queued_order.pk).update(state_changed_at=timezone.now() - dt.timedelta(hours=1))
     assert services.production_sweep() == 1
-    assert scheduled[-1][1]["queue"] == station.queue
+    assert scheduled[-1][2] == {"queue": station.queue}
     PersonalizationJob.objects.create(order_id=queued_order.pk, station=station, step="keys")
     assert services.production_sweep() == 0  # someone is on it

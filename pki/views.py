@@ -13,6 +13,7 @@ from django.views.decorators.http import require_GET, require_http_methods
 
 from . import signing
 from .models import CertificateAuthority
+from .ocsp import ocsp_respond
 
 OCSP_MAX_REQUEST = 10_000
 
@@ -83,5 +84,5 @@ def ocsp(request: HttpRequest, encoded: str = "") -> HttpResponse:
             body = base64.b64decode(encoded, validate=False)
         except (binascii.Error, ValueError):
             raise Http404("malformed OCSP request")
-    answer = signing.ocsp_respond(body)
+    answer = ocsp_respond(body)
     return HttpResponse(answer, content_type="application/ocsp-response")

@@ -6,6 +6,9 @@ that may not fire a transition is refused whatever the state (NotPermitted), one
 state that does not allow it (InvalidCardState), and only then does the card move, with its event row.
 """
 
+from collections.abc import Callable
+from typing import Any
+
 import pytest
 from django.db import transaction
 
@@ -40,7 +43,7 @@ MAY = {
     "revoke": DECLARERS,
     "expire": {"system"},
 }
-SERVICES = {
+SERVICES: dict[str, Callable[..., Any]] = {
     "ship": card_services.card_ship,
     "activate": card_services.card_activate,
     "oppose": card_services.card_oppose,

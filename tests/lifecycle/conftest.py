@@ -1,4 +1,5 @@
 import datetime as dt
+from typing import cast
 
 import pytest
 from cryptography.hazmat.primitives import serialization
@@ -90,7 +91,7 @@ def card_of_an_order(**fields) -> Card:
     """A card of a médecin's exercise (RPPS, reviewed by CNOM) made for a first order: the order is done
     with at ``produced``, whatever happens to the card next."""
     activity = ActivityFactory()
-    card = CardFactory(exercise=activity.exercise, **fields)
+    card = cast(Card, CardFactory(exercise=activity.exercise, **fields))
     OrderFactory(exercise=activity.exercise, state=Order.State.PRODUCED, produced_card=card)
     return card
 

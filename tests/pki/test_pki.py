@@ -8,6 +8,7 @@ from cryptography import x509
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 from django.core.management import call_command
 
+from pki import ocsp as responder
 from pki import services, signing
 from pki.models import Certificate, CertificateAuthority
 
@@ -224,7 +225,7 @@ def test_ocsp_answers_several_certificates_in_the_order_asked(client, issue, hie
         .add_certificate(x509.load_der_x509_certificate(bytes(first.der)), issuer, hashes.SHA256())
         .build()
     )
-    one = signing._parse_ocsp_request(request.public_bytes(signing.serialization.Encoding.DER))[0][0]
+    one = responder._parse_ocsp_request(request.public_bytes(signing.serialization.Encoding.DER))[0][0]
     # Glue a request of three CertIDs (cryptography builds one only): revoked, good, never issued.
     from asn1crypto import ocsp as asn1_ocsp
 
@@ -265,7 +266,7 @@ def test_ocsp_refuses_too_many_certificates_or_mixed_cas(client, issue, hierarch
 
     def glued(*requests):
         der = signing.serialization.Encoding.DER
-        items = [{"req_cert": signing._parse_ocsp_request(r.public_bytes(der))[0][0].der} for r in requests]
+        items = [{"req_cert": responder._parse_ocsp_request(r.public_bytes(der))[0][0].der} for r in requests]
         items = [{"req_cert": asn1_ocsp.CertId.load(item["req_cert"])} for item in items]
         return asn1_ocsp.OCSPRequest({"tbs_request": {"request_list": items}}).dump()
 
@@ -275,7 +276,7 @@ def test_ocsp_refuses_too_many_certificates_or_mixed_cas(client, issue, hierarch
         return ocsp.load_der_ocsp_response(response.content).response_status
 
     assert status(glued(of_card, of_ca)) == ocsp.OCSPResponseStatus.UNAUTHORIZED
-    too_many = glued(*[of_card] * (signing.OCSP_MAX_CERTS + 1))
+    too_many = glued(*[of_card] * (responder.OCSP_MAX_CERTS + 1))
     assert status(too_many) == ocsp.OCSPResponseStatus.MALFORMED_REQUEST
     empty = asn1_ocsp.OCSPRequest({"tbs_request": {"request_list": []}}).dump()
     assert status(empty) == ocsp.OCSPResponseStatus.MALFORMED_REQUEST

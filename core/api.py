@@ -173,6 +173,14 @@ class ApiView(APIView):
     parser_classes: Any = [JSONParser]
     pagination_class: Any = Pagination
 
+    def validated(self, serializer_class: type[serializers.Serializer], data: Any) -> dict[str, Any]:
+        """The request body, which must be a JSON object, validated by ``serializer_class`` (400 if not)."""
+        if not isinstance(data, dict):
+            raise exceptions.ValidationError({"non_field_errors": ["Expected a JSON object."]})
+        serializer = serializer_class(data=data)
+        serializer.is_valid(raise_exception=True)
+        return dict(serializer.validated_data)
+
     def check_id(self, value: Any) -> int:
         """A path id as an int; out of range ids are simply not found."""
         try:

@@ -7,7 +7,7 @@ from typing import Any
 
 from drf_spectacular.utils import OpenApiResponse, extend_schema, inline_serializer
 from oauth2_provider.models import get_application_model
-from rest_framework import exceptions, serializers, status
+from rest_framework import serializers, status
 from rest_framework.request import Request
 from rest_framework.response import Response
 
@@ -144,14 +144,9 @@ class EcpsOppositionView(EcpsAPIView):
         tags=["ecps"],
     )
     def post(self, request: Request, ecps_id: int) -> Response:
-        if not isinstance(request.data, dict):
-            raise exceptions.ValidationError({"non_field_errors": ["Expected a JSON object."]})
-        data = EcpsOppositionInputSerializer(data=request.data)
-        data.is_valid(raise_exception=True)
+        data = self.validated(EcpsOppositionInputSerializer, request.data)
         ecps = services.ecps_for(actor=request.user, ecps_id=self.check_id(ecps_id))
-        ecps = services.ecps_declare_opposition(
-            ecps=ecps, actor=request.user, reason=data.validated_data["reason"]
-        )
+        ecps = services.ecps_declare_opposition(ecps=ecps, actor=request.user, reason=data["reason"])
         return Response(ECpsSerializer(services.ecps_for(actor=request.user, ecps_id=ecps.pk)).data)
 
 
@@ -217,14 +212,9 @@ class RelyingPartyListView(EcpsAPIView):
         tags=["ecps"],
     )
     def post(self, request: Request) -> Response:
-        if not isinstance(request.data, dict):
-            raise exceptions.ValidationError({"non_field_errors": ["Expected a JSON object."]})
-        data = RelyingPartyInputSerializer(data=request.data)
-        data.is_valid(raise_exception=True)
+        data = self.validated(RelyingPartyInputSerializer, request.data)
         application, secret = relying_parties.relying_party_register(
-            actor=request.user,
-            name=data.validated_data["name"],
-            redirect_uris=data.validated_data["redirect_uris"],
+            actor=request.user, name=data["name"], redirect_uris=data["redirect_uris"]
         )
         application.client_secret = secret
         return Response(RelyingPartyCreatedSerializer(application).data, status=status.HTTP_201_CREATED)

@@ -7,10 +7,8 @@ status; a card the caller may not see is 404.
 
 from __future__ import annotations
 
-from typing import Any
-
 from drf_spectacular.utils import OpenApiResponse, extend_schema, inline_serializer
-from rest_framework import exceptions, serializers, status
+from rest_framework import serializers, status
 from rest_framework.permissions import AllowAny
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -122,22 +120,10 @@ def _errors(*codes: int) -> dict[int, OpenApiResponse]:
 # --- input ---------------------------------------------------------------------------------------------
 
 
-class LifecycleAPIView(ApiView):
-    # The shared API conventions (core.api.ApiView), plus a JSON object's validation. A comment, not a
-    # docstring: OpenAPI would show it as the description of every endpoint without one of its own.
-
-    def validated(self, serializer_class: type[serializers.Serializer], data: Any) -> dict[str, Any]:
-        if not isinstance(data, dict):
-            raise exceptions.ValidationError({"non_field_errors": ["Expected a JSON object."]})
-        serializer = serializer_class(data=data)
-        serializer.is_valid(raise_exception=True)
-        return dict(serializer.validated_data)
-
-
 # --- cards -----------------------------------------------------------------------------------------------
 
 
-class CardOppositionView(LifecycleAPIView):
+class CardOppositionView(ApiView):
     @extend_schema(
         operation_id="card_declare_opposition",
         summary="Declare a card lost, stolen, damaged, defective or not received",
@@ -161,7 +147,7 @@ class CardOppositionView(LifecycleAPIView):
         return Response(OppositionSerializer(declared).data, status=status.HTTP_201_CREATED)
 
 
-class CardActivationView(LifecycleAPIView):
+class CardActivationView(ApiView):
     @extend_schema(
         operation_id="card_activate",
         summary="Activate a received card",
@@ -187,7 +173,7 @@ class CardActivationView(LifecycleAPIView):
 # --- renewal links ---------------------------------------------------------------------------------------
 
 
-class RenewalLinkView(LifecycleAPIView):
+class RenewalLinkView(ApiView):
     """The one-click link of a renewal reminder. The signed token is the credential: no sign-in needed
     (a signed-in holder is recorded as the order's creator)."""
 
@@ -231,7 +217,7 @@ class RenewalLinkView(LifecycleAPIView):
 # --- shipping batches ------------------------------------------------------------------------------------
 
 
-class ShippingBatchListView(LifecycleAPIView):
+class ShippingBatchListView(ApiView):
     @extend_schema(
         operation_id="shipping_batch_list",
         summary="Shipping batches, newest first (ANS operators, auditors)",
@@ -272,7 +258,7 @@ class ShippingBatchListView(LifecycleAPIView):
         return Response(ShippingBatchSerializer(batch).data, status=status.HTTP_201_CREATED)
 
 
-class ShippingBatchDetailView(LifecycleAPIView):
+class ShippingBatchDetailView(ApiView):
     @extend_schema(
         operation_id="shipping_batch_show",
         summary="One shipping batch with its cards and tracking references",
@@ -301,7 +287,7 @@ class AutoRenewalInputSerializer(serializers.Serializer):
     enabled = serializers.BooleanField()
 
 
-class AutoRenewalPolicyListView(LifecycleAPIView):
+class AutoRenewalPolicyListView(ApiView):
     # One row per profession of an Ordre (a few dozen at most, all Ordres together): the whole list, as
     # clients read it, so the schema must not declare the shared limit/offset page either.
     pagination_class = None
@@ -317,7 +303,7 @@ class AutoRenewalPolicyListView(LifecycleAPIView):
         return Response(AutoRenewalPolicySerializer(policies, many=True).data)
 
 
-class AutoRenewalPolicyView(LifecycleAPIView):
+class AutoRenewalPolicyView(ApiView):
     @extend_schema(
         operation_id="auto_renewal_policy_set",
         summary="Turn automatic renewal on or off for one of the Ordre's professions",

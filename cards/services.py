@@ -24,7 +24,7 @@ from core.transitions import fire, lock, may_fire
 from pki import services as pki_services
 
 from . import mailers
-from .errors import CardChanged, InvalidCardState
+from .errors import CardChanged, InvalidCardState, PinBlocked
 from .models import Card, CardEvent, Mailer
 
 PIN_TRIES = 3
@@ -95,10 +95,6 @@ def _fire(card: Card, name: str, actor: Any, detail: dict[str, Any]) -> Card:
 # --- the platform's PIN counter --------------------------------------------------------------------
 
 
-class PinBlocked(Exception):
-    """Three wrong PINs in a row: only the PUK unblocks the card."""
-
-
 def _pin_event(card: Card, kind: str, **detail: object) -> None:
     CardEvent.objects.create(card=card, kind=kind, detail=detail)
 
@@ -110,7 +106,7 @@ def card_pin_check(*, card: Card, login: Callable[[Card], bool]) -> bool:
     with transaction.atomic():
         card = Card.objects.select_for_update().get(pk=card.pk)
         if card.pin_blocked_at is not None:
-            raise PinBlocked(card.number)
+            raise PinBlocked()
         ok = login(card)
         card.pin_failures = 0 if ok else card.pin_failures + 1
         if card.pin_failures >= PIN_TRIES:

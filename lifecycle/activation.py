@@ -69,9 +69,7 @@ def card_activate_with_pin(*, card: Card | int, actor: Any, pin: str) -> Card:
     _check_activator(actor, card)
     found = Card.objects.get(pk=card) if isinstance(card, int) else card
     try:
-        ok = station_services.card_pin_verify(card=found, pin=pin)
-    except card_services.PinBlocked:
-        raise errors.PinBlocked() from None
+        ok = station_services.card_pin_verify(card=found, pin=pin)  # PinBlocked (409) goes through
     except TokenError as exc:
         log.warning("card %s: PIN check impossible: %s", found.pk, exc)
         raise errors.CardUnreachable() from None

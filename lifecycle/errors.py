@@ -29,12 +29,6 @@ class PinRefused(InvalidInput):
     default_message = _("Wrong PIN.")
 
 
-class PinBlocked(DomainError):
-    code = "pin_blocked"
-    status = 409
-    default_message = _("Three wrong PINs in a row: the card is blocked; unblock it with the PUK.")
-
-
 class CardUnreachable(DomainError):
     """The PIN can be checked only on the card, through its station's reader; it is not there."""
 

@@ -6,7 +6,7 @@ import datetime as dt
 import pytest
 from freezegun import freeze_time
 
-from cards.errors import CardNotFound, InvalidCardState
+from cards.errors import CardNotFound, InvalidCardState, PinBlocked
 from cards.models import Card, CardEvent
 from core.errors import InvalidInput, NotPermitted
 from lifecycle import errors
@@ -220,7 +220,7 @@ def test_three_wrong_pins_block_the_card(produced, ans, monkeypatch):
     for _ in range(3):
         with pytest.raises(errors.PinRefused):
             card_activate_with_pin(card=produced, actor=holder, pin="0000")
-    with pytest.raises(errors.PinBlocked):
+    with pytest.raises(PinBlocked):
         card_activate_with_pin(card=produced, actor=holder, pin="1234")
     with pytest.raises(InvalidInput):
         card_activate_with_pin(card=produced, actor=holder, pin="12a4")

@@ -7,6 +7,7 @@ import pytest
 from cryptography import x509
 
 from cards import services as card_services
+from cards.errors import PinBlocked
 from cards.models import Card, Mailer
 from pki.models import Certificate
 from stations import personalization, services, tokens
@@ -119,7 +120,7 @@ def test_three_wrong_pins_block_the_card_and_the_puk_unblocks_it(station, queued
         assert not services.card_pin_verify(card=card, pin=wrong)
     card.refresh_from_db()
     assert card.pin_failures == 3 and card.pin_blocked_at is not None
-    with pytest.raises(card_services.PinBlocked):
+    with pytest.raises(PinBlocked):
         services.card_pin_verify(card=card, pin=pin)  # even the right PIN: blocked
     assert not services.card_pin_unblock(
         card=card, puk="00000000" if puk != "00000000" else "11111111", new_pin="4321"

@@ -17,10 +17,11 @@ RECONNECT_PAUSE = 5  # seconds
 def import_upload(self: Task, import_id: int) -> str:
     """Import an upload of the API (``registry.services.registry_upload_import``). A lost database
     connection runs the whole import again once the database answers: its transaction was rolled back."""
-    record = RegistryImport.objects.filter(pk=import_id).first()
-    if record is None:
-        return "nothing to do"
     try:
+        # Read inside the try: after a database restart the first query is the one that fails.
+        record = RegistryImport.objects.filter(pk=import_id).first()
+        if record is None:
+            return "nothing to do"
         return services.registry_upload_import(record=record)
     except (OperationalError, InterfaceError) as exc:
         connection.close()  # the broken connection: the retry opens a new one

@@ -148,9 +148,7 @@ def test_an_ans_operator_follows_an_order_through_production(page):
     expect(state).to_contain_text("En fabrication")
     screenshot(page, "ans_order_in_production")
 
-    card = CardFactory(
-        exercise=exercise, state=Card.State.PERSONALIZED, order_id=order.pk
-    )  # the station wrote it
+    card = CardFactory(exercise=exercise, state=Card.State.PERSONALIZED)  # the station wrote it
     order_services.order_mark_produced(order=order.pk, card=card)
     expect(state).to_contain_text("Fabriquée")
     page.reload()

@@ -244,3 +244,23 @@ def test_a_database_that_stays_away_fails_the_task_after_its_retries(sample, que
     with pytest.raises(OperationalError):
         run_task(import_id)
     assert len(calls) == tasks.RECONNECT_RETRIES + 1
+
+
+def test_a_database_lost_before_the_task_reads_its_upload_is_retried_too(sample, queued, monkeypatch):
+    """After a server restart the task's first query is the one that fails: it is retried like the rest."""
+    from django.db import OperationalError
+
+    import_id = upload(client_for(Account.Role.ANS_OPERATOR), sample).json()["id"]
+    real_filter, failures = RegistryImport.objects.filter, []
+
+    def first_query_fails(*args, **kwargs):
+        if not failures:
+            failures.append(1)
+            raise OperationalError("terminating connection due to administrator command")
+        return real_filter(*args, **kwargs)
+
+    monkeypatch.setattr(RegistryImport.objects, "filter", first_query_fails)
+    monkeypatch.setattr(tasks, "connection", SimpleNamespace(close=lambda: None))
+    assert run_task(import_id).startswith("imported ")
+    assert failures == [1]
+    assert RegistryImport.objects.get(pk=import_id).status == "done"

@@ -2,8 +2,6 @@ import datetime as dt
 from typing import cast
 
 import pytest
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import rsa
 
 from cards.models import Card
 from orders.models import Order
@@ -11,6 +9,9 @@ from pki import services as pki_services
 from pki import signing
 from registry.models import Account
 from tests.factories import ActivityFactory, CardFactory, OrderFactory, TariffFactory, persona
+
+# The PKI's own fixtures (a test hierarchy whose CA keys are made once per session).
+from tests.pki.conftest import ca_keys, card_key, hierarchy, pem_files, pki_dir  # noqa: F401
 
 
 @pytest.fixture(autouse=True)
@@ -35,26 +36,7 @@ def tariff(db):
 
 
 @pytest.fixture
-def pki_dir(settings, tmp_path):
-    settings.CPX_PKI_DIR = tmp_path / "pki"
-    settings.CPX_PKI_PASSPHRASE = "test-passphrase"
-    settings.CPX_PKI_TEST_HIERARCHY = True
-    return settings.CPX_PKI_DIR
-
-
-@pytest.fixture
-def hierarchy(db, pki_dir):
-    root, issuing, _ = signing.pki_init()
-    return root, issuing
-
-
-@pytest.fixture(scope="session")
-def card_key():
-    return rsa.generate_private_key(public_exponent=65537, key_size=2048)
-
-
-@pytest.fixture
-def certify(hierarchy, card_key):
+def certify(hierarchy, card_key):  # noqa: F811 (fixtures imported above)
     """Issue the authentication and signature certificates of a card (keys made here, not on a card)."""
 
     def certify(card: Card):
@@ -76,15 +58,6 @@ def certify(hierarchy, card_key):
         ]
 
     return certify
-
-
-@pytest.fixture
-def pem_files(tmp_path, hierarchy):
-    chain = tmp_path / "chain.pem"
-    chain.write_bytes(signing.chain_pem())
-    issuer = tmp_path / "issuer.pem"
-    issuer.write_bytes(signing.ca_certificate(hierarchy[1]).public_bytes(serialization.Encoding.PEM))
-    return chain, issuer
 
 
 def card_of_an_order(**fields) -> Card:

@@ -12,7 +12,8 @@ from pki.models import Certificate
 from registry.models import Professional
 from registry.services import registry_import
 from tests.factories import CardFactory
-from tests.lifecycle.conftest import card_key, certify, hierarchy, pki_dir  # noqa: F401 (fixtures)
+from tests.lifecycle.conftest import certify  # noqa: F401 (fixture)
+from tests.pki.conftest import ca_keys, card_key, hierarchy, pki_dir  # noqa: F401 (fixtures)
 
 from .conftest import DOCTOR, sample_rows
 

@@ -172,6 +172,9 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_ALWAYS_EAGER = env_bool("CELERY_TASK_ALWAYS_EAGER", False)
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_TASK_DEFAULT_QUEUE = "default"
+# The signing service's queue: its worker (`manage.py run_signer`) is the only process given the CA token's PIN.
+CPX_SIGNING_QUEUE = "signing"
+CELERY_TASK_ROUTES = {"pki.*": {"queue": CPX_SIGNING_QUEUE}, "signing.*": {"queue": CPX_SIGNING_QUEUE}}
 CELERY_TIMEZONE = TIME_ZONE
 if CELERY_BROKER_URL.startswith("filesystem://"):
     # The embedded default of `make run` when no Redis answers: a broker made of folders under var/.
@@ -206,9 +209,32 @@ CPX_CARD_VALIDITY_YEARS = {
     "CPA": env_int("CPX_VALIDITY_CPA_YEARS", 3),
     "CDE": env_int("CPX_VALIDITY_CDE_YEARS", 3),
 }
-CPX_PKI_DIR = Path(env("CPX_PKI_DIR", str(VAR_DIR / "pki")))
-CPX_PKI_PASSPHRASE = env("CPX_PKI_PASSPHRASE", "dev-only-pki-passphrase")
 CPX_PKI_TEST_HIERARCHY = env_bool("CPX_PKI_TEST_HIERARCHY", True)
+# --- the CA's PKCS#11 tokens (pki.hsm). Three tokens, three PINs, so each process holds only its own:
+# the root (the operator's `pki_root` ceremonies), the issuing CAs (the signing service only) and the
+# delegated OCSP responder (the web processes). In development each lives in a SoftHSM2 store under
+# var/hsm/<role>/ (CPX_HSM_SOFTHSM_DIR; created by pki_init); in production CPX_HSM_MODULE is the HSM's
+# PKCS#11 module and CPX_HSM_SOFTHSM_DIR is empty. PINs come from the environment or <NAME>_FILE;
+# `check --deploy` refuses the development defaults.
+CPX_HSM_MODULE = env("CPX_HSM_MODULE", "/usr/lib/softhsm/libsofthsm2.so")
+CPX_HSM_SOFTHSM_DIR = env("CPX_HSM_SOFTHSM_DIR", str(VAR_DIR / "hsm"))
+CPX_HSM_DEV_PINS = {"root": "dev-root-0000", "ca": "dev-ca-0000", "ocsp": "dev-ocsp-0000"}
+CPX_ROOT_TOKEN_LABEL = env("CPX_ROOT_TOKEN_LABEL", "CPX-ROOT")
+CPX_ROOT_TOKEN_PIN = env("CPX_ROOT_TOKEN_PIN", CPX_HSM_DEV_PINS["root"])
+CPX_CA_TOKEN_LABEL = env("CPX_CA_TOKEN_LABEL", "CPX-CA")
+CPX_CA_TOKEN_PIN = env("CPX_CA_TOKEN_PIN", CPX_HSM_DEV_PINS["ca"])
+CPX_OCSP_TOKEN_LABEL = env("CPX_OCSP_TOKEN_LABEL", "CPX-OCSP")
+CPX_OCSP_TOKEN_PIN = env("CPX_OCSP_TOKEN_PIN", CPX_HSM_DEV_PINS["ocsp"])
+# Key algorithms by role, checked against the policy table in pki/keys.py (root: ec-p384 or rsa-4096;
+# issuing CAs and the OCSP responder: ec-p256, ec-p384, rsa-3072 or rsa-4096).
+CPX_PKI_ROOT_ALGORITHM = env("CPX_PKI_ROOT_ALGORITHM", "ec-p384")
+CPX_PKI_CA_ALGORITHM = env("CPX_PKI_CA_ALGORITHM", "ec-p256")
+CPX_PKI_OCSP_ALGORITHM = env("CPX_PKI_OCSP_ALGORITHM", "ec-p256")
+# Where relying parties fetch CRLs, CA certificates and OCSP: always plain http:// (RFC 5280 §4.2.1.13,
+# RFC 6960 A.1: signed objects, and TLS to check TLS would be a loop). Empty: CPX_BASE_URL over http.
+CPX_PKI_BASE_URL = env("CPX_PKI_BASE_URL", "")
+# Certificate policy OIDs (docs/pki_profile.md). The default arc is ITU-T X.660's example arc 2.999, for tests.
+CPX_PKI_POLICY_ARC = env("CPX_PKI_POLICY_ARC", "2.999.250.71")
 CPX_PKCS11_MODULE = env("CPX_PKCS11_MODULE", "/usr/lib/softhsm/libsofthsm2.so")
 CPX_SECRETS_KEY = env("CPX_SECRETS_KEY", "")  # Fernet key for PIN mailers; derived from SECRET_KEY if empty
 CPX_BASE_URL = env("CPX_BASE_URL", "http://127.0.0.1:8000")
@@ -282,7 +308,7 @@ CPX_SMS_BACKEND = env(
 )
 # The OpenID Connect signing key (RS256): CPX_OIDC_RSA_PRIVATE_KEY in production; without it, the app
 # (ecps.apps, at start-up) gives the provider the key of this file, created on first use.
-CPX_OIDC_KEY_FILE = Path(env("CPX_OIDC_KEY_FILE", str(CPX_PKI_DIR / "oidc-rs256.key.pem")))
+CPX_OIDC_KEY_FILE = Path(env("CPX_OIDC_KEY_FILE", str(VAR_DIR / "oidc" / "oidc-rs256.key.pem")))
 CPX_OIDC_ACCESS_TOKEN_SECONDS = env_int("CPX_OIDC_ACCESS_TOKEN_SECONDS", 300)
 
 # django-oauth-toolkit's models, named so that the e-CPS's own models may point at them (swappable).

@@ -4,7 +4,7 @@ from django.contrib import admin
 
 from core.admin import ReadOnly
 
-from .models import Certificate, CertificateAuthority
+from .models import AuditEvent, Certificate, CertificateAuthority, Crl
 
 
 @admin.register(Certificate)
@@ -17,5 +17,19 @@ class CertificateAdmin(ReadOnly):
 
 @admin.register(CertificateAuthority)
 class CertificateAuthorityAdmin(ReadOnly):
-    list_display = ["slug", "name", "crl_number", "crl_next_update"]
-    exclude = ["der", "crl_der"]
+    list_display = ["slug", "name", "token_role", "algorithm", "crl_number"]
+    exclude = ["der"]
+
+
+@admin.register(Crl)
+class CrlAdmin(ReadOnly):
+    list_display = ["authority", "kind", "number", "this_update", "next_update", "entries"]
+    list_filter = ["authority", "kind"]
+    exclude = ["der"]
+
+
+@admin.register(AuditEvent)
+class AuditEventAdmin(ReadOnly):
+    list_display = ["at", "operation", "authority", "actor", "request_id"]
+    list_filter = ["operation", "authority"]
+    search_fields = ["actor", "request_id"]

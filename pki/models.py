@@ -4,8 +4,13 @@ from django.db import models
 
 
 class CertificateAuthority(models.Model):
-    """A CA of the platform's PKI. Its private key never enters the database: ``key_path`` names a file
-    encrypted with CPX_PKI_PASSPHRASE. The current CRL is cached here and regenerated on each revocation."""
+    """A CA of the platform's PKI. Its private key never leaves its PKCS#11 token (``pki.hsm``): ``key_label``
+    names the key object on the token of ``token_role`` ("root" for the root, "ca" for issuing CAs). The
+    CRLs it publishes are ``Crl`` rows; base and delta CRLs share one number sequence (RFC 5280 §5.2.4)."""
+
+    class TokenRole(models.TextChoices):
+        ROOT = "root", "Racine (hors ligne)"
+        CA = "ca", "AC émettrice (service de signature)"
 
     slug = models.SlugField(max_length=40, unique=True)  # /pki/crl/<slug>.crl
     name = models.CharField(max_length=200)
@@ -13,11 +18,13 @@ class CertificateAuthority(models.Model):
         "self", null=True, blank=True, on_delete=models.PROTECT, related_name="children"
     )
     der = models.BinaryField()
-    key_path = models.CharField(max_length=500)
+    token_role = models.CharField(max_length=4, choices=TokenRole.choices, default=TokenRole.CA)
+    key_label = models.CharField(max_length=64)
+    algorithm = models.CharField(max_length=16)  # pki.keys.ALGORITHMS
+    # The card types whose certificates this CA issues (issuing CAs; empty for the root).
+    card_types = models.JSONField(default=list, blank=True)
     is_test = models.BooleanField(default=True)
-    crl_number = models.PositiveBigIntegerField(default=0)
-    crl_der = models.BinaryField(null=True, blank=True)
-    crl_next_update = models.DateTimeField(null=True, blank=True)
+    crl_number = models.PositiveBigIntegerField(default=0)  # the last number used, base or delta
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -25,6 +32,80 @@ class CertificateAuthority(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+
+class Crl(models.Model):
+    """A CRL as published: the newest base and the newest delta of each CA are served under /pki/crl/."""
+
+    class Kind(models.TextChoices):
+        BASE = "base", "LCR complète"
+        DELTA = "delta", "Delta-LCR"
+
+    authority = models.ForeignKey(CertificateAuthority, on_delete=models.PROTECT, related_name="crls")
+    kind = models.CharField(max_length=5, choices=Kind.choices)
+    number = models.PositiveBigIntegerField()
+    base_number = models.PositiveBigIntegerField(null=True, blank=True)  # a delta's BaseCRLNumber
+    this_update = models.DateTimeField()
+    next_update = models.DateTimeField()
+    entries = models.PositiveIntegerField(default=0)
+    der = models.BinaryField()
+    published_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["authority", "number"], name="crl_unique_number")]
+        indexes = [models.Index(fields=["authority", "kind", "-number"])]
+
+    def __str__(self) -> str:
+        return f"{self.authority_id} {self.kind} #{self.number}"
+
+
+class OcspResponder(models.Model):
+    """A delegated OCSP responder certificate (id-kp-OCSPSigning, id-pkix-ocsp-nocheck) issued by ``authority``
+    for the responder key ``key_label`` on the OCSP token. The newest unexpired one signs that CA's answers."""
+
+    authority = models.ForeignKey(CertificateAuthority, on_delete=models.PROTECT, related_name="responders")
+    key_label = models.CharField(max_length=64)
+    algorithm = models.CharField(max_length=16)
+    der = models.BinaryField()
+    not_before = models.DateTimeField()
+    not_after = models.DateTimeField()
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self) -> str:
+        return f"OCSP responder for {self.authority_id} until {self.not_after:%Y-%m-%d}"
+
+
+class AuditEvent(models.Model):
+    """One use of a CA or responder key (or a refusal to use one), written in the same transaction as its
+    effect: who or what asked, what was done, on which certificates."""
+
+    class Operation(models.TextChoices):
+        CA_CREATE = "ca_create", "Création d'AC"
+        ISSUE = "issue", "Émission de certificat"
+        REFUSE = "refuse", "Demande de signature refusée"
+        REVOKE = "revoke", "Révocation"
+        CRL = "crl", "LCR complète"
+        DELTA_CRL = "delta_crl", "Delta-LCR"
+        ROOT_CRL = "root_crl", "LCR de la racine"
+        OCSP_KEY = "ocsp_key", "Clé du répondeur OCSP"
+
+    at = models.DateTimeField(auto_now_add=True, db_index=True)
+    operation = models.CharField(max_length=12, choices=Operation.choices)
+    authority = models.ForeignKey(
+        CertificateAuthority, null=True, blank=True, on_delete=models.PROTECT, related_name="audit_events"
+    )
+    actor = models.CharField(
+        max_length=200
+    )  # "station:site1 job 12", "user:42 (opposition)", "command pki_init"
+    request_id = models.UUIDField(null=True, blank=True, db_index=True)  # a signing request's id
+    serials = models.JSONField(default=list, blank=True)  # hex serials of the certificates concerned
+    detail = models.JSONField(default=dict, blank=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["operation", "at"])]
+
+    def __str__(self) -> str:
+        return f"{self.at:%Y-%m-%d %H:%M:%S} {self.operation} by {self.actor}"
 
 
 class Certificate(models.Model):

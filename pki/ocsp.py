@@ -11,12 +11,11 @@ from asn1crypto import core as asn1_core
 from asn1crypto import ocsp as asn1_ocsp
 from asn1crypto import x509 as asn1_x509
 from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import padding
+from cryptography.hazmat.primitives import hashes
 from django.utils import timezone
 
 from .models import CertificateAuthority
-from .signing import OCSP_LIFETIME, ca_certificate, ca_key
+from .signing import OCSP_LIFETIME, ca_certificate, signer
 
 # --- OCSP (RFC 6960) -------------------------------------------------------------------------------
 #
@@ -82,10 +81,10 @@ def _ca_for_cert_id(cert_id: _CertId, cas: list[CertificateAuthority]) -> Certif
     if algorithm is None:
         return None
     for ca in cas:
-        cert = ca_certificate(ca)
-        key_der = cert.public_key().public_bytes(serialization.Encoding.DER, serialization.PublicFormat.PKCS1)
+        # RFC 6960 §4.1.1: the hash of the issuer's subjectPublicKey BIT STRING value (RSA or EC alike).
+        key_bits = asn1_x509.Certificate.load(bytes(ca.der)).public_key["public_key"].contents[1:]
         digest = hashes.Hash(algorithm())
-        digest.update(key_der)
+        digest.update(key_bits)
         if digest.finalize() == cert_id.issuer_key_hash:
             return ca
     return None
@@ -160,11 +159,15 @@ def _signed_response(
             {"extn_id": "nonce", "critical": False, "extn_value": nonce["extn_value"].parsed}
         ]
     tbs = asn1_ocsp.ResponseData(data)
-    signature = ca_key(ca).sign(tbs.dump(), padding.PKCS1v15(), hashes.SHA256())
+    ca_signer = signer(ca)
+    signature = ca_signer.sign(tbs.dump())
+    algorithm: dict[str, object] = {"algorithm": ca_signer.algorithm.signature_name}
+    if ca_signer.algorithm.kind == "rsa":
+        algorithm["parameters"] = asn1_core.Null()
     basic = asn1_ocsp.BasicOCSPResponse(
         {
             "tbs_response_data": tbs,
-            "signature_algorithm": {"algorithm": "sha256_rsa", "parameters": asn1_core.Null()},
+            "signature_algorithm": algorithm,
             "signature": signature,
             "certs": [issuer],
         }

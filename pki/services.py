@@ -9,33 +9,45 @@ import datetime as dt
 from typing import Any
 
 from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import rsa
 from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from . import signing
-from .models import Certificate, CertificateAuthority
+from . import audit, keys, signing
+from .models import AuditEvent, Certificate, CertificateAuthority
 
 
 def certificate_issue(
     *,
     usage: str,
-    public_key: rsa.RSAPublicKey,
+    public_key: keys.PublicKey,
     holder: signing.Holder,
     valid_until: dt.date,
     card_number: str,
+    card_type: str = "CPS",
     ca: CertificateAuthority | None = None,
+    actor: str = "",
+    request_id: Any = None,
 ) -> Certificate:
-    """Have the issuing CA certify a card key, and record the certificate (tied to the card number, so a
-    blank that fails later can have its certificates found and revoked)."""
-    ca = ca or signing.issuing_ca()
+    """Have the card type's issuing CA certify a card key (on its token), and record the certificate (tied
+    to the card number, so a blank that fails later can have its certificates found and revoked) with its
+    audit row. Runs in the signing service (the only process with the CA token)."""
+    ca = ca or signing.issuing_ca(card_type)
     cert = signing.issue_card_certificate(
-        ca, usage=usage, public_key=public_key, holder=holder, valid_until=valid_until
+        ca, usage=usage, public_key=public_key, holder=holder, valid_until=valid_until, card_type=card_type
+    )
+    serial = format(cert.serial_number, "x")
+    audit.record(
+        AuditEvent.Operation.ISSUE,
+        actor=actor or "pki.services.certificate_issue",
+        authority=ca,
+        serials=[serial],
+        request_id=request_id,
+        detail={"card_number": card_number, "usage": usage, "card_type": card_type},
     )
     return Certificate.objects.create(
         authority=ca,
-        serial=format(cert.serial_number, "x"),
+        serial=serial,
         card_number=card_number,
         usage=usage,
         subject=cert.subject.rfc4514_string(),
@@ -51,6 +63,7 @@ def certificate_revoke(
     card: Any = None,
     card_number: str = "",
     reason: str = Certificate.Reason.UNSPECIFIED,
+    actor: str = "",
 ) -> int:
     """Revoke a certificate, or every certificate of a card and publish a fresh CRL at once.
 
@@ -69,8 +82,17 @@ def certificate_revoke(
     else:
         raise ValueError("give a certificate, a card or a card number")
     with transaction.atomic():
-        authorities = set(rows.values_list("authority_id", flat=True))
-        count = rows.update(revoked_at=timezone.now(), revocation_reason=reason)
-        for ca in CertificateAuthority.objects.filter(pk__in=authorities):
-            signing.publish_crl(ca)
+        revoked = list(rows.select_for_update().values_list("pk", "serial", "authority_id"))
+        count = Certificate.objects.filter(pk__in=[pk for pk, _s, _a in revoked]).update(
+            revoked_at=timezone.now(), revocation_reason=reason
+        )
+        for ca in CertificateAuthority.objects.filter(pk__in={a for _p, _s, a in revoked}):
+            audit.record(
+                AuditEvent.Operation.REVOKE,
+                actor=actor or "pki.services.certificate_revoke",
+                authority=ca,
+                serials=[serial for _p, serial, a in revoked if a == ca.pk],
+                detail={"reason": reason},
+            )
+            signing.publish_crl(ca, actor=actor or "revocation")
     return count

@@ -1,7 +1,9 @@
-"""The platform's PKI: a root CA, an issuing CA, card certificate profiles and CRLs (OCSP: ``pki.ocsp``).
+"""The platform's PKI: the root and issuing CAs, card certificate profiles and CRLs (OCSP: ``pki.ocsp``).
 
-CA private keys live in files under CPX_PKI_DIR, encrypted with CPX_PKI_PASSPHRASE; the database holds only
-certificates and revocation data. The CRL and the OCSP responder read the same rows (Certificate.revoked_at).
+Every private key lives on a PKCS#11 token (``pki.hsm``) and every signature is made there: the database holds
+only certificates, revocation data and published CRLs. The root signs only issuing-CA certificates and its own
+CRL, in an operator's command (``pki_init``, ``pki_root``); the issuing CAs sign card certificates and their CRLs
+in the signing service. The CRL and the OCSP responder read the same rows (Certificate.revoked_at).
 """
 
 from __future__ import annotations
@@ -9,21 +11,28 @@ from __future__ import annotations
 import datetime as dt
 import functools
 from dataclasses import dataclass
-from pathlib import Path
 
 from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import rsa
+from cryptography.hazmat.primitives import serialization
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
-from .models import CertificateAuthority
+from . import audit, hsm, keys
+from .models import AuditEvent, CertificateAuthority, Crl
 
 ROOT_SLUG = "racine"
 ISSUING_SLUG = "personnes"
+STAFF_SLUG = "etablissements"
+# The issuing CAs and the card types each certifies (IGC-Santé separates health professionals' cards from
+# the cards of structures' staff).
+ISSUING_CAS: dict[str, tuple[str, tuple[str, ...]]] = {
+    ISSUING_SLUG: ("PERSONNES", ("CPS", "CPF")),
+    STAFF_SLUG: ("ETABLISSEMENTS", ("CPE", "CDE", "CPA")),
+}
 CRL_LIFETIME = dt.timedelta(days=7)
+ROOT_CRL_LIFETIME = dt.timedelta(days=365)
 OCSP_LIFETIME = dt.timedelta(hours=4)
 
 
@@ -37,10 +46,10 @@ def _suffix() -> str:
 
 def ca_names() -> dict[str, str]:
     suffix = f" {_suffix()}" if _suffix() else ""
-    return {
-        ROOT_SLUG: f"AC RACINE IGC-SANTE{suffix}",
-        ISSUING_SLUG: f"AC IGC-SANTE{suffix} PERSONNES",
-    }
+    names = {ROOT_SLUG: f"AC RACINE IGC-SANTE{suffix}"}
+    for slug, (part, _types) in ISSUING_CAS.items():
+        names[slug] = f"AC IGC-SANTE{suffix} {part}"
+    return names
 
 
 def _ca_subject(common_name: str) -> x509.Name:
@@ -51,35 +60,15 @@ def _ca_subject(common_name: str) -> x509.Name:
     return x509.Name(attrs)
 
 
-# --- CA keys (files, encrypted) -------------------------------------------------------------------
+# --- CA keys (on their token) ----------------------------------------------------------------------
 
 
-def _key_path(slug: str) -> Path:
-    return Path(settings.CPX_PKI_DIR) / f"{slug}.key.pem"
+def signer(ca: CertificateAuthority) -> hsm.Signer:
+    """The CA's key on its token: the only way anything in the platform signs as this CA."""
+    return hsm.Signer(hsm.token(ca.token_role), ca.key_label, keys.ALGORITHMS[ca.algorithm])
 
 
-def _write_key(path: Path, key: rsa.RSAPrivateKey) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-    encryption = serialization.BestAvailableEncryption(settings.CPX_PKI_PASSPHRASE.encode())
-    pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, encryption)
-    path.touch(mode=0o600)
-    path.write_bytes(pem)
-
-
-@functools.lru_cache(maxsize=8)
-def _load_key(path: str, mtime: float) -> rsa.RSAPrivateKey:
-    pem = Path(path).read_bytes()
-    key = serialization.load_pem_private_key(pem, settings.CPX_PKI_PASSPHRASE.encode())
-    assert isinstance(key, rsa.RSAPrivateKey)
-    return key
-
-
-def ca_key(ca: CertificateAuthority) -> rsa.RSAPrivateKey:
-    path = Path(ca.key_path)
-    return _load_key(str(path), path.stat().st_mtime)
-
-
-@functools.lru_cache(maxsize=8)
+@functools.lru_cache(maxsize=64)
 def _parse(der: bytes) -> x509.Certificate:
     return x509.load_der_x509_certificate(der)
 
@@ -93,38 +82,44 @@ def ca_certificate(ca: CertificateAuthority) -> x509.Certificate:
 
 def _ca_certificate(
     subject: x509.Name,
-    key: rsa.RSAPrivateKey,
+    public_key: keys.PublicKey,
     issuer: x509.Certificate | None,
-    issuer_key: rsa.RSAPrivateKey,
-    years: int,
+    issuer_signer: hsm.Signer,
+    validity: dt.timedelta,
     path_length: int | None,
     issuer_ca: CertificateAuthority | None = None,
+    policies: list[str] | None = None,
 ) -> x509.Certificate:
     now = timezone.now()
+    not_after = now + validity
+    if issuer is not None:
+        not_after = min(not_after, issuer.not_valid_after_utc)
     builder = (
         x509.CertificateBuilder()
         .subject_name(subject)
         .issuer_name(issuer.subject if issuer else subject)
-        .public_key(key.public_key())
+        .public_key(public_key)
         .serial_number(x509.random_serial_number())
         .not_valid_before(now - dt.timedelta(minutes=5))
-        .not_valid_after(now + dt.timedelta(days=365 * years))
+        .not_valid_after(not_after)
         .add_extension(x509.BasicConstraints(ca=True, path_length=path_length), critical=True)
         .add_extension(_ca_key_usage(), critical=True)
-        .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False)
+        .add_extension(x509.SubjectKeyIdentifier.from_public_key(public_key), critical=False)
     )
-    authority_key = issuer.public_key() if issuer else key.public_key()
+    authority_key = issuer.public_key() if issuer else public_key
     builder = builder.add_extension(
         x509.AuthorityKeyIdentifier.from_issuer_public_key(authority_key),  # type: ignore[arg-type]
         critical=False,
     )
+    if policies:
+        builder = builder.add_extension(certificate_policies(policies), critical=False)
     if issuer_ca is not None:
         # A subordinate CA says where its issuer's CRL (which lists it if revoked) and certificate are.
         builder = builder.add_extension(_distribution_points(issuer_ca), critical=False)
         builder = builder.add_extension(
             x509.AuthorityInformationAccess([_ca_issuers(issuer_ca)]), critical=False
         )
-    return builder.sign(issuer_key, hashes.SHA256())
+    return hsm.sign_certificate(builder, issuer_signer)
 
 
 def _ca_key_usage() -> x509.KeyUsage:
@@ -141,68 +136,126 @@ def _ca_key_usage() -> x509.KeyUsage:
     )
 
 
-def _create_ca(
-    slug: str, parent: CertificateAuthority | None, years: int, path_length: int | None
-) -> CertificateAuthority:
-    path = _key_path(slug)
-    if path.exists():
-        # A key without its record (a database rebuilt beside kept keys): never overwrite a CA key.
-        key = _load_key(str(path), path.stat().st_mtime)
-    else:
-        key = new_ca_key(3072 if parent is None else 2048)
-        _write_key(path, key)
-    issuer = ca_certificate(parent) if parent else None
-    issuer_key = ca_key(parent) if parent else key
+def _ca_key(role: str, label: str) -> tuple[keys.PublicKey, keys.Algorithm]:
+    """The CA key labelled ``label`` on the role's token, generated there if missing. A key found without
+    its record (a database rebuilt beside a kept token) is reused: a CA key is never overwritten."""
+    tok = hsm.token(role)
+    hsm.ensure_token(tok)
+    existing = hsm.public_key(tok, label)
+    if existing is not None:
+        if not hsm.has_private_key(tok, label):
+            raise PkiNotInitialized(
+                f"the token {tok.label} has the public key {label} but not its private key"
+            )
+        return existing, keys.algorithm_of(existing)
+    algorithm = keys.algorithm_for(role)
+    return hsm.generate(tok, label, algorithm), algorithm
+
+
+def _create_root() -> CertificateAuthority:
+    public_key, algorithm = _ca_key("root", ROOT_SLUG)
+    root_signer = hsm.Signer(hsm.token("root"), ROOT_SLUG, algorithm)
+    subject = _ca_subject(ca_names()[ROOT_SLUG])
+    cert = _ca_certificate(
+        subject, public_key, None, root_signer, keys.VALIDITY["root"], 1, policies=[ANY_POLICY]
+    )
+    return _record_ca(ROOT_SLUG, None, cert, "root", algorithm, [])
+
+
+def _create_issuing(slug: str, root: CertificateAuthority) -> CertificateAuthority:
+    public_key, algorithm = _ca_key("ca", slug)
+    card_types = list(ISSUING_CAS[slug][1])
     subject = _ca_subject(ca_names()[slug])
-    cert = _ca_certificate(subject, key, issuer, issuer_key, years, path_length, issuer_ca=parent)
-    return CertificateAuthority.objects.create(
+    policies = sorted({policy_oid(t, u) for t in card_types for u in ("auth", "sign")})
+    cert = _ca_certificate(
+        subject,
+        public_key,
+        ca_certificate(root),
+        signer(root),
+        keys.VALIDITY["ca"],
+        0,
+        issuer_ca=root,
+        policies=policies,
+    )
+    return _record_ca(slug, root, cert, "ca", algorithm, card_types)
+
+
+def _record_ca(
+    slug: str,
+    parent: CertificateAuthority | None,
+    cert: x509.Certificate,
+    role: str,
+    algorithm: keys.Algorithm,
+    card_types: list[str],
+) -> CertificateAuthority:
+    ca = CertificateAuthority.objects.create(
         slug=slug,
         name=ca_names()[slug],
         parent=parent,
         der=cert.public_bytes(serialization.Encoding.DER),
-        key_path=str(path),
+        token_role=role,
+        key_label=slug,
+        algorithm=algorithm.name,
+        card_types=card_types,
         is_test=settings.CPX_PKI_TEST_HIERARCHY,
     )
-
-
-def new_ca_key(bits: int) -> rsa.RSAPrivateKey:
-    return rsa.generate_private_key(public_exponent=65537, key_size=bits)
+    audit.record(
+        AuditEvent.Operation.CA_CREATE,
+        actor="command pki_init",
+        authority=parent or ca,
+        serials=[format(cert.serial_number, "x")],
+        detail={"ca": slug, "algorithm": algorithm.name, "not_after": cert.not_valid_after_utc.isoformat()},
+    )
+    return ca
 
 
 def _usable(ca: CertificateAuthority) -> bool:
-    path = Path(ca.key_path)
-    if not path.exists():
+    tok = hsm.token(ca.token_role)
+    on_token = hsm.public_key(tok, ca.key_label)
+    if on_token is None or not hsm.has_private_key(tok, ca.key_label):
         return False
     certified = ca_certificate(ca).public_key()
-    return isinstance(certified, rsa.RSAPublicKey) and ca_key(ca).public_key().public_numbers() == (
-        certified.public_numbers()
-    )
+    return on_token.public_bytes(
+        serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
+    ) == certified.public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
 
 
 def pki_init() -> tuple[CertificateAuthority, CertificateAuthority, bool]:
-    """Create the root and issuing CAs if missing. Idempotent: an existing hierarchy is kept as is, after
-    checking that each CA's key file is there and matches its certificate."""
+    """The root ceremony: create the root and the issuing CAs if missing (keys generated on their tokens;
+    needs the root token's PIN and the CA token's), sign the root's CRL and the first CRLs. Idempotent: an
+    existing hierarchy is kept as is, after checking that each CA's key is on its token and matches its
+    certificate. Returns the root, the persons' issuing CA, and whether anything was created."""
     with transaction.atomic():
         existing = {ca.slug: ca for ca in CertificateAuthority.objects.select_for_update()}
-        created = False
+        created: list[CertificateAuthority] = []
         root = existing.get(ROOT_SLUG)
         if root is None:
-            root, created = _create_ca(ROOT_SLUG, None, 20, 1), True
-        issuing = existing.get(ISSUING_SLUG)
-        if issuing is None:
-            issuing, created = _create_ca(ISSUING_SLUG, root, 10, 0), True
-        for ca in (root, issuing):
+            root = _create_root()
+            created.append(root)
+        for slug in ISSUING_CAS:
+            if slug not in existing:
+                existing[slug] = _create_issuing(slug, root)
+                created.append(existing[slug])
+        existing[ROOT_SLUG] = root
+        for ca in existing.values():
             if not _usable(ca):
-                raise PkiNotInitialized(f"the key of {ca.name} is missing or does not match ({ca.key_path})")
-        if created:
-            publish_crl(root)
-            publish_crl(issuing)
-        return root, issuing, created
+                raise PkiNotInitialized(
+                    f"the key {ca.key_label} of {ca.name} is missing from the {ca.token_role} token "
+                    "or does not match its certificate"
+                )
+        for ca in created:
+            publish_crl(ca, actor="command pki_init")
+        return root, existing[ISSUING_SLUG], bool(created)
 
 
-def issuing_ca() -> CertificateAuthority:
+def issuing_ca(card_type: str = "") -> CertificateAuthority:
+    """The issuing CA of a card type (the persons' CA when none is given)."""
+    slug = ISSUING_SLUG
+    for candidate, (_part, types) in ISSUING_CAS.items():
+        if card_type in types:
+            slug = candidate
     try:
-        return CertificateAuthority.objects.get(slug=ISSUING_SLUG)
+        return CertificateAuthority.objects.get(slug=slug)
     except CertificateAuthority.DoesNotExist:
         raise PkiNotInitialized("run `manage.py pki_init` first")
 
@@ -211,6 +264,24 @@ def chain_pem() -> bytes:
     """The root and issuing CA certificates, PEM: what relying parties put in their CA file."""
     cas = CertificateAuthority.objects.order_by("id")
     return b"".join(ca_certificate(ca).public_bytes(serialization.Encoding.PEM) for ca in cas)
+
+
+# --- certificate policies --------------------------------------------------------------------------
+
+ANY_POLICY = "2.5.29.32.0"
+_TYPE_ARCS = {"CPS": 1, "CPF": 2, "CPE": 3, "CDE": 4, "CPA": 5}
+_USAGE_ARCS = {"auth": 1, "sign": 2}
+
+
+def policy_oid(card_type: str, usage: str) -> str:
+    """``<CPX_PKI_POLICY_ARC>.<card type>.<usage>`` (docs/pki_profile.md): one policy per card type and key use."""
+    return f"{settings.CPX_PKI_POLICY_ARC}.{_TYPE_ARCS.get(card_type, 1)}.{_USAGE_ARCS[usage]}"
+
+
+def certificate_policies(oids: list[str]) -> x509.CertificatePolicies:
+    return x509.CertificatePolicies(
+        [x509.PolicyInformation(x509.ObjectIdentifier(oid), None) for oid in oids]
+    )
 
 
 # --- card certificate profiles ---------------------------------------------------------------------
@@ -224,6 +295,7 @@ class Holder:
     surname: str
     given_name: str
     profession: str
+    email: str = ""  # subjectAltName rfc822Name, when the holder has one on file
 
 
 def card_subject(holder: Holder) -> x509.Name:
@@ -262,31 +334,50 @@ PROFILE_EKUS = {
 }
 
 
+def pki_base_url() -> str:
+    """Where relying parties fetch the PKI's objects: always http:// (RFC 5280 §4.2.1.13, RFC 6960 A.1)."""
+    base = (settings.CPX_PKI_BASE_URL or settings.CPX_BASE_URL).rstrip("/")
+    if base.startswith("https://"):
+        base = "http://" + base.removeprefix("https://")
+    return base
+
+
 def crl_url(ca: CertificateAuthority) -> str:
-    return f"{settings.CPX_BASE_URL.rstrip('/')}/pki/crl/{ca.slug}.crl"
+    return f"{pki_base_url()}/pki/crl/{ca.slug}.crl"
+
+
+def delta_crl_url(ca: CertificateAuthority) -> str:
+    return f"{pki_base_url()}/pki/crl/{ca.slug}-delta.crl"
 
 
 def ca_certificate_url(ca: CertificateAuthority, extension: str = "crt") -> str:
     """Where the CA's certificate is published: ``.crt`` (DER, for AIA caIssuers) or ``.pem``."""
-    return f"{settings.CPX_BASE_URL.rstrip('/')}/pki/ca/{ca.slug}.{extension}"
+    return f"{pki_base_url()}/pki/ca/{ca.slug}.{extension}"
 
 
 def ocsp_url() -> str:
-    return f"{settings.CPX_BASE_URL.rstrip('/')}/pki/ocsp"
+    return f"{pki_base_url()}/pki/ocsp"
 
 
 def issue_card_certificate(
     ca: CertificateAuthority,
     *,
     usage: str,
-    public_key: rsa.RSAPublicKey,
+    public_key: keys.PublicKey,
     holder: Holder,
     valid_until: dt.date,
+    card_type: str = "CPS",
 ) -> x509.Certificate:
-    """Certify a card key under the profile for its usage; the certificate ends with the card's validity."""
+    """Certify a card key under the profile for its card type and usage (docs/pki_profile.md); the
+    certificate ends with the card's validity, and never after its CA's."""
+    if card_type not in ca.card_types:
+        raise keys.KeyPolicyError(f"{ca.name} does not certify {card_type} cards")
     issuer = ca_certificate(ca)
     now = timezone.now()
-    not_after = dt.datetime.combine(valid_until, dt.time(23, 59, 59), tzinfo=dt.UTC)
+    not_after = min(
+        dt.datetime.combine(valid_until, dt.time(23, 59, 59), tzinfo=dt.UTC), issuer.not_valid_after_utc
+    )
+    keys.check_card_key(public_key, not_after)
     builder = (
         x509.CertificateBuilder()
         .subject_name(card_subject(holder))
@@ -294,10 +385,11 @@ def issue_card_certificate(
         .public_key(public_key)
         .serial_number(x509.random_serial_number())
         .not_valid_before(now - dt.timedelta(minutes=1))
-        .not_valid_after(min(not_after, issuer.not_valid_after_utc))
+        .not_valid_after(not_after)
         .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
         .add_extension(_card_key_usage(usage), critical=True)
         .add_extension(x509.ExtendedKeyUsage(PROFILE_EKUS[usage]), critical=False)
+        .add_extension(certificate_policies([policy_oid(card_type, usage)]), critical=False)
         .add_extension(x509.SubjectKeyIdentifier.from_public_key(public_key), critical=False)
         .add_extension(
             x509.AuthorityKeyIdentifier.from_issuer_public_key(issuer.public_key()),  # type: ignore[arg-type]
@@ -306,7 +398,11 @@ def issue_card_certificate(
         .add_extension(_distribution_points(ca), critical=False)
         .add_extension(_authority_info(ca), critical=False)
     )
-    return builder.sign(ca_key(ca), hashes.SHA256())
+    if holder.email:
+        builder = builder.add_extension(
+            x509.SubjectAlternativeName([x509.RFC822Name(holder.email)]), critical=False
+        )
+    return hsm.sign_certificate(builder, signer(ca))
 
 
 def _distribution_points(ca: CertificateAuthority) -> x509.CRLDistributionPoints:
@@ -331,8 +427,8 @@ def _authority_info(ca: CertificateAuthority) -> x509.AuthorityInformationAccess
 
 
 def _revoked_entries(ca: CertificateAuthority):  # noqa: ANN202 - a generator of cryptography objects
-    """The CA's revoked certificates, streamed (the CRL is built in one pass, memory bounded by rows)."""
-    rows = ca.certificates.filter(revoked_at__isnull=False).values_list(
+    """The CA's revoked certificates still within their validity, streamed (memory bounded by rows)."""
+    rows = ca.certificates.filter(revoked_at__isnull=False, not_after__gt=timezone.now()).values_list(
         "serial", "revoked_at", "revocation_reason"
     )
     for serial, revoked_at, reason in rows.iterator(chunk_size=2000):
@@ -343,36 +439,53 @@ def _revoked_entries(ca: CertificateAuthority):  # noqa: ANN202 - a generator of
         yield entry.build()
 
 
-def publish_crl(ca: CertificateAuthority) -> bytes:
-    """Build, sign and store a fresh CRL for the CA (called on every revocation, in its transaction)."""
+def _child_entries(ca: CertificateAuthority):  # noqa: ANN202
+    """The root's CRL lists the issuing CAs it revoked (none so far: a CA is revoked by a ceremony)."""
+    return iter(())
+
+
+def publish_crl(ca: CertificateAuthority, *, actor: str = "task pki.publish_crl") -> bytes:
+    """Build, sign (on the CA's token) and store a fresh full CRL for the CA."""
     ca = CertificateAuthority.objects.select_for_update().get(pk=ca.pk)
     now = timezone.now()
     issuer = ca_certificate(ca)
+    lifetime = ROOT_CRL_LIFETIME if ca.parent_id is None else CRL_LIFETIME
     ca.crl_number += 1
     builder = (
         x509.CertificateRevocationListBuilder()
         .issuer_name(issuer.subject)
         .last_update(now - dt.timedelta(minutes=1))
-        .next_update(now + CRL_LIFETIME)
+        .next_update(now + lifetime)
         .add_extension(x509.CRLNumber(ca.crl_number), critical=False)
         .add_extension(
             x509.AuthorityKeyIdentifier.from_issuer_public_key(issuer.public_key()),  # type: ignore[arg-type]
             critical=False,
         )
     )
-    for entry in _revoked_entries(ca):
+    count = 0
+    for entry in _revoked_entries(ca) if ca.parent_id else _child_entries(ca):
         builder = builder.add_revoked_certificate(entry)
-    crl = builder.sign(ca_key(ca), hashes.SHA256())
-    ca.crl_der = crl.public_bytes(serialization.Encoding.DER)
-    ca.crl_next_update = now + CRL_LIFETIME
-    ca.save(update_fields=["crl_number", "crl_der", "crl_next_update"])
-    return bytes(ca.crl_der)
+        count += 1
+    crl = hsm.sign_crl(builder, signer(ca))
+    der = crl.public_bytes(serialization.Encoding.DER)
+    ca.save(update_fields=["crl_number"])
+    Crl.objects.create(
+        authority=ca,
+        kind=Crl.Kind.BASE,
+        number=ca.crl_number,
+        this_update=now - dt.timedelta(minutes=1),
+        next_update=now + lifetime,
+        entries=count,
+        der=der,
+    )
+    operation = AuditEvent.Operation.CRL if ca.parent_id else AuditEvent.Operation.ROOT_CRL
+    audit.record(operation, actor=actor, authority=ca, detail={"number": ca.crl_number, "entries": count})
+    return der
 
 
 def current_crl(ca: CertificateAuthority) -> bytes:
-    """The stored CRL, renewed when missing or past half its lifetime (so a reader never gets a stale one)."""
-    fresh_until = (ca.crl_next_update or timezone.now()) - CRL_LIFETIME / 2
-    if ca.crl_der is None or timezone.now() >= fresh_until:
-        with transaction.atomic():
-            return publish_crl(ca)
-    return bytes(ca.crl_der)
+    """The newest published full CRL of the CA (the web never signs: the signing service publishes)."""
+    der = ca.crls.filter(kind=Crl.Kind.BASE).order_by("-number").values_list("der", flat=True).first()
+    if der is None:
+        raise PkiNotInitialized(f"{ca.name} has published no CRL yet")
+    return bytes(der)

@@ -58,6 +58,9 @@ def ecps_settings(settings: Any, live_server: Any) -> None:
     RecordingSmsSender.outbox.clear()
 
 
+from tests.pki.conftest import ca_keys, pki_dir  # noqa: E402,F401 (the PKI's fixtures)
+
+
 @pytest.fixture
 def phone(page: Any) -> Iterator[Any]:
     """The page's browser holds a platform authenticator with user verification (the phone)."""
@@ -69,9 +72,7 @@ def phone(page: Any) -> Iterator[Any]:
 
 
 @pytest.fixture
-def hierarchy(settings: Any, tmp_path: Any) -> Any:
-    settings.CPX_PKI_DIR = tmp_path / "pki"
-    settings.CPX_PKI_PASSPHRASE = "test-passphrase"
+def hierarchy(settings: Any, pki_dir: Any) -> Any:
     return signing.pki_init()
 
 

@@ -75,7 +75,6 @@ def stack(tmp_path):
         CPX_WORKER_CONCURRENCY="2",
         CPX_STATION_NAME=STATION,
         CPX_BASE_URL=f"http://127.0.0.1:{port}",
-        CPX_PKI_PASSPHRASE="e2e-passphrase",
     )
     manage(env, "pki_init")
     # The 2025 tariff comes from a data migration; a transactional test before this one flushed it.

@@ -76,19 +76,7 @@ def authenticator() -> SoftAuthenticator:
     return SoftAuthenticator(origin=ORIGIN)
 
 
-@pytest.fixture(scope="session")
-def ca_keys() -> dict[int, Any]:
-    """CA keys are slow to make (RSA-3072): one pair per session, fresh certificates per test."""
-    return {bits: signing.new_ca_key(bits) for bits in (2048, 3072)}
-
-
-@pytest.fixture
-def pki_dir(settings: Any, tmp_path: Any, ca_keys: dict[int, Any], monkeypatch: pytest.MonkeyPatch) -> Any:
-    monkeypatch.setattr(signing, "new_ca_key", lambda bits: ca_keys[bits])
-    settings.CPX_PKI_DIR = tmp_path / "pki"
-    settings.CPX_PKI_PASSPHRASE = "test-passphrase"
-    settings.CPX_PKI_TEST_HIERARCHY = True
-    return settings.CPX_PKI_DIR
+from tests.pki.conftest import ca_keys, pki_dir  # noqa: E402,F401 (the PKI's fixtures)
 
 
 @pytest.fixture

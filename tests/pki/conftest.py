@@ -10,20 +10,34 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 
 from pki import services, signing
 
+TEST_PINS = {"root": "test-root-pin", "ca": "test-ca-pin", "ocsp": "test-ocsp-pin"}
+
 
 @pytest.fixture(scope="session")
-def ca_keys():
-    """CA keys are slow to make (RSA-3072): one pair per test session, fresh certificates per test."""
-    return {bits: signing.new_ca_key(bits) for bits in (2048, 3072)}
+def ca_keys(tmp_path_factory):
+    """The CA's SoftHSM2 stores (root, CA and OCSP tokens), one set per test session: the keys are made on
+    the tokens by the first ``pki_init`` and reused by the next ones (fresh certificates per test)."""
+    return tmp_path_factory.mktemp("hsm")
 
 
 @pytest.fixture
-def pki_dir(settings, tmp_path, ca_keys, monkeypatch):
-    monkeypatch.setattr(signing, "new_ca_key", lambda bits: ca_keys[bits])
-    settings.CPX_PKI_DIR = tmp_path / "pki"
-    settings.CPX_PKI_PASSPHRASE = "test-passphrase"
+def pki_dir(settings, ca_keys):
+    settings.CPX_HSM_SOFTHSM_DIR = str(ca_keys)
+    settings.CPX_ROOT_TOKEN_PIN = TEST_PINS["root"]
+    settings.CPX_CA_TOKEN_PIN = TEST_PINS["ca"]
+    settings.CPX_OCSP_TOKEN_PIN = TEST_PINS["ocsp"]
     settings.CPX_PKI_TEST_HIERARCHY = True
-    return settings.CPX_PKI_DIR
+    return ca_keys
+
+
+def hsm_env(settings) -> dict[str, str]:
+    """The environment a child process needs to reach the same CA tokens."""
+    return {
+        "CPX_HSM_SOFTHSM_DIR": str(settings.CPX_HSM_SOFTHSM_DIR),
+        "CPX_ROOT_TOKEN_PIN": settings.CPX_ROOT_TOKEN_PIN,
+        "CPX_CA_TOKEN_PIN": settings.CPX_CA_TOKEN_PIN,
+        "CPX_OCSP_TOKEN_PIN": settings.CPX_OCSP_TOKEN_PIN,
+    }
 
 
 @pytest.fixture

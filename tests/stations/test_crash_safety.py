@@ -18,6 +18,8 @@ from stations.models import BlankCard, PersonalizationJob
 
 from .conftest import token_labels
 
+from tests.pki.conftest import hsm_env  # noqa: E402
+
 pytestmark = pytest.mark.django_db(transaction=True)
 
 ROOT = Path(settings.BASE_DIR)
@@ -29,8 +31,7 @@ def _env(**extra):
     return {
         **os.environ,
         "DATABASE_URL": url,
-        "CPX_PKI_DIR": str(settings.CPX_PKI_DIR),
-        "CPX_PKI_PASSPHRASE": settings.CPX_PKI_PASSPHRASE,
+        **hsm_env(settings),
         "DJANGO_LOG_LEVEL": "WARNING",
         **extra,
     }

@@ -53,7 +53,7 @@ def test_pin_and_puk_are_nowhere_in_the_database_nor_the_logs(station, queued_or
     assert pin_and_puk(card) == (PIN, PUK)  # the sealed mailer does carry them
 
     text, binary = _database_dump()
-    assert card.number in text and len(binary) > 10_000  # the dump did read the tables
+    assert card.number in text and len(binary) > 5_000  # the dump did read the tables
     for secret in (PIN, PUK):
         assert not standalone(secret).search(text)
         assert not standalone_bytes(secret).search(binary)

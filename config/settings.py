@@ -174,6 +174,8 @@ CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_TASK_DEFAULT_QUEUE = "default"
 # The signing service's queue: its worker (`manage.py run_signer`) is the only process given the CA token's PIN.
 CPX_SIGNING_QUEUE = "signing"
+# Tests and single-process tools only: run the signing service's tasks in the calling process.
+CPX_SIGNING_INLINE = env_bool("CPX_SIGNING_INLINE", False)
 CELERY_TASK_ROUTES = {"pki.*": {"queue": CPX_SIGNING_QUEUE}, "signing.*": {"queue": CPX_SIGNING_QUEUE}}
 CELERY_TIMEZONE = TIME_ZONE
 if CELERY_BROKER_URL.startswith("filesystem://"):

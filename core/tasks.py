@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from celery import current_app
+from django.conf import settings
 
 
 def send_task(name: str, *args: Any, **options: Any) -> None:
@@ -20,3 +21,16 @@ def send_task(name: str, *args: Any, **options: Any) -> None:
         app.tasks[name].apply_async(args=args, **options)  # eager: runs here, as apply_async would
         return
     app.send_task(name, args=args, **options)
+
+
+def run_signing_task(name: str, *args: Any) -> Any:
+    """Hand work to the signing service (its queue, settings.CPX_SIGNING_QUEUE): the only process given the
+    CA token's PIN. With ``CPX_SIGNING_INLINE`` (tests, single-process tools; refused by ``check --deploy``)
+    the task runs here and now and its result is returned; otherwise it is sent and None is returned."""
+    app = current_app
+    if settings.CPX_SIGNING_INLINE:
+        if name not in app.tasks:
+            app.loader.import_default_modules()
+        return app.tasks[name].apply(args=args, throw=True).get()
+    app.send_task(name, args=args, queue=settings.CPX_SIGNING_QUEUE)
+    return None

@@ -32,3 +32,10 @@ def _platform_celery_app():
     app.set_current()
     app.set_default()
     yield
+
+
+@pytest.fixture(autouse=True)
+def _signing_inline(settings):
+    """The signing service's tasks run in the test's process (a test of the real signer process turns this
+    off and starts one)."""
+    settings.CPX_SIGNING_INLINE = True

@@ -4,8 +4,8 @@ The card's state machine (``cards.models.Card``) is fired only here, through ``c
 on a card the caller locked (``card_lock``) inside its transaction, each transition checks its
 ``permission`` (``cards.permissions``) and the state, saves the card and writes its ``CardEvent`` (kind:
 the state reached; detail: the state left, the actor and what the caller adds). Revoking or opposing a card
-also revokes its certificates (``pki.services.certificate_revoke``, which publishes the new CRL) in the
-same transaction. The use cases around a state change (shipping batches, oppositions, activation,
+also revokes its certificates (``pki.services.certificate_revoke``: the delta CRL is published on commit) in
+the same transaction. The use cases around a state change (shipping batches, oppositions, activation,
 striking off, expiry) are ``lifecycle``'s, which call these.
 """
 
@@ -60,13 +60,18 @@ def card_oppose(*, card: Card, actor: Any, crl_reason: str, **detail: Any) -> in
     """Blocked for good (out of the holder's hands): ``opposed``, its certificates revoked for
     ``crl_reason``. Returns how many certificates were revoked."""
     _fire(card, "oppose", actor, {"crl_reason": crl_reason, **detail})
-    return pki_services.certificate_revoke(card=card, reason=crl_reason)
+    return pki_services.certificate_revoke(card=card, reason=crl_reason, actor=_who(actor, card, "oppose"))
 
 
 def card_revoke(*, card: Card, actor: Any, crl_reason: str, **detail: Any) -> int:
     """Withdrawn for good: ``revoked``, its certificates revoked for ``crl_reason``. Returns how many."""
     _fire(card, "revoke", actor, {"crl_reason": crl_reason, **detail})
-    return pki_services.certificate_revoke(card=card, reason=crl_reason)
+    return pki_services.certificate_revoke(card=card, reason=crl_reason, actor=_who(actor, card, "revoke"))
+
+
+def _who(actor: Any, card: Card, transition: str) -> str:
+    """Who asked, for the CA's audit trail: ``<role>:<account id> <transition> card <number>``."""
+    return f"{role_of(actor) or 'system'}:{getattr(actor, 'pk', None) or '-'} {transition} card {card.number}"
 
 
 def card_expire(*, card: Card, actor: Any, **detail: Any) -> Card:

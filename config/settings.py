@@ -118,6 +118,9 @@ SECURE_HSTS_PRELOAD = SECURE_HSTS_SECONDS > 0
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https") if env_bool("DJANGO_BEHIND_PROXY") else None
 X_FRAME_OPTIONS = "DENY"
 SECURE_CONTENT_TYPE_NOSNIFF = True
+# /pki/ (CRLs, CA certificates, OCSP) answers over plain HTTP in every configuration: relying parties fetch
+# these signed objects over http:// (RFC 5280 §4.2.1.13, RFC 6960 A.1). The rest of the site is HTTPS-only.
+SECURE_REDIRECT_EXEMPT = [r"^pki/"]
 
 AXES_FAILURE_LIMIT = env_int("AXES_FAILURE_LIMIT", 5)
 AXES_COOLOFF_TIME = timedelta(minutes=env_int("AXES_COOLOFF_MINUTES", 15))
@@ -172,7 +175,8 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_ALWAYS_EAGER = env_bool("CELERY_TASK_ALWAYS_EAGER", False)
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_TASK_DEFAULT_QUEUE = "default"
-# The signing service's queue: its worker (`manage.py run_signer`) is the only process given the CA token's PIN.
+# The signing service's queue: its worker (`manage.py run_signer`) is the only process given the CA
+# token's PIN.
 CPX_SIGNING_QUEUE = "signing"
 # Tests and single-process tools only: run the signing service's tasks in the calling process.
 CPX_SIGNING_INLINE = env_bool("CPX_SIGNING_INLINE", False)
@@ -235,8 +239,9 @@ CPX_PKI_OCSP_ALGORITHM = env("CPX_PKI_OCSP_ALGORITHM", "ec-p256")
 # Where relying parties fetch CRLs, CA certificates and OCSP: always plain http:// (RFC 5280 §4.2.1.13,
 # RFC 6960 A.1: signed objects, and TLS to check TLS would be a loop). Empty: CPX_BASE_URL over http.
 CPX_PKI_BASE_URL = env("CPX_PKI_BASE_URL", "")
-# Certificate policy OIDs (docs/pki_profile.md). The default arc is ITU-T X.660's example arc 2.999, for tests.
-CPX_PKI_POLICY_ARC = env("CPX_PKI_POLICY_ARC", "2.999.250.71")
+# Certificate policy OIDs (docs/pki_profile.md). The default arc is under IANA's enterprise number for
+# documentation (RFC 5612: 32473), for tests.
+CPX_PKI_POLICY_ARC = env("CPX_PKI_POLICY_ARC", "1.3.6.1.4.1.32473.250.71")
 CPX_PKCS11_MODULE = env("CPX_PKCS11_MODULE", "/usr/lib/softhsm/libsofthsm2.so")
 CPX_SECRETS_KEY = env("CPX_SECRETS_KEY", "")  # Fernet key for PIN mailers; derived from SECRET_KEY if empty
 CPX_BASE_URL = env("CPX_BASE_URL", "http://127.0.0.1:8000")

@@ -4,3 +4,6 @@ from django.apps import AppConfig
 class PkiConfig(AppConfig):
     name = "pki"
     default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self) -> None:
+        from . import checks  # noqa: F401  (registers the deploy checks)

@@ -209,12 +209,26 @@ def session(tok: Token) -> Iterator[Any]:
             found = _find(tok)
             if found is None:
                 raise TokenUnavailable(f"no token labelled {tok.label!r} (run `manage.py pki_init`)")
+            # Another configuration of the same token (a changed PIN) logs in afresh: the login state is
+            # the module's, so the old sessions are closed first and the new PIN is really checked.
+            for other in [
+                t
+                for t in _sessions
+                if t != tok
+                and (t.module, t.softhsm_conf, t.label) == (tok.module, tok.softhsm_conf, tok.label)
+            ]:
+                _close(_sessions.pop(other)[1])
             try:
                 cached = found.open(rw=True, user_pin=tok.pin)
             except PinIncorrect:
                 raise TokenUnavailable(f"{tok.pin_setting} is not the PIN of {tok.label}") from None
             _sessions[tok] = (os.getpid(), cached)
         yield cached
+
+
+def _close(cached: Any) -> None:
+    with contextlib.suppress(PKCS11Error):
+        cached.close()
 
 
 def _drop_session(tok: Token) -> None:
@@ -238,13 +252,13 @@ def generate(tok: Token, label: str, algorithm: Algorithm) -> PublicKey:
         Attribute.DERIVE: False,
     }
     public_template = {Attribute.VERIFY: True, Attribute.ENCRYPT: False, Attribute.WRAP: False}
-    options = dict(
-        id=key_id(label),
-        label=label,
-        store=True,
-        public_template=public_template,
-        private_template=private_template,
-    )
+    options: dict[str, Any] = {
+        "id": key_id(label),
+        "label": label,
+        "store": True,
+        "public_template": public_template,
+        "private_template": private_template,
+    }
     with session(tok) as s:
         if _find_key(s, ObjectClass.PUBLIC_KEY, label) is not None:
             raise TokenUnavailable(

@@ -1,8 +1,8 @@
 """The key policy table: which algorithms each kind of key may use, and until when.
 
-Sources: ANSSI RGS B1 (référentiel général de sécurité, annexe B1, mécanismes cryptographiques): RSA moduli of
-2048 bits are acceptable until the end of 2030, 3072 bits and more beyond; elliptic curves of 256 bits and more
-(P-256, P-384) with no end date set. IGC-Santé's current cards carry RSA-2048 keys (DOMAIN §5).
+Sources: ANSSI RGS B1 (référentiel général de sécurité, annexe B1, mécanismes cryptographiques): RSA
+moduli of 2048 bits are acceptable until the end of 2030, 3072 bits and more beyond; elliptic curves of 256
+bits and more (P-256, P-384) with no end date set. IGC-Santé's current cards carry RSA-2048 keys (DOMAIN §5).
 
     key                 allowed                                  default      validity
     root CA             ec-p384, rsa-4096                        ec-p384      20 years
@@ -10,8 +10,8 @@ Sources: ANSSI RGS B1 (référentiel général de sécurité, annexe B1, mécani
     OCSP responder      ec-p256, ec-p384, rsa-3072, rsa-4096     ec-p256      180 days (root's: 1 year)
     card key            rsa-2048 for a certificate ending by 2030-12-31, else rsa-3072+ or ec-p256+
 
-The defaults are settings (CPX_PKI_ROOT_ALGORITHM, CPX_PKI_CA_ALGORITHM, CPX_PKI_OCSP_ALGORITHM); a value outside
-its row is refused when the key is made.
+The defaults are settings (CPX_PKI_ROOT_ALGORITHM, CPX_PKI_CA_ALGORITHM, CPX_PKI_OCSP_ALGORITHM); a value
+outside its row is refused when the key is made.
 """
 
 from __future__ import annotations

@@ -60,8 +60,9 @@ class Crl(models.Model):
 
 
 class OcspResponder(models.Model):
-    """A delegated OCSP responder certificate (id-kp-OCSPSigning, id-pkix-ocsp-nocheck) issued by ``authority``
-    for the responder key ``key_label`` on the OCSP token. The newest unexpired one signs that CA's answers."""
+    """A delegated OCSP responder certificate (id-kp-OCSPSigning, id-pkix-ocsp-nocheck) issued by
+    ``authority`` for the responder key ``key_label`` on the OCSP token. The newest unexpired one signs that
+    CA's answers."""
 
     authority = models.ForeignKey(CertificateAuthority, on_delete=models.PROTECT, related_name="responders")
     key_label = models.CharField(max_length=64)
@@ -94,9 +95,8 @@ class AuditEvent(models.Model):
     authority = models.ForeignKey(
         CertificateAuthority, null=True, blank=True, on_delete=models.PROTECT, related_name="audit_events"
     )
-    actor = models.CharField(
-        max_length=200
-    )  # "station:site1 job 12", "user:42 (opposition)", "command pki_init"
+    # Who or what asked: "station:site1 job 12", "ordre_operator:42 oppose card …", "command pki_init".
+    actor = models.CharField(max_length=200)
     request_id = models.UUIDField(null=True, blank=True, db_index=True)  # a signing request's id
     serials = models.JSONField(default=list, blank=True)  # hex serials of the certificates concerned
     detail = models.JSONField(default=dict, blank=True)

@@ -3,7 +3,7 @@
 # OpenSC for pkcs11-tool and real readers, Chromium for browser tests, openssl for PKI checks,
 # redis-server for the tests that run a private broker, gettext for compiling the translations).
 set -euo pipefail
-packages=(softhsm2 opensc chromium openssl redis-server gettext graphviz)
+packages=(softhsm2 opensc chromium openssl redis-server gettext graphviz nginx-light strace)
 missing=()
 for p in "${packages[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

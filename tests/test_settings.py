@@ -26,6 +26,11 @@ def production_environment(tmp_path: Path) -> dict[str, str]:
     values["DJANGO_SECRET_KEY_FILE"] = str(secret)
     values["DATABASE_URL"] = os.environ.get("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/cpx")
     values["CPX_VAR_DIR"] = str(tmp_path)
+    # Secrets named by *_FILE live in /run/secrets in production: here, temporary files.
+    for key in [k for k in values if k.endswith("_FILE") and values[k].startswith("/run/secrets/")]:
+        pin = tmp_path / key.lower()
+        pin.write_text("q7W-2xr9-Lp4t\n")
+        values[key] = str(pin)
     return {"PATH": os.environ["PATH"], **values}
 
 
@@ -72,3 +77,74 @@ def test_database_url_is_parsed():
     assert db["OPTIONS"] == {"sslmode": "require"}
     with pytest.raises(ImproperlyConfigured):
         database_from_url("mysql://x@y/z")
+
+
+def _check_deploy(env: dict[str, str]) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "manage.py", "check", "--deploy", "--fail-level", "WARNING"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+@pytest.mark.parametrize("name", ["CPX_CA_TOKEN_PIN", "CPX_OCSP_TOKEN_PIN", "CPX_ROOT_TOKEN_PIN"])
+def test_check_deploy_refuses_a_default_or_placeholder_token_pin(tmp_path, name):
+    env = production_environment(tmp_path)
+    env.pop(f"{name}_FILE", None)
+    env.pop(name, None)  # unset: the public development PIN applies
+    result = _check_deploy(env)
+    assert result.returncode != 0 and "pki.E001" in result.stderr and name in result.stderr
+    env[name] = "change-me-please"
+    result = _check_deploy(env)
+    assert result.returncode != 0 and "placeholder" in result.stderr
+
+
+def test_check_deploy_refuses_inline_signing_and_a_software_token_for_a_real_hierarchy(tmp_path):
+    env = production_environment(tmp_path)
+    env["CPX_SIGNING_INLINE"] = "true"
+    env["CPX_HSM_SOFTHSM_DIR"] = str(tmp_path / "hsm")
+    result = _check_deploy(env)
+    assert "pki.E003" in result.stderr and "pki.E004" in result.stderr
+
+
+PKI_OVER_HTTP = """
+from django.test import Client
+from django.conf import settings
+c = Client()
+for path in ("/pki/", "/pki/crl/personnes.crl", "/pki/ocsp", "/pki/ca/racine.crt", "/portal/"):
+    r = c.get(path, secure=False, HTTP_X_FORWARDED_PROTO="http", HTTP_HOST="cpx.example.fr")
+    print(path, r.status_code, r.get("Location", ""))
+from pki import signing
+print("base", signing.pki_base_url())
+"""
+
+
+@pytest.mark.django_db
+def test_pki_answers_over_plain_http_with_the_production_settings(tmp_path):
+    """With deploy/.env.example (SSL redirect on, behind a proxy), /pki/ is not redirected to https while
+    the rest is; certificates carry http:// URLs even though CPX_BASE_URL is https."""
+    from django.db import connection
+
+    env = production_environment(tmp_path)
+    db = connection.settings_dict
+    env["DATABASE_URL"] = (
+        f"postgres://{db['USER']}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}"
+    )
+    env["CPX_PKI_BASE_URL"] = ""  # fall back to CPX_BASE_URL=https://…: still http:// in certificates
+    result = subprocess.run(
+        [sys.executable, "manage.py", "shell", "--no-imports", "-c", PKI_OVER_HTTP],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stderr
+    lines = dict(line.split(" ", 1) for line in result.stdout.splitlines())
+    for path in ("/pki/", "/pki/crl/personnes.crl", "/pki/ocsp", "/pki/ca/racine.crt"):
+        assert not lines[path].startswith("301"), (path, lines[path])
+    assert lines["/portal/"].startswith("301 https://"), lines["/portal/"]
+    assert lines["base"] == "http://cpx.example.fr"

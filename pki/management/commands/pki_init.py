@@ -5,9 +5,9 @@ from pki import hsm, keys, signing
 
 class Command(BaseCommand):
     help = (
-        "The root ceremony: create the root and the issuing CAs (IGC-Santé style names) if missing, their keys "
-        "generated on the root and CA tokens (CPX_ROOT_TOKEN_PIN and CPX_CA_TOKEN_PIN), and sign the first "
-        "CRLs. Idempotent."
+        "The root ceremony: create the root and the issuing CAs (IGC-Santé style names) if missing, their "
+        "keys generated on the root and CA tokens (CPX_ROOT_TOKEN_PIN and CPX_CA_TOKEN_PIN), and sign the "
+        "first CRLs. Idempotent."
     )
 
     def handle(self, *args, **options):

@@ -1,0 +1,132 @@
+"""deploy/nginx.conf in a real nginx in front of the platform: /pki/ answers over plain HTTP (RFC 5280
+§4.2.1.13, RFC 6960 A.1), everything else is redirected to HTTPS, and the production settings keep it so."""
+
+from __future__ import annotations
+
+import http.client
+import shutil
+import socket
+import ssl
+import subprocess
+import time
+from pathlib import Path
+from urllib.parse import urlparse
+
+import pytest
+from django.conf import settings as django_settings
+
+from pki import signing
+from tests.pki.conftest import ca_keys, pki_dir  # noqa: F401 (the PKI's fixtures)
+
+CONF = Path(django_settings.BASE_DIR) / "deploy" / "nginx.conf"
+HOST = "cpx.example.fr"
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _site(tmp_path: Path, backend: str, http_port: int, https_port: int) -> str:
+    """The deployed site file with this machine's ports, certificate and static folder."""
+    subprocess.run(
+        ["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes"]
+        + ["-keyout", str(tmp_path / "tls.key"), "-out", str(tmp_path / "tls.pem")]
+        + ["-days", "1", "-subj", f"/CN={HOST}"],
+        check=True,
+        capture_output=True,
+    )
+    site = CONF.read_text()
+    replacements = {
+        "server 127.0.0.1:8000;": f"server {backend};",
+        "listen 80;": f"listen 127.0.0.1:{http_port};",
+        "listen 443 ssl http2;": f"listen 127.0.0.1:{https_port} ssl http2;",
+        "/etc/ssl/cpx/fullchain.pem": str(tmp_path / "tls.pem"),
+        "/etc/ssl/cpx/privkey.pem": str(tmp_path / "tls.key"),
+        "/var/lib/cpx/static/": f"{tmp_path}/static/",
+    }
+    for old, new in replacements.items():
+        assert old in site, f"deploy/nginx.conf changed: {old!r} is gone"
+        site = site.replace(old, new)
+    temp = tmp_path / "temp"
+    temp.mkdir()
+    return (
+        f"daemon off;\nmaster_process off;\npid {tmp_path}/nginx.pid;\nerror_log {tmp_path}/error.log;\n"
+        "events { worker_connections 64; }\n"
+        f"http {{\n access_log off;\n client_body_temp_path {temp}/body;\n proxy_temp_path {temp}/proxy;\n"
+        f" fastcgi_temp_path {temp}/fcgi;\n uwsgi_temp_path {temp}/uwsgi;\n scgi_temp_path {temp}/scgi;\n"
+        f"{site}\n}}\n"
+    )
+
+
+@pytest.fixture
+def nginx(tmp_path, live_server, settings):
+    binary = shutil.which("nginx") or "/usr/sbin/nginx"
+    assert Path(binary).exists(), "nginx is installed by scripts/ensure_system.sh"
+    # The production settings that matter here (deploy/.env.example): HTTPS only, behind the proxy.
+    settings.ALLOWED_HOSTS = [HOST]
+    settings.SECURE_SSL_REDIRECT = True
+    settings.SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+    settings.CPX_BASE_URL = f"https://{HOST}"
+    ports = _free_port(), _free_port()
+    conf = tmp_path / "nginx.conf"
+    conf.write_text(_site(tmp_path, urlparse(live_server.url).netloc, *ports))
+    process = subprocess.Popen([binary, "-c", str(conf), "-p", str(tmp_path)], stderr=subprocess.PIPE)
+    deadline = time.monotonic() + 15
+    while time.monotonic() < deadline:
+        with socket.socket() as sock:
+            if sock.connect_ex(("127.0.0.1", ports[0])) == 0:
+                break
+        assert process.poll() is None, process.stderr.read().decode() if process.stderr else ""
+        time.sleep(0.05)
+    yield ports
+    process.terminate()
+    process.wait(timeout=10)
+
+
+def _get(port: int, path: str, *, tls: bool = False) -> http.client.HTTPResponse:
+    if tls:
+        context = ssl.create_default_context()
+        context.check_hostname, context.verify_mode = False, ssl.CERT_NONE
+        conn: http.client.HTTPConnection = http.client.HTTPSConnection(
+            "127.0.0.1", port, context=context, timeout=10
+        )
+    else:
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+    conn.request("GET", path, headers={"Host": HOST})
+    response = conn.getresponse()
+    response.body = response.read()  # type: ignore[attr-defined]
+    conn.close()
+    return response
+
+
+def test_pki_over_plain_http_and_the_rest_https_only(hierarchy_for_nginx, nginx):
+    http_port, https_port = nginx
+    for path in ("/pki/", "/pki/ca/racine.crt", "/pki/ca/personnes.pem", "/pki/crl/personnes.crl"):
+        response = _get(http_port, path)
+        assert response.status == 200, (path, response.status, response.getheader("Location"))
+    crl = _get(http_port, "/pki/crl/personnes.crl")
+    assert crl.getheader("Content-Type") == "application/pkix-crl"
+    # OCSP over plain HTTP: a malformed request is answered by the responder, not redirected.
+    assert _get(http_port, "/pki/ocsp/MAo=").status == 200
+    for path in ("/", "/accounts/login/", "/api/v1/cards/", "/admin/"):
+        response = _get(http_port, path)
+        assert response.status == 301 and response.getheader("Location") == f"https://{HOST}{path}"
+    # Over HTTPS the site answers (a redirect to sign in, or the page), never back to http.
+    answer = _get(https_port, "/pki/ca/racine.crt", tls=True)
+    assert answer.status == 200
+    portal = _get(https_port, "/", tls=True)
+    assert portal.status in (200, 302) and not (portal.getheader("Location") or "").startswith("http://")
+    assert portal.getheader("Strict-Transport-Security")
+
+
+@pytest.fixture
+def hierarchy_for_nginx(pki_dir):  # noqa: F811 (the fixture imported above)
+    root, issuing, _ = signing.pki_init()
+    assert signing.crl_url(issuing).startswith(f"http://{HOST}/") or signing.crl_url(issuing).startswith(
+        "http://"
+    )
+    return root, issuing

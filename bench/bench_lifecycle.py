@@ -63,8 +63,9 @@ def run(cards: int = CARDS, oppositions: int = OPPOSITIONS) -> list[dict]:
             "DATABASE_URL": bench_url(),
             "DJANGO_SETTINGS_MODULE": os.environ.get("DJANGO_SETTINGS_MODULE", "config.settings"),
             "CELERY_BROKER_URL": "memory://",
-            "CPX_PKI_DIR": str(Path(tmp) / "pki"),
-            "CPX_PKI_PASSPHRASE": "bench-only",
+            "CPX_HSM_SOFTHSM_DIR": str(Path(tmp) / "hsm"),
+            # One process: the signing service's work (the delta CRL) runs in it, as in the tests.
+            "CPX_SIGNING_INLINE": "true",
             "DJANGO_LOG_LEVEL": "WARNING",
             "AXES_ENABLED": "false",
         }
@@ -328,7 +329,9 @@ def opposition_rows(count: int) -> list[dict]:
     cards = make_cards(count)
 
     def crl_lists(serial: int) -> bool:
-        with urllib.request.urlopen(f"{base}/pki/crl/{signing.ISSUING_SLUG}.crl", timeout=10) as response:  # noqa: S310
+        # A revocation is in the delta CRL within the opposition's second; the base follows on its schedule.
+        delta = f"{base}/pki/crl/{signing.ISSUING_SLUG}-delta.crl"
+        with urllib.request.urlopen(delta, timeout=10) as response:  # noqa: S310
             crl = x509.load_der_x509_crl(response.read())
         return crl.get_revoked_certificate_by_serial_number(serial) is not None
 

@@ -74,3 +74,21 @@ app.conf.beat_schedule.update(
         },
     }
 )
+
+# --- pki --- (the signing service's queue: CELERY_TASK_ROUTES sends "pki.*" there; never the root's CRL,
+# which only the operator's `manage.py pki_root crl` signs)
+app.conf.beat_schedule.update(
+    {
+        # A base CRL per issuing CA (nextUpdate 7 days; expired certificates leave it), then a delta on it.
+        "pki-publish-base-crls": {
+            "task": "pki.publish_base_crls",
+            "schedule": crontab(hour=1, minute=15),
+        },
+        # Fresh deltas (nextUpdate 1 hour) so that one never expires; revocations also publish one at once.
+        "pki-refresh-deltas": {
+            "task": "pki.refresh_deltas",
+            "schedule": 1800.0,
+            "options": {"expires": 1800},
+        },
+    }
+)

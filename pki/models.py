@@ -144,3 +144,28 @@ class Certificate(models.Model):
 
     def __str__(self) -> str:
         return f"{self.usage} {self.serial}"
+
+
+class OcspResponse(models.Model):
+    """A signed answer about one certificate, as served to RFC 5019 clients until its refresh time, for as
+    long as the certificate's revocation state is the one it was made for (``revoked_at``,
+    ``revocation_reason``). Keyed by the CertID it answers (echoed byte for byte: SHA-1 and SHA-256
+    requests get an answer each)."""
+
+    certificate = models.ForeignKey(Certificate, on_delete=models.CASCADE, related_name="ocsp_responses")
+    cert_id = models.CharField(max_length=64)  # SHA-256 (hex) of the request's CertID DER
+    responder = models.ForeignKey(OcspResponder, on_delete=models.CASCADE, related_name="responses")
+    revoked_at = models.DateTimeField(null=True, blank=True)  # the state it was made for
+    revocation_reason = models.CharField(max_length=24, blank=True)
+    this_update = models.DateTimeField()
+    next_update = models.DateTimeField()
+    refresh_at = models.DateTimeField()  # half-life: past it, a new answer is signed
+    der = models.BinaryField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["certificate", "cert_id"], name="ocsp_response_unique_cert_id")
+        ]
+
+    def __str__(self) -> str:
+        return f"OCSP answer for {self.certificate_id} until {self.next_update:%Y-%m-%d %H:%M}"

@@ -1,9 +1,9 @@
 """The platform's PKI: the root and issuing CAs, card certificate profiles and CRLs (OCSP: ``pki.ocsp``).
 
-Every private key lives on a PKCS#11 token (``pki.hsm``) and every signature is made there: the database holds
-only certificates, revocation data and published CRLs. The root signs only issuing-CA certificates and its own
-CRL, in an operator's command (``pki_init``, ``pki_root``); the issuing CAs sign card certificates and their CRLs
-in the signing service. The CRL and the OCSP responder read the same rows (Certificate.revoked_at).
+Every private key lives on a PKCS#11 token (``pki.hsm``) and every signature is made there: the database
+holds only certificates, revocation data and published CRLs. The root signs only issuing-CA certificates and
+its own CRL, in an operator's command (``pki_init``, ``pki_root``); the issuing CAs sign card certificates and
+their CRLs in the signing service. The CRL and the OCSP responder read the same rows (Certificate.revoked_at).
 """
 
 from __future__ import annotations
@@ -19,8 +19,8 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
-from . import audit, hsm, keys
-from .models import AuditEvent, CertificateAuthority, Crl
+from . import audit, crl, hsm, keys
+from .models import AuditEvent, CertificateAuthority
 
 ROOT_SLUG = "racine"
 ISSUING_SLUG = "personnes"
@@ -31,8 +31,8 @@ ISSUING_CAS: dict[str, tuple[str, tuple[str, ...]]] = {
     ISSUING_SLUG: ("PERSONNES", ("CPS", "CPF")),
     STAFF_SLUG: ("ETABLISSEMENTS", ("CPE", "CDE", "CPA")),
 }
-CRL_LIFETIME = dt.timedelta(days=7)
-ROOT_CRL_LIFETIME = dt.timedelta(days=365)
+CRL_LIFETIME = crl.CRL_LIFETIME  # base CRLs (deltas: crl.DELTA_LIFETIME)
+ROOT_CRL_LIFETIME = crl.ROOT_CRL_LIFETIME
 OCSP_LIFETIME = dt.timedelta(hours=4)
 
 
@@ -243,8 +243,15 @@ def pki_init() -> tuple[CertificateAuthority, CertificateAuthority, bool]:
                     f"the key {ca.key_label} of {ca.name} is missing from the {ca.token_role} token "
                     "or does not match its certificate"
                 )
-        for ca in created:
-            publish_crl(ca, actor="command pki_init")
+        for ca in created:  # the first CRLs: the root's (this ceremony has the root's PIN), base + delta
+            if ca.parent_id is None:
+                crl.publish_root_crl(ca, actor="command pki_init")
+            else:
+                crl.publish_base(ca, actor="command pki_init")
+                crl.publish_delta(ca, actor="command pki_init")
+        from .ocsp import ensure_responders  # pki.ocsp builds on this module
+
+        ensure_responders(actor="command pki_init")
         return root, existing[ISSUING_SLUG], bool(created)
 
 
@@ -274,7 +281,7 @@ _USAGE_ARCS = {"auth": 1, "sign": 2}
 
 
 def policy_oid(card_type: str, usage: str) -> str:
-    """``<CPX_PKI_POLICY_ARC>.<card type>.<usage>`` (docs/pki_profile.md): one policy per card type and key use."""
+    """``<CPX_PKI_POLICY_ARC>.<card type>.<usage>``, one per card type and key use (docs/pki_profile.md)."""
     return f"{settings.CPX_PKI_POLICY_ARC}.{_TYPE_ARCS.get(card_type, 1)}.{_USAGE_ARCS[usage]}"
 
 
@@ -396,6 +403,7 @@ def issue_card_certificate(
             critical=False,
         )
         .add_extension(_distribution_points(ca), critical=False)
+        .add_extension(_freshest_crl(ca), critical=False)
         .add_extension(_authority_info(ca), critical=False)
     )
     if holder.email:
@@ -408,6 +416,12 @@ def issue_card_certificate(
 def _distribution_points(ca: CertificateAuthority) -> x509.CRLDistributionPoints:
     point = x509.DistributionPoint([x509.UniformResourceIdentifier(crl_url(ca))], None, None, None)
     return x509.CRLDistributionPoints([point])
+
+
+def _freshest_crl(ca: CertificateAuthority) -> x509.FreshestCRL:
+    """Where the CA's delta CRL is (RFC 5280 §4.2.1.15; non-critical)."""
+    point = x509.DistributionPoint([x509.UniformResourceIdentifier(delta_crl_url(ca))], None, None, None)
+    return x509.FreshestCRL([point])
 
 
 def _ca_issuers(ca: CertificateAuthority) -> x509.AccessDescription:
@@ -424,68 +438,5 @@ def _authority_info(ca: CertificateAuthority) -> x509.AuthorityInformationAccess
 
 
 # --- CRL -------------------------------------------------------------------------------------------
-
-
-def _revoked_entries(ca: CertificateAuthority):  # noqa: ANN202 - a generator of cryptography objects
-    """The CA's revoked certificates still within their validity, streamed (memory bounded by rows)."""
-    rows = ca.certificates.filter(revoked_at__isnull=False, not_after__gt=timezone.now()).values_list(
-        "serial", "revoked_at", "revocation_reason"
-    )
-    for serial, revoked_at, reason in rows.iterator(chunk_size=2000):
-        entry = x509.RevokedCertificateBuilder().serial_number(int(serial, 16))
-        entry = entry.revocation_date(revoked_at)  # type: ignore[arg-type]  # filtered: never None
-        if reason and reason != "unspecified":
-            entry = entry.add_extension(x509.CRLReason(x509.ReasonFlags(reason)), critical=False)
-        yield entry.build()
-
-
-def _child_entries(ca: CertificateAuthority):  # noqa: ANN202
-    """The root's CRL lists the issuing CAs it revoked (none so far: a CA is revoked by a ceremony)."""
-    return iter(())
-
-
-def publish_crl(ca: CertificateAuthority, *, actor: str = "task pki.publish_crl") -> bytes:
-    """Build, sign (on the CA's token) and store a fresh full CRL for the CA."""
-    ca = CertificateAuthority.objects.select_for_update().get(pk=ca.pk)
-    now = timezone.now()
-    issuer = ca_certificate(ca)
-    lifetime = ROOT_CRL_LIFETIME if ca.parent_id is None else CRL_LIFETIME
-    ca.crl_number += 1
-    builder = (
-        x509.CertificateRevocationListBuilder()
-        .issuer_name(issuer.subject)
-        .last_update(now - dt.timedelta(minutes=1))
-        .next_update(now + lifetime)
-        .add_extension(x509.CRLNumber(ca.crl_number), critical=False)
-        .add_extension(
-            x509.AuthorityKeyIdentifier.from_issuer_public_key(issuer.public_key()),  # type: ignore[arg-type]
-            critical=False,
-        )
-    )
-    count = 0
-    for entry in _revoked_entries(ca) if ca.parent_id else _child_entries(ca):
-        builder = builder.add_revoked_certificate(entry)
-        count += 1
-    crl = hsm.sign_crl(builder, signer(ca))
-    der = crl.public_bytes(serialization.Encoding.DER)
-    ca.save(update_fields=["crl_number"])
-    Crl.objects.create(
-        authority=ca,
-        kind=Crl.Kind.BASE,
-        number=ca.crl_number,
-        this_update=now - dt.timedelta(minutes=1),
-        next_update=now + lifetime,
-        entries=count,
-        der=der,
-    )
-    operation = AuditEvent.Operation.CRL if ca.parent_id else AuditEvent.Operation.ROOT_CRL
-    audit.record(operation, actor=actor, authority=ca, detail={"number": ca.crl_number, "entries": count})
-    return der
-
-
-def current_crl(ca: CertificateAuthority) -> bytes:
-    """The newest published full CRL of the CA (the web never signs: the signing service publishes)."""
-    der = ca.crls.filter(kind=Crl.Kind.BASE).order_by("-number").values_list("der", flat=True).first()
-    if der is None:
-        raise PkiNotInitialized(f"{ca.name} has published no CRL yet")
-    return bytes(der)
+# Base and delta CRLs and the root's CRL: ``pki.crl``, published by the signing service (``pki.tasks``)
+# and, for the root, by the operator's ``pki_root crl``.

@@ -91,20 +91,22 @@ def _value(ext: x509.Extension, base: str, arc: str) -> str:
     raise AssertionError(f"undocumented extension {ext.oid}")
 
 
+def _validity(cert: x509.Certificate) -> str:
+    days = (cert.not_valid_after_utc - cert.not_valid_before_utc).days
+    years = round(days / 365.25)
+    if days < 360:
+        return f"{days} days"
+    return f"{years} year" if years == 1 else f"{years} years"
+
+
 def describe(cert: x509.Certificate, *, base: str, arc: str) -> dict[str, tuple[str, str]]:
     """Field or extension -> (critical, value), as the profile's tables write them."""
-    years = round((cert.not_valid_after_utc - cert.not_valid_before_utc).days / 365.25)
     rows = {
         "version": ("", "v3"),
         "signature": ("", cert.signature_algorithm_oid._name),
         "subject": ("", _subject(cert.subject)),
         "subjectPublicKeyInfo": ("", _key(cert)),
-        "validity": (
-            "",
-            f"{years} years"
-            if years
-            else f"{(cert.not_valid_after_utc - cert.not_valid_before_utc).days} days",
-        ),
+        "validity": ("", _validity(cert)),
     }
     for ext in cert.extensions:
         rows[_EXTENSIONS[ext.oid]] = ("yes" if ext.critical else "no", _value(ext, base, arc))

@@ -81,3 +81,28 @@ def test_crls_lint_clean(hierarchy, issue, tmp_path):
             crl.kind,
             crl.authority,
         )
+
+
+def test_ocsp_answers_and_responder_certificates_lint_clean(hierarchy, issue, tmp_path):
+    from cryptography import x509 as cx509
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.x509 import ocsp as cocsp
+
+    from pki import ocsp
+    from pki.models import OcspResponder
+
+    for responder in OcspResponder.objects.all():
+        assert lint("lint_pkix_cert", bytes(responder.der), tmp_path) == "", responder.authority_id
+        assert chain_lint(bytes(responder.authority.der), bytes(responder.der), tmp_path) == ""
+    good = issue("auth", card_number="80250000010000000023")
+    revoked = issue("sign", card_number="80250000010000000024")
+    services.certificate_revoke(card_number="80250000010000000024", reason="keyCompromise")
+    issuer = signing.ca_certificate(signing.issuing_ca())
+    for row in (good, revoked):
+        cert = cx509.load_der_x509_certificate(bytes(row.der))
+        for nonce in (False, True):
+            builder = cocsp.OCSPRequestBuilder().add_certificate(cert, issuer, hashes.SHA256())
+            if nonce:
+                builder = builder.add_extension(cx509.OCSPNonce(b"0123456789abcdef"), critical=False)
+            der = ocsp.ocsp_respond(builder.build().public_bytes(serialization.Encoding.DER))
+            assert lint("lint_ocsp_response", der, tmp_path) == "", (row.usage, nonce)

@@ -1,12 +1,10 @@
 """The PKI: CAs created once, card certificate profiles, CRL and OCSP checked with the real openssl."""
 
 import subprocess
-from pathlib import Path
 
 import pytest
 from cryptography import x509
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
-from django.core.management import call_command
 
 from pki import ocsp as responder
 from pki import services, signing
@@ -15,53 +13,6 @@ from pki.models import Certificate, CertificateAuthority
 from .conftest import write_cert_pem
 
 pytestmark = pytest.mark.django_db
-
-
-def test_pki_init_creates_the_hierarchy_once(pki_dir, capsys):
-    call_command("pki_init")
-    call_command("pki_init")
-    assert "already present" in capsys.readouterr().out
-    cas = {ca.slug: ca for ca in CertificateAuthority.objects.all()}
-    assert set(cas) == {"racine", "personnes"}
-    root = signing.ca_certificate(cas["racine"])
-    issuing = signing.ca_certificate(cas["personnes"])
-    assert root.subject.get_attributes_for_oid(NameOID.COMMON_NAME)[0].value == "AC RACINE IGC-SANTE TEST"
-    assert (
-        issuing.subject.get_attributes_for_oid(NameOID.COMMON_NAME)[0].value == "AC IGC-SANTE TEST PERSONNES"
-    )
-    assert issuing.subject.get_attributes_for_oid(NameOID.ORGANIZATION_NAME)[0].value == "TEST"
-    assert issuing.issuer == root.subject
-    assert issuing.extensions.get_extension_for_class(x509.BasicConstraints).value.path_length == 0
-
-
-def test_it_keeps_ca_keys_out_of_the_database_encrypted(hierarchy, pki_dir):
-    for ca in hierarchy:
-        pem = Path(ca.key_path).read_bytes()
-        assert b"ENCRYPTED PRIVATE KEY" in pem
-        assert ca.key_path.startswith(str(pki_dir))
-    with pytest.raises(TypeError):
-        from cryptography.hazmat.primitives.serialization import load_pem_private_key
-
-        load_pem_private_key(pem, None)
-
-
-def test_it_never_overwrites_a_kept_ca_key(hierarchy):
-    root, issuing = hierarchy
-    kept = Path(issuing.key_path).read_bytes()
-    CertificateAuthority.objects.filter(slug="personnes").delete()
-    CertificateAuthority.objects.filter(slug="racine").delete()
-    signing.pki_init()
-    assert Path(issuing.key_path).read_bytes() == kept
-    again = CertificateAuthority.objects.get(slug="personnes")
-    assert signing.ca_certificate(again).public_key() == signing.ca_certificate(issuing).public_key()
-
-
-def test_it_refuses_a_hierarchy_whose_key_file_is_gone(hierarchy):
-    import os
-
-    os.unlink(hierarchy[1].key_path)
-    with pytest.raises(signing.PkiNotInitialized):
-        signing.pki_init()
 
 
 def _ekus(cert):
@@ -125,33 +76,55 @@ def _openssl_verify(chain, crl, cert):
     )
 
 
-def test_openssl_verify_with_the_crl_good_then_revoked(client, issue, pem_files, tmp_path):
+def test_openssl_verify_with_the_crl_good_then_revoked(
+    client, issue, pem_files, tmp_path, django_capture_on_commit_callbacks
+):
+    """The revocation is published in the delta CRL (once the revocation commits); openssl reads the base and
+    the delta (-use_deltas). The base and delta themselves are tested in tests/pki/test_crl.py."""
     chain, _ = pem_files
     row = issue("auth")
     cert = write_cert_pem(tmp_path / "card.pem", bytes(row.der))
-    _, crl = _crl_pem(client, tmp_path)
-    result = _openssl_verify(chain, crl, cert)
+    _, base = _crl_pem(client, tmp_path)
+    result = _openssl_verify(chain, base, cert)
     assert result.returncode == 0, result.stdout + result.stderr
 
-    assert services.certificate_revoke(certificate=row, reason="keyCompromise") == 1
-    parsed, crl = _crl_pem(client, tmp_path)
+    with django_capture_on_commit_callbacks(execute=True):
+        assert services.certificate_revoke(certificate=row, reason="keyCompromise") == 1
+    response = client.get("/pki/crl/personnes-delta.crl")
+    assert response.status_code == 200 and response["Content-Type"] == "application/pkix-crl"
+    parsed = x509.load_der_x509_crl(response.content)
     entry = parsed.get_revoked_certificate_by_serial_number(int(row.serial, 16))
     assert entry is not None
     assert (
         entry.extensions.get_extension_for_class(x509.CRLReason).value.reason
         == x509.ReasonFlags.key_compromise
     )
-    result = _openssl_verify(chain, crl, cert)
+    crls = tmp_path / "crls.pem"
+    subprocess.run(
+        ["openssl", "crl", "-inform", "DER", "-out", str(crls)], input=response.content, check=True
+    )
+    crls.write_bytes(base.read_bytes() + crls.read_bytes())
+    result = subprocess.run(
+        ["openssl", "verify", "-crl_check", "-use_deltas", "-x509_strict", "-CAfile", str(chain)]
+        + ["-CRLfile", str(crls), str(cert)],
+        capture_output=True,
+        text=True,
+    )
     assert result.returncode != 0
     assert "certificate revoked" in result.stdout + result.stderr
 
 
-def test_revoking_twice_keeps_the_first_date_and_bumps_the_crl_once(issue, hierarchy):
+def test_revoking_twice_keeps_the_first_date_and_bumps_the_crl_once(
+    issue, hierarchy, django_capture_on_commit_callbacks
+):
     row = issue("sign")
     before = CertificateAuthority.objects.get(slug="personnes").crl_number
-    services.certificate_revoke(certificate=row, reason="superseded")
+    with django_capture_on_commit_callbacks(execute=True):
+        services.certificate_revoke(certificate=row, reason="superseded")
     first = Certificate.objects.get(pk=row.pk).revoked_at
-    assert services.certificate_revoke(certificate=row, reason="keyCompromise") == 0
+    with django_capture_on_commit_callbacks(execute=True) as asked:
+        assert services.certificate_revoke(certificate=row, reason="keyCompromise") == 0
+    assert asked == []  # nothing revoked: no delta asked for
     row.refresh_from_db()
     assert row.revoked_at == first and row.revocation_reason == "superseded"
     assert CertificateAuthority.objects.get(slug="personnes").crl_number == before + 1
@@ -213,7 +186,7 @@ def test_openssl_ocsp_answers_each_certificate_of_a_request(live_server, issue, 
 
 def test_ocsp_answers_several_certificates_in_the_order_asked(client, issue, hierarchy):
     from cryptography.hazmat.primitives import hashes
-    from cryptography.hazmat.primitives.asymmetric import padding
+    from cryptography.hazmat.primitives.asymmetric import ec
     from cryptography.x509 import ocsp
 
     issuer = signing.ca_certificate(hierarchy[1])
@@ -249,8 +222,11 @@ def test_ocsp_answers_several_certificates_in_the_order_asked(client, issue, hie
         (4242, ocsp.OCSPCertStatus.UNKNOWN),
     ]
     assert next(iter(answer.responses)).revocation_reason == x509.ReasonFlags.superseded
-    issuer.public_key().verify(
-        answer.signature, answer.tbs_response_bytes, padding.PKCS1v15(), answer.signature_hash_algorithm
+    # Signed by the CA's delegated responder, whose certificate the CA issued and the answer carries.
+    (responder_cert,) = answer.certificates
+    responder_cert.verify_directly_issued_by(issuer)
+    responder_cert.public_key().verify(
+        answer.signature, answer.tbs_response_bytes, ec.ECDSA(answer.signature_hash_algorithm)
     )
 
 
@@ -321,7 +297,7 @@ def test_ocsp_refuses_garbage(client, hierarchy):
 
 def test_the_root_answers_good_for_the_issuing_ca(client, hierarchy):
     from cryptography.hazmat.primitives import hashes
-    from cryptography.hazmat.primitives.asymmetric import padding
+    from cryptography.hazmat.primitives.asymmetric import ec
     from cryptography.x509 import ocsp
 
     root, issuing = (signing.ca_certificate(ca) for ca in hierarchy)
@@ -333,9 +309,10 @@ def test_the_root_answers_good_for_the_issuing_ca(client, hierarchy):
     )
     answer = ocsp.load_der_ocsp_response(response.content)
     assert answer.certificate_status == ocsp.OCSPCertStatus.GOOD
-    answer_key = root.public_key()
-    answer_key.verify(  # signed by the root itself
-        answer.signature, answer.tbs_response_bytes, padding.PKCS1v15(), answer.signature_hash_algorithm
+    (responder_cert,) = answer.certificates  # signed by the root's delegated responder, not the root
+    responder_cert.verify_directly_issued_by(root)
+    responder_cert.public_key().verify(
+        answer.signature, answer.tbs_response_bytes, ec.ECDSA(answer.signature_hash_algorithm)
     )
 
 
@@ -432,21 +409,27 @@ def test_an_outside_checker_verifies_a_card_with_only_what_the_server_publishes(
     root_pem = fetch(root_url, "root.pem")
     (card_crl_url,) = _uris(card, x509.CRLDistributionPoints)
     (issuing_crl_url,) = _uris(issuing, x509.CRLDistributionPoints)
+    freshest = card.extensions.get_extension_for_class(x509.FreshestCRL).value
+    (card_delta_url,) = [name.value for point in freshest for name in point.full_name]
     crls = tmp_path / "crls.pem"
-    crls.write_bytes(fetch(card_crl_url, "a.crl").read_bytes() + fetch(issuing_crl_url, "b.crl").read_bytes())
+
+    def fetch_crls():
+        urls = (card_crl_url, card_delta_url, issuing_crl_url)
+        crls.write_bytes(b"".join(fetch(url, f"{i}.crl").read_bytes() for i, url in enumerate(urls)))
 
     def verify():
         return subprocess.run(
-            ["openssl", "verify", "-crl_check_all", "-CAfile", str(root_pem), "-untrusted", str(issuing_pem)]
-            + ["-CRLfile", str(crls), str(card_pem)],
+            ["openssl", "verify", "-crl_check_all", "-use_deltas", "-x509_strict", "-CAfile", str(root_pem)]
+            + ["-untrusted", str(issuing_pem), "-CRLfile", str(crls), str(card_pem)],
             capture_output=True,
             text=True,
         )
 
+    fetch_crls()
     result = verify()
     assert result.returncode == 0 and f"{card_pem}: OK" in result.stdout, result.stdout + result.stderr
 
-    services.certificate_revoke(certificate=row, reason="keyCompromise")
-    crls.write_bytes(fetch(card_crl_url, "a.crl").read_bytes() + fetch(issuing_crl_url, "b.crl").read_bytes())
+    services.certificate_revoke(certificate=row, reason="keyCompromise")  # commits: the delta follows
+    fetch_crls()
     result = verify()
     assert result.returncode != 0 and "certificate revoked" in result.stdout + result.stderr

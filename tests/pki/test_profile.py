@@ -3,6 +3,7 @@
 import datetime as dt
 
 import pytest
+from cryptography import x509
 from cryptography.hazmat.primitives.asymmetric import rsa
 from django.conf import settings
 
@@ -45,8 +46,6 @@ def test_card_certificates_are_as_documented(hierarchy, holder, card_key, card_t
         card_type=card_type,
     )
     ca = signing.issuing_ca(card_type)
-    from cryptography import x509
-
     _check(section, x509.load_der_x509_certificate(bytes(row.der)), ca=ca.slug, type=CARD_TYPES[card_type])
 
 
@@ -81,3 +80,12 @@ def test_an_issuing_ca_refuses_a_card_type_it_does_not_certify(hierarchy, holder
             valid_until=dt.date.today() + dt.timedelta(days=365),
             card_type="CPE",
         )
+
+
+def test_the_ocsp_responder_certificates_are_as_documented(hierarchy):
+    from pki.models import OcspResponder
+
+    for responder in OcspResponder.objects.select_related("authority"):
+        cert = x509.load_der_x509_certificate(bytes(responder.der))
+        section = "OCSP responder (root)" if responder.authority.parent_id is None else "OCSP responder"
+        _check(section, cert)

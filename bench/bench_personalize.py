@@ -7,9 +7,12 @@ sealed) per second against a bare one-line reportlab page.
     .venv/bin/python bench/bench_personalize.py [--cards N]
 
 Ours is the real path: N queued orders handed to ``production_schedule``, a real ``run_station`` Celery
-worker (two processes, one per reader) on Redis db 3, timed from the first job's start to the last card's
-record (worker start-up excluded). Runs in its own database (``cpx_bench_issuance``) and its own PKI and
-SoftHSM2 stores under bench/out/personalize/, never touching others.
+worker (two processes, one per reader; no CA token PIN) with the signing service in the loop (a real
+``run_signer`` process, the only one with the CA token's PIN: every card's keys are certified through
+its queue, with the station's signed request and the card keys' proofs of possession), on Redis db 3,
+timed from the first job's start to the last card's record (worker start-up excluded). Runs in its own
+database (``cpx_bench_issuance``, or CPX_BENCH_PERSONALIZE_DB) and its own CA and station SoftHSM2 stores
+under bench/out/personalize/, never touching others. CPX_BENCH_BROKER overrides the Redis URL.
 """
 
 from __future__ import annotations
@@ -27,8 +30,9 @@ from urllib.parse import urlparse, urlunparse
 ROOT = Path(__file__).resolve().parent.parent
 OUT = ROOT / "bench" / "out" / "personalize"
 PYTHON = sys.executable
-BENCH_DB = "cpx_bench_issuance"
-BROKER = "redis://127.0.0.1:6379/3"
+BENCH_DB = os.environ.get("CPX_BENCH_PERSONALIZE_DB", "cpx_bench_issuance")
+BROKER = os.environ.get("CPX_BENCH_BROKER", "redis://127.0.0.1:6379/3")
+SIGNING_QUEUE = "signing"
 SOFTHSM = "/usr/lib/softhsm/libsofthsm2.so"
 CARDS = 20
 MAILERS = 200
@@ -47,7 +51,8 @@ def child_env() -> dict[str, str]:
         "DATABASE_URL": bench_url(),
         "DJANGO_LOG_LEVEL": "WARNING",
         "CELERY_BROKER_URL": BROKER,
-        "CPX_PKI_DIR": str(OUT / "pki"),
+        "CPX_HSM_SOFTHSM_DIR": str(OUT / "hsm"),
+        "CPX_SIGNING_INLINE": "false",
         "CPX_STATIONS_DIR": str(OUT / "stations"),
         "CPX_VAR_DIR": str(OUT / "var"),
     }
@@ -165,10 +170,12 @@ import django, json
 django.setup()
 from django.db.models import Max, Min
 from cards.models import Card
+from pki.models import AuditEvent
 from stations.models import PersonalizationJob
 jobs = PersonalizationJob.objects.aggregate(start=Min("started_at"))
 cards = Card.objects.aggregate(end=Max("created_at"))
-print(json.dumps({"cards": Card.objects.count(),
+issued = AuditEvent.objects.filter(operation="issue", actor__startswith="station:bench ")
+print(json.dumps({"cards": Card.objects.count(), "signed": issued.count(),
                   "failed": PersonalizationJob.objects.exclude(step="done").count(),
                   "seconds": (cards["end"] - jobs["start"]).total_seconds()}))
 """
@@ -184,13 +191,27 @@ def python(code: str, *args: str) -> str:
 def station_rate(cards: int) -> tuple[float, dict]:
     import redis
 
-    redis.Redis.from_url(BROKER).delete("station.bench")  # our queue only: the Redis DB is shared
+    # Our queues only: the Redis DB is shared.
+    redis.Redis.from_url(BROKER).delete("station.bench", SIGNING_QUEUE)
     order_ids = python(SETUP, str(cards))
+    signer_log = OUT / "signer.log"
+    signer = subprocess.Popen(
+        [PYTHON, "manage.py", "run_signer", "--loglevel", "INFO"],
+        cwd=ROOT,
+        env={**child_env(), "CPX_ROOT_TOKEN_PIN": ""},
+        stdout=signer_log.open("w"),
+        stderr=subprocess.STDOUT,
+    )
+    deadline = time.monotonic() + 60
+    while "ready" not in signer_log.read_text() and time.monotonic() < deadline:
+        if signer.poll() is not None:
+            raise SystemExit(f"run_signer ended:\n{signer_log.read_text()[-3000:]}")
+        time.sleep(0.2)
     python(SCHEDULE, order_ids)
     worker = subprocess.Popen(
         [PYTHON, "manage.py", "run_station", "bench", "--loglevel", "WARNING"],
         cwd=ROOT,
-        env=child_env(),
+        env={**child_env(), "CPX_CA_TOKEN_PIN": "", "CPX_ROOT_TOKEN_PIN": ""},
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
@@ -201,6 +222,8 @@ def station_rate(cards: int) -> tuple[float, dict]:
     finally:
         worker.terminate()
         worker.wait(timeout=60)
+        signer.terminate()
+        signer.wait(timeout=60)
     result = json.loads(python(MEASURE))
     return result["cards"] / result["seconds"] * 60, result
 
@@ -261,13 +284,14 @@ def run(cards: int = CARDS, mailer_count: int = MAILERS) -> list[dict]:
     after = raw_limit(cards)
     limit = max(before, after)
     note = (
-        f"{detail['cards']} cards, {detail['failed']} failed jobs, 2 readers, goal >= 0.8; "
+        f"{detail['cards']} cards, {detail['failed']} failed jobs, {detail['signed']} certificates "
+        "by the signing service, 2 readers, goal >= 0.8; "
         f"limit runs {before:.1f} / {after:.1f}"
     )
     mail = json.loads(python(MAILERS_CODE, str(mailer_count)))
     return [
         {
-            "benchmark": "personalization, one station, 2 SoftHSM2 readers",
+            "benchmark": "personalization, one station, 2 SoftHSM2 readers, signing service in the loop",
             "ours": ours,
             "limit": limit,
             "unit": "cards/min",

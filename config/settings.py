@@ -180,6 +180,9 @@ CELERY_TASK_DEFAULT_QUEUE = "default"
 CPX_SIGNING_QUEUE = "signing"
 # Tests and single-process tools only: run the signing service's tasks in the calling process.
 CPX_SIGNING_INLINE = env_bool("CPX_SIGNING_INLINE", False)
+# A station waits this long for the signing service's answer; older signing requests are refused.
+CPX_SIGNING_TIMEOUT_SECONDS = env_int("CPX_SIGNING_TIMEOUT_SECONDS", 30)
+CPX_SIGNING_REQUEST_MAX_AGE_SECONDS = env_int("CPX_SIGNING_REQUEST_MAX_AGE_SECONDS", 600)
 CELERY_TASK_ROUTES = {"pki.*": {"queue": CPX_SIGNING_QUEUE}, "signing.*": {"queue": CPX_SIGNING_QUEUE}}
 CELERY_TIMEZONE = TIME_ZONE
 if CELERY_BROKER_URL.startswith("filesystem://"):

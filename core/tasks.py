@@ -31,6 +31,7 @@ def run_signing_task(name: str, *args: Any) -> Any:
     if settings.CPX_SIGNING_INLINE:
         if name not in app.tasks:
             app.loader.import_default_modules()
-        return app.tasks[name].apply(args=args, throw=True).get()
+        # Inside a worker's task too: the inline task is run here, not waited for over the broker.
+        return app.tasks[name].apply(args=args, throw=True).get(disable_sync_subtasks=False)
     app.send_task(name, args=args, queue=settings.CPX_SIGNING_QUEUE)
     return None

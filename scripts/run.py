@@ -5,8 +5,9 @@ Embedded defaults, so it comes up with nothing configured:
   listening on a unix socket in var/pg and on 127.0.0.1:54329). Set DATABASE_URL to use your own server.
 - CELERY_BROKER_URL unset: the local Redis at 127.0.0.1:6379 when it answers, otherwise Celery's
   filesystem transport under var/broker. Set CELERY_BROKER_URL to use your own broker.
-Every process (web, Celery worker, Celery beat, the demo reader station) is started and supervised here;
-Ctrl-C stops them all.
+Every process (the signing service, web, Celery worker, Celery beat, the demo reader station) is started and
+supervised here; Ctrl-C stops them all. The operator's steps (migrate, demo_setup with pki_init) run with
+every token PIN; of the running processes only the signing service gets the CA token's PIN, none the root's.
 """
 
 from __future__ import annotations
@@ -156,17 +157,21 @@ def main() -> None:
     env = configure()
     ensure_database(env)
     manage(env, "migrate", "--noinput", "-v", "0")
-    demo = manage(env, "demo_setup")
+    demo = manage(env, "demo_setup")  # an operator's step: with every PIN (pki_init makes the CA's keys)
     accounts = demo[demo.find("Demo accounts") :].strip()
+    # Only the signing service gets the CA token's PIN; nothing running gets the root's (the root is offline).
+    signer_env = {**env, "CPX_ROOT_TOKEN_PIN": ""}
+    online = {**env, "CPX_CA_TOKEN_PIN": "", "CPX_ROOT_TOKEN_PIN": ""}
     processes = {
-        "web": start(env, "web", [PY, "manage.py", "runserver", "127.0.0.1:8000", "--noreload"]),
+        "signer": start(signer_env, "signer", [PY, "manage.py", "run_signer"]),
+        "web": start(online, "web", [PY, "manage.py", "runserver", "127.0.0.1:8000", "--noreload"]),
         "worker": start(
-            env,
+            online,
             "worker",
             [PY, "-m", "celery", "-A", "config", "worker", "-Q", "default", "-c", "2", "-l", "INFO"],
         ),
         "beat": start(
-            env,
+            online,
             "beat",
             [
                 PY,
@@ -183,7 +188,7 @@ def main() -> None:
         ),
     }
     if has_command(env, "run_station"):
-        processes["station"] = start(env, "station", [PY, "manage.py", "run_station", "demo"])
+        processes["station"] = start(online, "station", [PY, "manage.py", "run_station", "demo"])
     time.sleep(3)
     print(
         "\n" + "=" * 78 + "\n"

@@ -18,6 +18,11 @@ class ReaderStation(models.Model):
     module = models.CharField(max_length=500)
     # SoftHSM2 configuration of this station's token store (development); empty with real readers.
     softhsm_conf = models.CharField(max_length=500, blank=True)
+    # The station's credential towards the signing service: an Ed25519 public key (SubjectPublicKeyInfo,
+    # DER); its private half is a PEM file on the station's host (key_file, or the default path of
+    # stations.services.station_key_path). A station without a public key gets no certificate.
+    public_key = models.BinaryField(blank=True, default=b"")
+    key_file = models.CharField(max_length=500, blank=True)
     state = models.CharField(max_length=8, choices=State.choices, default=State.OFFLINE)
     last_heartbeat = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)

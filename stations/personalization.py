@@ -4,6 +4,11 @@ Steps, each committed as a checkpoint on the PersonalizationJob row before the n
 
     claimed -> initialized -> keys -> certified -> written -> verified -> done
 
+The station holds no CA key: between ``keys`` and ``certified`` it sends the card's public keys, each with a
+proof of possession signed by the card key, in a request signed with the station's own key, to the signing
+service (``stations.signing_request``, ``stations.certification``), which certifies them for the order's
+holder or refuses.
+
 The card record, the blank's ``used`` state, the certificates' link to the card, the sealed PIN mailer and
 the order's move to ``produced`` are written in *one* transaction at the end: there is never a card record
 without a written card. The PIN and PUK live only in this function's memory and in the sealed mailer, so an
@@ -22,26 +27,29 @@ import os
 import secrets
 import signal
 import time
+import uuid
 from dataclasses import dataclass
 from typing import Any
 
+from celery.result import allow_join_result
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 from cryptography.x509 import load_der_x509_certificate
+from django.conf import settings
 from django.db import connection, transaction
 from django.utils import timezone
 
 from cards import mailers
 from cards import services as card_services
 from cards.models import Card, CardEvent, Mailer
+from core.tasks import run_signing_task
 from orders import services as order_services
 from orders.models import Order
 from pki import services as pki_services
-from pki import signing
-from pki.models import Certificate
+from pki.models import AuditEvent, Certificate
 from registry.models import Activity, CardType, Exercise, Professional, Structure
 
-from . import services, tokens
+from . import services, signing_request, tokens
 from .models import BlankCard, PersonalizationJob, Reader, ReaderStation
 
 log = logging.getLogger(__name__)
@@ -50,6 +58,8 @@ Step = PersonalizationJob.Step
 MAX_SITUATIONS = 16
 ORDER_LOCK_SPACE = 0x43505802  # advisory lock namespace: (space, order id)
 CRASH_HOOK = "CPX_CRASH_AT"  # tests: SIGKILL this process right after committing that checkpoint
+CERTIFY_TASK = "signing.certify_card"  # the signing service's task (stations.tasks), sent by name
+SIGNING_TIMEOUT = 30.0  # seconds a job waits for the signing service (CPX_SIGNING_TIMEOUT_SECONDS)
 
 
 class NoBlankCard(Exception):
@@ -150,7 +160,8 @@ def _abandon(job: PersonalizationJob, step: str, error: str) -> None:
     blank = job.blank
     if blank is not None:
         tokens.wipe_token(_reader(job.station, job.reader), blank.number)
-        pki_services.certificate_revoke(card_number=blank.number, reason=Certificate.Reason.CESSATION)
+        with allow_join_result():  # the revocation asks the signing service for a delta CRL (maybe inline)
+            pki_services.certificate_revoke(card_number=blank.number, reason=Certificate.Reason.CESSATION)
     with transaction.atomic():
         if blank is not None:
             BlankCard.objects.filter(pk=blank.pk).update(state=BlankCard.State.SPOILED)
@@ -269,7 +280,7 @@ def _personalize(job: PersonalizationJob, request: Request) -> Card:
     with token.open(rw=True, user_pin=pin) as session:
         keys = {usage: tokens.generate_keypair(session, usage) for usage in ("auth", "sign")}
         _checkpoint(job, Step.KEYS)
-        certs = _certify(job, request, keys, valid_until)
+        certs = _certify(job, keys, session)
         for usage, row in certs.items():
             der = bytes(row.der)
             subject = load_der_x509_certificate(der).subject.public_bytes()
@@ -284,38 +295,89 @@ def _personalize(job: PersonalizationJob, request: Request) -> Card:
 
 
 def _valid_until(start: dt.date, card_type: str) -> dt.date:
-    years = card_services.card_validity_years(card_type)
-    try:
-        return start.replace(year=start.year + years) - dt.timedelta(days=1)
-    except ValueError:  # 29 February
-        return start.replace(year=start.year + years, day=28)
+    """The card's last day (the signing service computes its certificates' the same way)."""
+    return signing_request.card_valid_until(start, card_services.card_validity_years(card_type or "CPS"))
 
 
 def _certify(
-    job: PersonalizationJob, request: Request, keys: dict[str, rsa.RSAPublicKey], valid_until: dt.date
+    job: PersonalizationJob, keys: dict[str, rsa.RSAPublicKey], session: Any
 ) -> dict[str, Certificate]:
-    holder = _holder(request)
-    assert job.blank is not None
+    """Have the signing service certify the card's keys (stations.signing_request): the station proves it
+    holds each key (a signature by the card key, in the card session already open) and signs the request
+    with its own credential. The service decides who the certificates are for, from the order."""
+    station, blank = job.station, job.blank
+    assert blank is not None
+    if not station.public_key:
+        raise signing_request.NoStationCredential(f"station {station.name} has no registered key")
+    credential = signing_request.station_key(station.name, station.key_file)
+    request_id = str(uuid.uuid4())
+    spkis = {usage: signing_request.spki_der(key) for usage, key in keys.items()}
+    proofs = {}
+    for usage, spki in spkis.items():
+        message = signing_request.proof_message(
+            request_id=request_id,
+            station=station.name,
+            job=job.pk,
+            card_number=blank.number,
+            usage=usage,
+            spki=spki,
+        )
+        proofs[usage] = signing_request.b64(tokens.sign(session, usage, message))
+    request = {
+        "v": signing_request.VERSION,
+        "id": request_id,
+        "station": station.name,
+        "job": job.pk,
+        "order": job.order_id,
+        "card_number": blank.number,
+        "keys": {usage: signing_request.b64(spki) for usage, spki in spkis.items()},
+        "proofs": proofs,
+        "issued_at": timezone.now().isoformat(),
+    }
+    with allow_join_result():  # inline (CPX_SIGNING_INLINE) in a station worker: the task runs here
+        result = run_signing_task(CERTIFY_TASK, signing_request.seal(request, credential))
+    if result is None:  # sent to the signing service's queue: its audit rows tell the outcome
+        result = _await_certification(job, request_id, set(keys))
+    if result.get("refused"):
+        raise signing_request.CertificationRefused(str(result["refused"]))
+    serials: dict[str, str] = result["serials"]
+    rows = {row.serial: row for row in Certificate.objects.filter(serial__in=serials.values())}
+    if set(serials) != set(keys) or len(rows) != len(keys):
+        raise tokens.TokenError(f"the signing service answered {sorted(serials)} for {sorted(keys)}")
+    _checkpoint(job, Step.CERTIFIED)
+    return {usage: rows[serial] for usage, serial in serials.items()}
+
+
+def _await_certification(job: PersonalizationJob, request_id: str, usages: set[str]) -> dict[str, Any]:
+    """Wait for the signing service's answer to a request: its audit rows (issue, one per usage, written
+    together; or refuse), polled with short sleeps, within CPX_SIGNING_TIMEOUT_SECONDS."""
+    timeout = float(getattr(settings, "CPX_SIGNING_TIMEOUT_SECONDS", SIGNING_TIMEOUT))
+    deadline = time.monotonic() + timeout
+    pause = 0.005
+    while True:
+        issued: dict[str, str] = {}
+        refused = ""
+        rows = AuditEvent.objects.filter(request_id=request_id).values_list("operation", "serials", "detail")
+        for operation, row_serials, detail in rows:
+            if operation == AuditEvent.Operation.ISSUE:
+                usage = (detail or {}).get("usage", "")
+                if row_serials:
+                    issued[usage] = row_serials[0]
+            elif operation == AuditEvent.Operation.REFUSE:
+                refused = refused or str((detail or {}).get("reason", "refused"))
+        if set(issued) >= usages:
+            return {"serials": {usage: issued[usage] for usage in usages}}
+        if refused and not issued:
+            return {"refused": refused}
+        if time.monotonic() >= deadline:
+            break
+        time.sleep(pause)
+        pause = min(pause * 1.5, 0.02)
+    # No answer: the job is marked failed under its lock first, so a service that gets to the request later
+    # refuses it (job_state), and one that got there already has its certificates revoked by _abandon.
     with transaction.atomic():
-        certs = {
-            usage: pki_services.certificate_issue(
-                usage=usage,
-                public_key=key,
-                holder=holder,
-                valid_until=valid_until,
-                card_number=job.blank.number,
-            )
-            for usage, key in keys.items()
-        }
-        _checkpoint(job, Step.CERTIFIED)
-    _crash_hook(Step.CERTIFIED)
-    return certs
-
-
-def _holder(request: Request) -> signing.Holder:
-    person = request.professional
-    profession = request.exercise.profession.label if request.exercise else ""
-    return signing.Holder(person.national_id, person.last_name, person.first_name, profession)
+        PersonalizationJob.objects.select_for_update().filter(pk=job.pk).update(step=Step.FAILED)
+    raise tokens.TokenError(f"no answer from the signing service within {timeout:.0f} s")
 
 
 def _prove(session: Any, certs: dict[str, Certificate]) -> None:

@@ -21,7 +21,7 @@ from cards.models import Card
 from core.tasks import send_task
 from orders.models import Order
 
-from . import tokens
+from . import signing_request, tokens
 from .models import BlankCard, PersonalizationJob, Reader, ReaderStation
 
 log = logging.getLogger(__name__)
@@ -36,14 +36,45 @@ PERSONALIZE_TASK = "stations.personalize"
 # --- stations and blank stock ----------------------------------------------------------------------
 
 
-def station_register(*, name: str, module: str, readers: int, softhsm_conf: str = "") -> ReaderStation:
-    """Create or update a station and its readers (slots 0..readers-1). Idempotent."""
+def station_register(
+    *, name: str, module: str, readers: int, softhsm_conf: str = "", key_file: str = ""
+) -> ReaderStation:
+    """Create or update a station and its readers (slots 0..readers-1), and make sure it has its
+    credential towards the signing service (``station_credential``). Idempotent."""
     station, _ = ReaderStation.objects.update_or_create(
         name=name, defaults={"module": module, "softhsm_conf": softhsm_conf}
     )
     for slot in range(readers):
         Reader.objects.get_or_create(station=station, slot=slot)
+    station_credential(station=station, key_file=key_file)
     return station
+
+
+def station_credential(*, station: ReaderStation, key_file: str = "") -> str:
+    """The station's Ed25519 key: kept if its file exists (re-registering never changes it), generated
+    otherwise (PEM, mode 0600, in the station's directory or at ``key_file``). The public half goes on the
+    station's row, where the signing service reads it. Returns what was done: "kept", "created",
+    "registered" (an existing file's key, newly recorded) or "remote" (the row has a key whose file is on
+    another host)."""
+    key_file = key_file or station.key_file
+    path = signing_request.key_path(station.name, key_file)
+    if path.exists():
+        key = signing_request.load_key_file(path)
+        outcome = "kept"
+    elif station.public_key:
+        return "remote"
+    else:
+        key = signing_request.generate_key_file(path)
+        outcome = "created"
+    public = signing_request.spki_der(key.public_key())
+    if bytes(station.public_key) != public and outcome == "kept":
+        outcome = "registered"
+    # The path is recorded (absolute) so that every process of the station finds the key whatever its
+    # working directory or settings.
+    station.public_key, station.key_file = public, str(path.resolve())
+    station.save(update_fields=["public_key", "key_file"])
+    log.info("station %s: credential %s (%s)", station.name, outcome, path)
+    return outcome
 
 
 def softhsm_store(name: str) -> str:

@@ -2,14 +2,16 @@
 
 ``stations.schedule_production`` is how orders (a lower layer) hand over a queued order: sent by name on
 commit. ``stations.personalize`` runs on the chosen station's own queue (the services send it by name, so
-they never import this module). The sweep is scheduled in config/celery.py.
+they never import this module). The sweep is scheduled in config/celery.py. ``signing.certify_card`` runs
+in the signing service (queue settings.CPX_SIGNING_QUEUE, by CELERY_TASK_ROUTES): stations send it through
+``core.tasks.run_signing_task``.
 """
 
 import logging
 
 from celery import shared_task
 
-from . import personalization, services
+from . import certification, personalization, services
 from .models import ReaderStation
 
 log = logging.getLogger(__name__)
@@ -42,3 +44,10 @@ def personalize(self, order_id: int, station_name: str) -> int | None:
 def production_sweep() -> int:
     """Every few minutes: queued orders that no station is working on go back to a station's queue."""
     return services.production_sweep()
+
+
+@shared_task(name="signing.certify_card", acks_late=True)
+def certify_card(envelope: dict) -> dict:
+    """A station's signing request (stations.signing_request): checked, then certified or refused, and
+    audited either way. Runs only in the signing service (the process with the CA token)."""
+    return certification.certify_card(envelope)

@@ -96,11 +96,18 @@ class Process:
 
 
 @contextmanager
-def processes(specs: dict[str, str], env: dict[str, str], log_dir: Path) -> Iterator[dict[str, Process]]:
+def processes(
+    specs: dict[str, str],
+    env: dict[str, str],
+    log_dir: Path,
+    overrides: dict[str, dict[str, str]] | None = None,
+) -> Iterator[dict[str, Process]]:
+    """Start the processes; ``overrides`` adds variables to one process's environment (e.g. the token PINs
+    that only the signing service gets)."""
     started: dict[str, Process] = {}
     try:
         for name, command in specs.items():
-            started[name] = Process(name, command, env, log_dir)
+            started[name] = Process(name, command, {**env, **(overrides or {}).get(name, {})}, log_dir)
         yield started
     finally:
         for process in started.values():

@@ -72,7 +72,7 @@ def phone(page: Any) -> Iterator[Any]:
 
 
 @pytest.fixture
-def hierarchy(settings: Any, pki_dir: Any) -> Any:
+def hierarchy(settings: Any, pki_dir: Any) -> Any:  # noqa: F811 (the imported fixture)
     return signing.pki_init()
 
 

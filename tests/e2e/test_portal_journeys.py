@@ -128,7 +128,8 @@ def test_an_ordre_operator_approves_an_order_and_cannot_see_another_ordres(page)
     assert Order.objects.get(pk=theirs.pk).state == Order.State.SUBMITTED
 
 
-def test_an_ans_operator_follows_an_order_through_production(page):
+def test_an_ans_operator_follows_an_order_through_production(page, settings, tmp_path):
+    settings.CPX_STATIONS_DIR = tmp_path / "stations"  # the station's key file goes there, not under var/
     exercise = ExerciseFactory(professional=AdeliProfessionalFactory(last_name="PETIT"), profession_id="91")
     order = submitted_order(exercise)
     operator = persona(Account.Role.ANS_OPERATOR)

@@ -80,7 +80,7 @@ from tests.pki.conftest import ca_keys, pki_dir  # noqa: E402,F401 (the PKI's fi
 
 
 @pytest.fixture
-def hierarchy(db: Any, pki_dir: Any) -> Any:
+def hierarchy(db: Any, pki_dir: Any) -> Any:  # noqa: F811 (the imported fixture)
     return signing.pki_init()
 
 

@@ -63,7 +63,7 @@ def test_a_postgres_restart_during_a_batch_loses_nothing(tmp_path):
         orders = seed["orders"]
         stack = Stack(tmp_path, env, port)
         try:
-            stack.start("web", "worker", "beat", "station")
+            stack.start("web", "worker", "beat", "signer", "station")
             wait_for(lambda: "ready" in stack.running["station"].output(), 60, "the station worker")
             operator, ans = Api(stack.url, seed["cnom"]), Api(stack.url, seed["ans"])
             sample = tmp_path / "PS_LibreAcces_Personne_activite_faults.txt"

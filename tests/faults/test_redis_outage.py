@@ -39,7 +39,7 @@ def test_a_broker_outage_delays_but_loses_nothing(tmp_path):
         first, during = submitted_orders(1), submitted_orders(2)
         stack = Stack(tmp_path, env, port)
         try:
-            stack.start("web", "worker", "beat", "station")
+            stack.start("web", "worker", "beat", "signer", "station")
             wait_for(lambda: "ready" in stack.running["station"].output(), 60, "the station worker")
             operator, ans = Api(stack.url, operator_token()), Api(stack.url, ans_token())
             approve(operator, first)

@@ -15,10 +15,9 @@ from cards.models import Card
 from pki.models import Certificate
 from stations import personalization
 from stations.models import BlankCard, PersonalizationJob
+from tests.pki.conftest import hsm_env  # noqa: E402
 
 from .conftest import token_labels
-
-from tests.pki.conftest import hsm_env  # noqa: E402
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -33,6 +32,8 @@ def _env(**extra):
         "DATABASE_URL": url,
         **hsm_env(settings),
         "DJANGO_LOG_LEVEL": "WARNING",
+        # Single-process tools: the signing service's task runs in the job's process (with the CA PIN).
+        "CPX_SIGNING_INLINE": "true",
         **extra,
     }
 

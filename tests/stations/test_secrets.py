@@ -63,19 +63,41 @@ def test_pin_and_puk_are_nowhere_in_the_database_nor_the_logs(station, queued_or
     assert PIN.encode() not in sealed and mailers.unseal(sealed).count(PIN.encode()) == 1
 
 
-def test_ca_private_keys_are_not_in_the_database(hierarchy):
-    from cryptography.hazmat.primitives import serialization
+def test_ca_private_keys_are_not_in_the_database(hierarchy, settings):
+    """CA keys live on their tokens only: sensitive, never extractable, their value unreadable; no private
+    key in the database, and no key file under the platform's directories."""
+    from pathlib import Path
 
-    from pki import signing
+    from pkcs11 import Attribute, ObjectClass
+    from pkcs11.exceptions import PKCS11Error
+
+    from pki import hsm
+    from pki.models import CertificateAuthority
+
+    cas = list(CertificateAuthority.objects.all())
+    assert len(cas) >= 3
+    for ca in cas:
+        with hsm.session(hsm.token(ca.token_role)) as session:
+            key = session.get_key(object_class=ObjectClass.PRIVATE_KEY, label=ca.key_label)
+            assert key[Attribute.SENSITIVE] and key[Attribute.ALWAYS_SENSITIVE]
+            assert not key[Attribute.EXTRACTABLE] and key[Attribute.NEVER_EXTRACTABLE]
+            secret = Attribute.VALUE if ca.algorithm.startswith("ec") else Attribute.PRIVATE_EXPONENT
+            with pytest.raises(PKCS11Error):
+                key[secret]
 
     text, binary = _database_dump()
-    for ca in hierarchy:
-        key = signing.ca_key(ca)
-        der = key.private_bytes(
-            serialization.Encoding.DER, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
-        )
-        prime = format(key.private_numbers().p, "x")
-        assert der[-64:] not in binary and prime not in text and str(key.private_numbers().p) not in text
+    assert "PRIVATE KEY" not in text and b"PRIVATE KEY" not in binary
+    roots = {Path(settings.CPX_HSM_SOFTHSM_DIR), Path(settings.VAR_DIR), Path(settings.CPX_STATIONS_DIR)}
+    # Not CA keys: the stations' credentials, and the OpenID provider's signing key (its own setting).
+    others = {Path(settings.CPX_OIDC_KEY_FILE).resolve()}
+    found = []
+    for root in roots:
+        for path in root.rglob("*") if root.exists() else ():
+            if not path.is_file() or path.name == "station-key.pem" or path.resolve() in others:
+                continue
+            if path.name.endswith(".key.pem") or b"PRIVATE KEY-----" in path.read_bytes():
+                found.append(path)
+    assert not found
 
 
 def test_pin_and_puk_are_random_and_well_formed():

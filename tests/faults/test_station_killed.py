@@ -42,7 +42,7 @@ def test_a_station_killed_mid_card_and_restarted_loses_nothing_and_duplicates_no
     orders = submitted_orders(3)
     stack = Stack(tmp_path, manage_env, port)
     try:
-        stack.start("web", "worker", "beat", "station")
+        stack.start("web", "worker", "beat", "signer", "station")
         wait_for(lambda: "ready" in stack.running["station"].output(), 60, "the station worker")
         approve(Api(stack.url, operator_token()), orders)
 

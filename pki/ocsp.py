@@ -12,15 +12,23 @@ one query: the answer is reused only when made for the row's *current* state and
 half-life; otherwise a fresh one is signed and stored. A revocation therefore shows at the very next request,
 without anyone having to invalidate anything. Requests with a nonce, or about several certificates, are
 signed fresh.
+
+``respond`` is the one entry point of both front ends, the Django view (``pki.ocsp_views``) and the dedicated
+responder process (``pki.ocsp_server``, ``manage.py run_ocsp``): it returns the answer with what the HTTP
+layer and a process's memory need to know about it (``Answer``). A process that keeps answers in memory
+LISTENs on ``REVOKED_CHANNEL``: each revocation notifies the ids of the certificates it revoked, in its own
+transaction (delivered at its commit; ``notify_revoked``), and a change of responders notifies ``*``.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import hashlib
 import logging
 import threading
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 from asn1crypto import core as asn1_core
@@ -49,6 +57,8 @@ _OCSP_HASHES: dict[str, type[hashes.HashAlgorithm]] = {
     "sha512": hashes.SHA512,
 }
 _PROCESS_CACHE_SECONDS = 30.0  # how long a web process keeps the CAs and their responders in memory
+REVOKED_CHANNEL = "cpx_ocsp_revoked"  # pg_notify channel: certificate ids revoked, or "*" (drop everything)
+_NOTIFY_MAX = 7900  # bytes of payload (PostgreSQL's limit is 8000): more ids are sent as "*"
 
 
 # --- responder certificates -------------------------------------------------------------------------
@@ -193,6 +203,7 @@ def ensure_responders(*, actor: str, roll: bool = False) -> list[OcspResponder]:
         if made:
             # Answers signed by the previous responders stay valid, but a roll wants the new key at once.
             OcspResponse.objects.filter(certificate__authority__in=[r.authority_id for r in made]).delete()
+            notify_revoked(None)  # responder processes drop what they keep in memory
     forget()
     return made
 
@@ -219,6 +230,9 @@ class _Responder:
     not_after: dt.datetime
 
 
+Responder = _Responder  # what ``current_responder`` returns
+
+
 def _hashes_of(data: bytes) -> dict[str, bytes]:
     out = {}
     for name, algorithm in _OCSP_HASHES.items():
@@ -240,6 +254,20 @@ def forget() -> None:
     """Drop what this process keeps in memory (after a change of CAs or responders)."""
     with _memory_lock:
         _memory.clear()
+
+
+def notify_revoked(certificate_ids: Iterable[int] | None) -> None:
+    """Tell the responder processes (``pki.ocsp_server``) which certificates changed state, in the caller's
+    transaction: PostgreSQL delivers the notification at its commit, and not at all on a rollback. ``None``
+    (or too many ids for one payload) means "drop everything"."""
+    ids = sorted(set(certificate_ids)) if certificate_ids is not None else None
+    if ids is not None and not ids:
+        return
+    payload = ",".join(str(pk) for pk in ids) if ids is not None else "*"
+    if len(payload) > _NOTIFY_MAX:
+        payload = "*"
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_notify(%s, %s)", [REVOKED_CHANNEL, payload])
 
 
 def _authorities(reload: bool = False) -> list[_Authority]:
@@ -265,6 +293,11 @@ def _authorities(reload: bool = False) -> list[_Authority]:
     with _memory_lock:
         _memory["cas"] = (time.monotonic() + _PROCESS_CACHE_SECONDS, authorities)
     return authorities
+
+
+def current_responder(ca_pk: int) -> _Responder | None:
+    """The CA's responder as this process keeps it (certificate, key hash, key on the OCSP token)."""
+    return _responder(ca_pk)
 
 
 def _responder(ca_pk: int) -> _Responder | None:
@@ -329,10 +362,19 @@ class Answer:
     this_update: dt.datetime | None = None
     next_update: dt.datetime | None = None
     cacheable: bool = False  # no nonce: an HTTP cache may keep it until next_update
+    # About one issued certificate, no nonce (the OcspResponse cache): which certificate, and until when the
+    # answer may be served again (the half-life) -- as long as that certificate's state does not change.
+    certificate_id: int | None = None
+    refresh_at: dt.datetime | None = None
 
     @property
     def etag(self) -> str:
         return '"' + hashlib.sha256(self.der).hexdigest()[:40] + '"'
+
+
+def unsuccessful(status: str) -> Answer:
+    """An answer without response bytes: "malformed_request", "internal_error", "try_later", ..."""
+    return _unsuccessful(status)
 
 
 def _unsuccessful(status: str) -> Answer:
@@ -430,11 +472,21 @@ def _cached_or_fresh(ca: _Authority, cert_id: _CertId) -> Answer:
     pk, revoked_at, reason, der, made_revoked_at, made_reason, this_update, next_update, refresh_at = row
     now = timezone.now()
     if der is not None and made_revoked_at == revoked_at and made_reason == reason and now < refresh_at:
-        return Answer(bytes(der), True, this_update, next_update, cacheable=True)
+        return Answer(
+            bytes(der),
+            True,
+            this_update,
+            next_update,
+            cacheable=True,
+            certificate_id=pk,
+            refresh_at=refresh_at,
+        )
     state = _State(revoked_at, reason)
     answer, responder = _signed(ca, [cert_id], {cert_id.serial: state}, None)
     if responder is not None and answer.this_update and answer.next_update:
-        half_life = (answer.next_update - answer.this_update) / 2
+        made, until = answer.this_update, answer.next_update
+        refresh = made + (until - made) / 2  # the half-life
+        answer = dataclasses.replace(answer, certificate_id=pk, refresh_at=refresh)
         OcspResponse.objects.bulk_create(
             [
                 OcspResponse(
@@ -443,9 +495,9 @@ def _cached_or_fresh(ca: _Authority, cert_id: _CertId) -> Answer:
                     responder_id=responder.row_pk,
                     revoked_at=revoked_at,
                     revocation_reason=reason,
-                    this_update=answer.this_update,
-                    next_update=answer.next_update,
-                    refresh_at=answer.this_update + half_life,
+                    this_update=made,
+                    next_update=until,
+                    refresh_at=refresh,
                     der=answer.der,
                 )
             ],

@@ -23,7 +23,7 @@ OCSP_MAX_REQUEST = 10_000  # bytes: a request about OCSP_MAX_CERTS certificates 
 CONTENT_TYPE = "application/ocsp-response"
 
 
-def _decode_get(encoded: str) -> bytes | None:
+def decode_get(encoded: str) -> bytes | None:
     """The DER request of a GET path (already percent-decoded by the server). Also accepts the URL-safe
     alphabet, missing padding, and a '+' turned into a space by a careless client."""
     text = encoded.strip().replace(" ", "+").replace("-", "+").replace("_", "/")
@@ -34,31 +34,43 @@ def _decode_get(encoded: str) -> bytes | None:
         return None
 
 
-def _http_date(moment: dt.datetime) -> str:
+def http_date(moment: dt.datetime) -> str:
     return format_datetime(moment.astimezone(dt.UTC), usegmt=True)
 
 
-def _matches(if_none_match: str, etag: str) -> bool:
+def matches(if_none_match: str, etag: str) -> bool:
     tags = [tag.strip().removeprefix("W/") for tag in if_none_match.split(",")]
     return "*" in tags or etag in tags
 
 
-def _response(answer: ocsp.Answer, request: HttpRequest) -> HttpResponse:
+def cache_headers(answer: ocsp.Answer, now: dt.datetime) -> list[tuple[str, str]]:
+    """The caching headers of an answer (RFC 5019 §6.2): errors and answers to a nonce are never kept by a
+    cache; the others may be until their nextUpdate. The same for the Django view and ``pki.ocsp_server``."""
     if not answer.cacheable or answer.next_update is None or answer.this_update is None:
-        # Errors and answers to a nonce: never kept by a cache.
-        response = HttpResponse(answer.der, content_type=CONTENT_TYPE)
-        response["Cache-Control"] = "no-cache"
-        return response
-    etag = answer.etag
-    not_modified = request.method == "GET" and _matches(request.headers.get("If-None-Match", ""), etag)
-    response = (
-        HttpResponse(status=304) if not_modified else HttpResponse(answer.der, content_type=CONTENT_TYPE)
+        return [("Cache-Control", "no-cache")]
+    max_age = max(0, int((answer.next_update - now).total_seconds()))
+    return [
+        ("Cache-Control", f"max-age={max_age}, public, no-transform, must-revalidate"),
+        ("Last-Modified", http_date(answer.this_update)),
+        ("Expires", http_date(answer.next_update)),
+        ("ETag", answer.etag),
+    ]
+
+
+def not_modified(answer: ocsp.Answer, method: str, if_none_match: str) -> bool:
+    """A GET whose If-None-Match names this cacheable answer: 304."""
+    return (
+        answer.cacheable and method == "GET" and bool(if_none_match) and matches(if_none_match, answer.etag)
     )
-    max_age = max(0, int((answer.next_update - timezone.now()).total_seconds()))
-    response["Cache-Control"] = f"max-age={max_age}, public, no-transform, must-revalidate"
-    response["Last-Modified"] = _http_date(answer.this_update)
-    response["Expires"] = _http_date(answer.next_update)
-    response["ETag"] = etag
+
+
+def _response(answer: ocsp.Answer, request: HttpRequest) -> HttpResponse:
+    if not_modified(answer, request.method or "", request.headers.get("If-None-Match", "")):
+        response = HttpResponse(status=304)
+    else:
+        response = HttpResponse(answer.der, content_type=CONTENT_TYPE)
+    for name, value in cache_headers(answer, timezone.now()):
+        response[name] = value
     return response
 
 
@@ -78,7 +90,7 @@ def ocsp_view(request: HttpRequest, encoded: str = "") -> HttpResponse:
         if len(body) > OCSP_MAX_REQUEST:
             return HttpResponse(status=413)
     else:
-        decoded = _decode_get(encoded)
+        decoded = decode_get(encoded)
         if decoded is None or len(decoded) > OCSP_MAX_REQUEST:
             return _response(ocsp.respond(b""), request)  # malformedRequest
         body = decoded

@@ -6,7 +6,7 @@ The signing itself (CA keys, certificates, CRLs, OCSP answers) is in ``pki.signi
 from __future__ import annotations
 
 import datetime as dt
-import functools
+from collections.abc import Callable
 from typing import Any
 
 from cryptography.hazmat.primitives import serialization
@@ -16,7 +16,7 @@ from django.utils import timezone
 
 from core.tasks import run_signing_task
 
-from . import audit, crl, keys, signing
+from . import audit, crl, keys, ocsp, signing
 from .models import AuditEvent, Certificate, CertificateAuthority
 
 
@@ -92,6 +92,8 @@ def certificate_revoke(
         count = Certificate.objects.filter(pk__in=[pk for pk, _s, _a in revoked]).update(
             revoked_at=timezone.now(), revocation_reason=reason
         )
+        # The OCSP responder processes drop what they keep in memory about these, at this commit.
+        ocsp.notify_revoked(pk for pk, _s, _a in revoked)
         for ca in CertificateAuthority.objects.filter(pk__in={a for _p, _s, a in revoked}):
             audit.record(
                 AuditEvent.Operation.REVOKE,
@@ -101,8 +103,15 @@ def certificate_revoke(
                 detail={"reason": reason},
             )
         for ca_id in sorted({a for _p, _s, a in revoked}):
-            transaction.on_commit(functools.partial(_ask_for_delta, ca_id), robust=True)
+            transaction.on_commit(_delta_asker(ca_id), robust=True)
     return count
+
+
+def _delta_asker(ca_id: int) -> Callable[[], None]:
+    def ask_for_delta() -> None:  # a named function: on_commit(robust=True) logs its __qualname__
+        _ask_for_delta(ca_id)
+
+    return ask_for_delta
 
 
 def _ask_for_delta(ca_id: int) -> None:

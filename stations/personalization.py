@@ -280,17 +280,21 @@ def _personalize(job: PersonalizationJob, request: Request) -> Card:
     with token.open(rw=True, user_pin=pin) as session:
         keys = {usage: tokens.generate_keypair(session, usage) for usage in ("auth", "sign")}
         _checkpoint(job, Step.KEYS)
-        certs = _certify(job, keys, session)
+        pending = _ask_certification(job, keys, session)
+        # While the signing service works: what needs no certificate (the holder data, the letters' PDFs,
+        # kept in memory until the card is recorded).
+        data = holder_data(request, number, valid_from, valid_until)
+        letters = _letters(request, number, valid_until, pin=pin, puk=puk)
+        del pin, puk
+        certs = _certified(job, keys, pending)
         for usage, row in certs.items():
             der = bytes(row.der)
             subject = load_der_x509_certificate(der).subject.public_bytes()
             tokens.write_certificate(session, usage, der, subject)
-        tokens.write_data(session, holder_data(request, number, valid_from, valid_until))
+        tokens.write_data(session, data)
         _checkpoint(job, Step.WRITTEN)
         _prove(session, certs)
     _checkpoint(job, Step.VERIFIED)
-    letters = _letters(request, number, valid_until, pin=pin, puk=puk)
-    del pin, puk
     return _record(job, request, certs, letters, valid_from, valid_until)
 
 
@@ -299,12 +303,13 @@ def _valid_until(start: dt.date, card_type: str) -> dt.date:
     return signing_request.card_valid_until(start, card_services.card_validity_years(card_type or "CPS"))
 
 
-def _certify(
+def _ask_certification(
     job: PersonalizationJob, keys: dict[str, rsa.RSAPublicKey], session: Any
-) -> dict[str, Certificate]:
-    """Have the signing service certify the card's keys (stations.signing_request): the station proves it
+) -> tuple[str, dict[str, Any] | None]:
+    """Ask the signing service to certify the card's keys (stations.signing_request): the station proves it
     holds each key (a signature by the card key, in the card session already open) and signs the request
-    with its own credential. The service decides who the certificates are for, from the order."""
+    with its own credential. The service decides who the certificates are for, from the order. Returns the
+    request id and, inline, the service's answer (None: sent to its queue, answer awaited by _certified)."""
     station, blank = job.station, job.blank
     assert blank is not None
     if not station.public_key:
@@ -335,7 +340,14 @@ def _certify(
         "issued_at": timezone.now().isoformat(),
     }
     with allow_join_result():  # inline (CPX_SIGNING_INLINE) in a station worker: the task runs here
-        result = run_signing_task(CERTIFY_TASK, signing_request.seal(request, credential))
+        return request_id, run_signing_task(CERTIFY_TASK, signing_request.seal(request, credential))
+
+
+def _certified(
+    job: PersonalizationJob, keys: dict[str, rsa.RSAPublicKey], pending: tuple[str, dict[str, Any] | None]
+) -> dict[str, Certificate]:
+    """The signing service's answer to the request (awaited when it was sent to its queue)."""
+    request_id, result = pending
     if result is None:  # sent to the signing service's queue: its audit rows tell the outcome
         result = _await_certification(job, request_id, set(keys))
     if result.get("refused"):

@@ -3,20 +3,27 @@
 
 from __future__ import annotations
 
+import base64
+import datetime as dt
 import http.client
+import os
 import shutil
 import socket
 import ssl
 import subprocess
+import sys
 import time
 from pathlib import Path
-from urllib.parse import urlparse
+from urllib.parse import quote, urlparse
 
 import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.x509 import ocsp
 from django.conf import settings as django_settings
 
-from pki import signing
-from tests.pki.conftest import ca_keys, pki_dir  # noqa: F401 (the PKI's fixtures)
+from pki import services, signing
+from tests.pki.conftest import ca_keys, card_key, hsm_env, pki_dir  # noqa: F401 (the PKI's fixtures)
 
 CONF = Path(django_settings.BASE_DIR) / "deploy" / "nginx.conf"
 HOST = "cpx.example.fr"
@@ -30,7 +37,7 @@ def _free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def _site(tmp_path: Path, backend: str, http_port: int, https_port: int) -> str:
+def _site(tmp_path: Path, backend: str, responder: str, http_port: int, https_port: int) -> str:
     """The deployed site file with this machine's ports, certificate and static folder."""
     subprocess.run(
         ["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes"]
@@ -42,6 +49,7 @@ def _site(tmp_path: Path, backend: str, http_port: int, https_port: int) -> str:
     site = CONF.read_text()
     replacements = {
         "server 127.0.0.1:8000;": f"server {backend};",
+        "server 127.0.0.1:8001;": f"server {responder};",
         "listen 80;": f"listen 127.0.0.1:{http_port};",
         "listen 443 ssl http2;": f"listen 127.0.0.1:{https_port} ssl http2;",
         "/etc/ssl/cpx/fullchain.pem": str(tmp_path / "tls.pem"),
@@ -63,7 +71,42 @@ def _site(tmp_path: Path, backend: str, http_port: int, https_port: int) -> str:
 
 
 @pytest.fixture
-def nginx(tmp_path, live_server, settings):
+def responder(hierarchy_for_nginx, settings, tmp_path):
+    """The OCSP responder process (run_ocsp) as deploy/Procfile starts it, on this test's database."""
+    from django.db import connection
+
+    db = connection.settings_dict
+    port = _free_port()
+    env = {
+        **os.environ,
+        **hsm_env(settings),
+        "CPX_CA_TOKEN_PIN": "",
+        "CPX_ROOT_TOKEN_PIN": "",
+        "DATABASE_URL": f"postgres://{db['USER']}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}"
+        f"/{db['NAME']}",
+        "DJANGO_LOG_LEVEL": "WARNING",
+    }
+    command = [sys.executable, "manage.py", "run_ocsp", "--bind", f"127.0.0.1:{port}", "--processes", "1"]
+    process = subprocess.Popen(command, cwd=django_settings.BASE_DIR, env=env, stderr=subprocess.PIPE)
+    _wait_for_port(port, process)
+    yield f"127.0.0.1:{port}"
+    process.terminate()
+    process.wait(timeout=15)
+
+
+def _wait_for_port(port: int, process: subprocess.Popen) -> None:
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        with socket.socket() as sock:
+            if sock.connect_ex(("127.0.0.1", port)) == 0:
+                return
+        assert process.poll() is None, process.stderr.read().decode() if process.stderr else ""
+        time.sleep(0.05)
+    raise AssertionError(f"nothing listens on {port}")
+
+
+@pytest.fixture
+def nginx(tmp_path, live_server, settings, responder):
     binary = shutil.which("nginx") or "/usr/sbin/nginx"
     assert Path(binary).exists(), "nginx is installed by scripts/ensure_system.sh"
     # The production settings that matter here (deploy/.env.example): HTTPS only, behind the proxy.
@@ -73,15 +116,9 @@ def nginx(tmp_path, live_server, settings):
     settings.CPX_BASE_URL = f"https://{HOST}"
     ports = _free_port(), _free_port()
     conf = tmp_path / "nginx.conf"
-    conf.write_text(_site(tmp_path, urlparse(live_server.url).netloc, *ports))
+    conf.write_text(_site(tmp_path, urlparse(live_server.url).netloc, responder, *ports))
     process = subprocess.Popen([binary, "-c", str(conf), "-p", str(tmp_path)], stderr=subprocess.PIPE)
-    deadline = time.monotonic() + 15
-    while time.monotonic() < deadline:
-        with socket.socket() as sock:
-            if sock.connect_ex(("127.0.0.1", ports[0])) == 0:
-                break
-        assert process.poll() is None, process.stderr.read().decode() if process.stderr else ""
-        time.sleep(0.05)
+    _wait_for_port(ports[0], process)
     yield ports
     process.terminate()
     process.wait(timeout=10)
@@ -110,8 +147,19 @@ def test_pki_over_plain_http_and_the_rest_https_only(hierarchy_for_nginx, nginx)
         assert response.status == 200, (path, response.status, response.getheader("Location"))
     crl = _get(http_port, "/pki/crl/personnes.crl")
     assert crl.getheader("Content-Type") == "application/pkix-crl"
-    # OCSP over plain HTTP: a malformed request is answered by the responder, not redirected.
-    assert _get(http_port, "/pki/ocsp/MAo=").status == 200
+    # OCSP over plain HTTP, answered by the responder process: a card certificate's status, then a malformed
+    # request (an OCSP error, not a redirect).
+    for port, tls in ((http_port, False), (https_port, True)):
+        answer = _get(port, f"/pki/ocsp/{quote(ocsp_request(hierarchy_for_nginx), safe='')}", tls=tls)
+        assert answer.status == 200 and answer.getheader("Content-Type") == "application/ocsp-response"
+        parsed = ocsp.load_der_ocsp_response(answer.body)  # type: ignore[attr-defined]
+        assert parsed.response_status == ocsp.OCSPResponseStatus.SUCCESSFUL
+        assert parsed.certificate_status == ocsp.OCSPCertStatus.GOOD
+        assert "max-age=" in (answer.getheader("Cache-Control") or "") and answer.getheader("ETag")
+    malformed = _get(http_port, "/pki/ocsp/MAo=")
+    assert malformed.status == 200
+    status = ocsp.load_der_ocsp_response(malformed.body).response_status  # type: ignore[attr-defined]
+    assert status == ocsp.OCSPResponseStatus.MALFORMED_REQUEST
     for path in ("/", "/accounts/login/", "/api/v1/cards/", "/admin/"):
         response = _get(http_port, path)
         assert response.status == 301 and response.getheader("Location") == f"https://{HOST}{path}"
@@ -124,9 +172,19 @@ def test_pki_over_plain_http_and_the_rest_https_only(hierarchy_for_nginx, nginx)
 
 
 @pytest.fixture
-def hierarchy_for_nginx(pki_dir):  # noqa: F811 (the fixture imported above)
-    root, issuing, _ = signing.pki_init()
-    assert signing.crl_url(issuing).startswith(f"http://{HOST}/") or signing.crl_url(issuing).startswith(
-        "http://"
+def hierarchy_for_nginx(pki_dir, card_key):  # noqa: F811 (the fixtures imported above)
+    _root, issuing, _ = signing.pki_init()
+    row = services.certificate_issue(
+        usage="auth",
+        public_key=card_key.public_key(),
+        holder=signing.Holder("810107518424", "MARTIN", "Claire", "Médecin"),
+        valid_until=dt.date.today() + dt.timedelta(days=365),
+        card_number="80250000010000000031",
     )
-    return root, issuing
+    return x509.load_der_x509_certificate(bytes(row.der)), signing.ca_certificate(issuing)
+
+
+def ocsp_request(pair: tuple[x509.Certificate, x509.Certificate]) -> str:
+    cert, issuer = pair
+    request = ocsp.OCSPRequestBuilder().add_certificate(cert, issuer, hashes.SHA1()).build()  # noqa: S303
+    return base64.b64encode(request.public_bytes(serialization.Encoding.DER)).decode()

@@ -60,13 +60,25 @@ def card_oppose(*, card: Card, actor: Any, crl_reason: str, **detail: Any) -> in
     """Blocked for good (out of the holder's hands): ``opposed``, its certificates revoked for
     ``crl_reason``. Returns how many certificates were revoked."""
     _fire(card, "oppose", actor, {"crl_reason": crl_reason, **detail})
+    _discard_pin_mailer(card, "oppose")
     return pki_services.certificate_revoke(card=card, reason=crl_reason, actor=_who(actor, card, "oppose"))
 
 
 def card_revoke(*, card: Card, actor: Any, crl_reason: str, **detail: Any) -> int:
     """Withdrawn for good: ``revoked``, its certificates revoked for ``crl_reason``. Returns how many."""
     _fire(card, "revoke", actor, {"crl_reason": crl_reason, **detail})
+    _discard_pin_mailer(card, "revoke")
     return pki_services.certificate_revoke(card=card, reason=crl_reason, actor=_who(actor, card, "revoke"))
+
+
+def _discard_pin_mailer(card: Card, transition: str) -> None:
+    """A card that will never be used has no use for its codes: its sealed PIN mailer, not yet printed, is
+    purged in the transition's transaction (the row stays, empty and never printed, with a CardEvent)."""
+    purged = Mailer.objects.filter(
+        card=card, kind=Mailer.Kind.PIN, printed_at__isnull=True, content__isnull=False
+    ).update(content=None)
+    if purged:
+        _pin_event(card, "pin_mailer_discarded", transition=transition)
 
 
 def _who(actor: Any, card: Card, transition: str) -> str:

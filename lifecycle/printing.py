@@ -12,7 +12,11 @@ without its file on disk.
 No PDF merger is installed (reportlab writes PDFs, it does not merge them, and the sealed mailers cannot be
 re-rendered), so a run is a folder of its own under ``out_dir/<day>/``: one PDF per mailer, in the printing
 order, and ``manifest.csv`` (order, file, mailer id, card number, holder national id). The files hold the
-PIN and PUK in clear: the folder is 0700, the files 0600; whoever prints them deletes them.
+PIN and PUK in clear: the folder is 0700, the files 0600, and once the printer has printed them the run is
+confirmed (``pin_print_run_confirm``, ``print_pin_mailers --confirm FOLDER``), which deletes them.
+
+A run is for today or a past day: a future day would print mailers before the day-after-the-card rule
+allows, and is refused.
 """
 
 from __future__ import annotations
@@ -31,6 +35,7 @@ from django.utils import timezone
 
 from cards.models import CardEvent, Mailer
 from cards.services import mailer_mark_printed, pin_mailer_open
+from core.errors import InvalidInput
 
 log = logging.getLogger(__name__)
 
@@ -61,6 +66,12 @@ def pin_mailers_print(*, day: date | None = None, out_dir: Path, chunk: int = CH
 
     Returns the run: how many were printed, the run's folder, its manifest and its files (in order)."""
     day = day or timezone.localdate()
+    if day > timezone.localdate():
+        raise InvalidInput(
+            f"a PIN-mailer print run is for today or a past day, not {day.isoformat()}",
+            code="print_day_in_future",
+            field="day",
+        )
     run = PinPrintRun(day=day)
     writer: _RunWriter | None = None
     try:
@@ -184,3 +195,34 @@ def _fsync_dir(folder: Path) -> None:
         os.fsync(fd)
     finally:
         os.close(fd)
+
+
+def pin_print_run_confirm(*, folder: Path, out_dir: Path) -> int:
+    """The printer printed the run in ``folder``: delete its PDFs (the PIN and PUK in clear) and its
+    manifest, then the folder. Only a run folder under ``out_dir`` is accepted. Returns the files deleted."""
+    folder = Path(folder).resolve()
+    root = Path(out_dir).resolve()
+    if (
+        root not in folder.parents
+        or not folder.name.startswith("run-")
+        or not (folder / "manifest.csv").exists()
+    ):
+        raise InvalidInput(f"{folder} is not a PIN-mailer print run under {root}", code="not_a_print_run")
+    with open(folder / "manifest.csv", newline="", encoding="utf-8") as manifest:
+        names = [row["file"] for row in csv.DictReader(manifest)]
+    deleted = 0
+    for name in names:
+        path = folder / Path(name).name
+        if path.exists():
+            path.unlink()
+            deleted += 1
+    (folder / "manifest.csv").unlink()
+    leftovers = list(folder.iterdir())
+    if leftovers:
+        raise InvalidInput(
+            f"{folder} holds files the manifest does not list: {sorted(p.name for p in leftovers)}"
+        )
+    folder.rmdir()
+    _fsync_dir(folder.parent)
+    log.info("PIN print run %s confirmed: %d files deleted", folder, deleted)
+    return deleted

@@ -11,6 +11,9 @@ from django.core.exceptions import ImproperlyConfigured
 from config.env import database_from_url, env, env_bool
 
 ROOT = Path(__file__).resolve().parent.parent
+SECRETS = {
+    "CPX_SECRETS_KEY_FILE": "dGhpcy1pcy1hLXRlc3Qtb25seS1mZXJuZXQta2V5ISE="
+}  # a Fernet key (tests only)
 
 
 def production_environment(tmp_path: Path) -> dict[str, str]:
@@ -28,9 +31,9 @@ def production_environment(tmp_path: Path) -> dict[str, str]:
     values["CPX_VAR_DIR"] = str(tmp_path)
     # Secrets named by *_FILE live in /run/secrets in production: here, temporary files.
     for key in [k for k in values if k.endswith("_FILE") and values[k].startswith("/run/secrets/")]:
-        pin = tmp_path / key.lower()
-        pin.write_text("q7W-2xr9-Lp4t\n")
-        values[key] = str(pin)
+        secret_file = tmp_path / key.lower()
+        secret_file.write_text(SECRETS.get(key, "q7W-2xr9-Lp4t") + "\n")
+        values[key] = str(secret_file)
     return {"PATH": os.environ["PATH"], **values}
 
 
@@ -148,3 +151,12 @@ def test_pki_answers_over_plain_http_with_the_production_settings(tmp_path):
         assert not lines[path].startswith("301"), (path, lines[path])
     assert lines["/portal/"].startswith("301 https://"), lines["/portal/"]
     assert lines["base"] == "http://cpx.example.fr"
+
+
+def test_check_deploy_refuses_a_missing_or_derived_sealing_key(tmp_path):
+    env = production_environment(tmp_path)
+    env.pop("CPX_SECRETS_KEY_FILE")
+    result = _check_deploy(env)
+    assert result.returncode != 0 and "cards.E001" in result.stderr
+    env["CPX_SECRETS_KEY"] = "not-a-fernet-key"
+    assert "cards.E002" in _check_deploy(env).stderr

@@ -265,3 +265,57 @@ def test_the_print_run_is_a_daily_beat_task(db, settings, tmp_path):
     settings.MEDIA_ROOT = tmp_path
     assert app.conf.beat_schedule["lifecycle-print-pin-mailers"]["task"] == "lifecycle.print_pin_mailers"
     assert print_pin_mailers.apply().get() == 0
+
+
+@pytest.mark.django_db
+def test_a_print_run_for_a_future_day_is_refused(tmp_path):
+    from django.utils import timezone
+
+    from core.errors import InvalidInput
+
+    tomorrow = timezone.localdate() + dt.timedelta(days=1)
+    _, mailer = shipped_card(release_on=tomorrow, released=False)
+    with pytest.raises(InvalidInput, match="today or a past day"):
+        pin_mailers_print(day=tomorrow, out_dir=tmp_path)
+    with pytest.raises(CommandError, match="today or a past day"):
+        call_command("print_pin_mailers", "--day", tomorrow.isoformat(), "--out", str(tmp_path))
+    assert sealed(mailer) and not list(tmp_path.iterdir())
+
+
+@pytest.mark.django_db
+def test_a_confirmed_run_leaves_no_code_on_disk(tmp_path, capsys):
+    shipped_card(release_on=DAY, released=True)
+    shipped_card(release_on=DAY, released=False)
+    run = pin_mailers_print(day=DAY, out_dir=tmp_path)
+    assert run.folder is not None and len(run.files) == 2
+    with pytest.raises(CommandError, match="not a PIN-mailer print run"):
+        call_command("print_pin_mailers", "--confirm", str(tmp_path), "--out", str(tmp_path))
+    call_command("print_pin_mailers", "--confirm", str(run.folder), "--out", str(tmp_path))
+    assert "confirmed printed, 2 files deleted" in capsys.readouterr().out
+    assert not run.folder.exists() and not list(tmp_path.rglob("*.pdf"))
+    with pytest.raises(printing.InvalidInput):
+        printing.pin_print_run_confirm(folder=run.folder, out_dir=tmp_path)  # already gone
+
+
+@pytest.mark.django_db
+def test_an_opposed_or_revoked_cards_sealed_mailer_is_purged_at_once(tmp_path):
+    from cards import services as card_services
+
+    opposed, opposed_mailer = shipped_card(release_on=DAY, released=True)
+    revoked, revoked_mailer = shipped_card(release_on=DAY, released=True)
+    actor = persona(Account.Role.ANS_OPERATOR)
+    with transaction.atomic():
+        card_services.card_oppose(
+            card=card_services.card_lock(opposed), actor=actor, crl_reason="keyCompromise"
+        )
+    with transaction.atomic():
+        card_services.card_revoke(
+            card=card_services.card_lock(revoked), actor=actor, crl_reason="cessationOfOperation"
+        )
+    for card, mailer in ((opposed, opposed_mailer), (revoked, revoked_mailer)):
+        mailer.refresh_from_db()
+        assert mailer.content is None and mailer.printed_at is None
+        assert CardEvent.objects.filter(card=card, kind="pin_mailer_discarded").exists()
+    carrier = Mailer.objects.get(card=opposed, kind=Mailer.Kind.CARRIER)
+    assert carrier.content  # the carrier letter holds no secret: kept
+    assert pin_mailers_print(day=DAY, out_dir=tmp_path).printed == 0

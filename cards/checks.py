@@ -1,0 +1,45 @@
+"""``manage.py check --deploy``: the PIN mailers' sealing key is a secret of its own.
+
+Without CPX_SECRETS_KEY the key is derived from SECRET_KEY (development only): whoever has the one could
+open every sealed PIN mailer. A production platform gives it as CPX_SECRETS_KEY_FILE, a Fernet key.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from cryptography.fernet import Fernet
+from django.conf import settings
+from django.core import checks
+
+
+@checks.register(checks.Tags.security, deploy=True)
+def check_sealing_key(app_configs: Any = None, **kwargs: Any) -> list[checks.CheckMessage]:
+    key = settings.CPX_SECRETS_KEY
+    hint = (
+        "Make one with cryptography's Fernet.generate_key() and give it as CPX_SECRETS_KEY_FILE (never in "
+        "the environment of a process that does not seal or print PIN mailers)."
+    )
+    if not key:
+        return [
+            checks.Error(
+                "CPX_SECRETS_KEY is not set: the PIN mailers' sealing key would be derived from SECRET_KEY.",
+                hint=hint,
+                id="cards.E001",
+            )
+        ]
+    try:
+        Fernet(key)
+    except ValueError:
+        return [
+            checks.Error(
+                "CPX_SECRETS_KEY is not a Fernet key (32 bytes, url-safe base64).", hint=hint, id="cards.E002"
+            )
+        ]
+    if key == settings.SECRET_KEY:
+        return [
+            checks.Error(
+                "CPX_SECRETS_KEY is SECRET_KEY: it must be a secret of its own.", hint=hint, id="cards.E003"
+            )
+        ]
+    return []

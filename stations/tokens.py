@@ -138,16 +138,28 @@ def initialize_token(reader: Reader, *, label: str, so_pin: str, user_pin: str) 
     return token.slot.slot_id
 
 
+# Every object the station writes is write-protected: neither changed nor deleted, with or without the
+# holder's PIN (CKR_ACTION_PROHIBITED); only re-initializing the token as security officer clears the card.
+WRITE_PROTECTED = {Attribute.MODIFIABLE: False, Attribute.DESTROYABLE: False}
+
+
 def generate_keypair(session: pkcs11.Session, usage: str) -> rsa.RSAPublicKey:
-    """An RSA-2048 key pair generated on the card: the private key is sensitive and never extractable."""
+    """An RSA-2048 key pair generated on the card: the private key is sensitive and never extractable,
+    both halves write-protected."""
     public, _private = session.generate_keypair(
         KeyType.RSA,
         2048,
         id=KEY_IDS[usage],
         label=KEY_LABELS[usage],
         store=True,
-        public_template={Attribute.VERIFY: True, Attribute.ENCRYPT: False, Attribute.WRAP: False},
+        public_template={
+            Attribute.VERIFY: True,
+            Attribute.ENCRYPT: False,
+            Attribute.WRAP: False,
+            **WRITE_PROTECTED,
+        },
         private_template={
+            **WRITE_PROTECTED,
             Attribute.SENSITIVE: True,
             Attribute.EXTRACTABLE: False,
             Attribute.PRIVATE: True,
@@ -174,6 +186,7 @@ def write_certificate(session: pkcs11.Session, usage: str, der: bytes, subject_d
             Attribute.ID: KEY_IDS[usage],
             Attribute.SUBJECT: subject_der,
             Attribute.VALUE: der,
+            **WRITE_PROTECTED,
         }
     )
 
@@ -187,6 +200,7 @@ def write_data(session: pkcs11.Session, value: bytes) -> None:
             Attribute.LABEL: DATA_LABEL,
             Attribute.APPLICATION: DATA_APPLICATION,
             Attribute.VALUE: value,
+            **WRITE_PROTECTED,
         }
     )
 

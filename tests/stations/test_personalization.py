@@ -196,3 +196,41 @@ def test_holder_data_carries_at_most_sixteen_situations(queued_order):
     assert len(data["situations"]) == 16
     assert data["profession"]["code"] == "10" and data["issuer"] == "8025000001"
     assert data["holder"]["last_name"] == queued_order.professional.last_name
+
+
+def test_no_object_of_a_personalized_card_can_be_deleted_or_changed(station, queued_order):
+    """pkcs11-tool, without the PIN and with it: every certificate, key and the holder data stay."""
+    card = personalization.personalize_order(order_id=queued_order.pk, station=station)
+    pin, _ = pin_and_puk(card)
+    env = {**os.environ, "SOFTHSM2_CONF": station.softhsm_conf}
+    base = ["pkcs11-tool", "--module", SOFTHSM, "--token-label", card.number]
+    targets = [
+        ["--type", "cert", "--id", "01"],
+        ["--type", "cert", "--id", "02"],
+        ["--type", "data", "--label", tokens.DATA_LABEL],
+        ["--type", "pubkey", "--id", "01"],
+        ["--type", "privkey", "--id", "02"],
+    ]
+    for login in ([], ["--login", "--pin", pin]):
+        for target in targets:
+            if "privkey" in target and not login:
+                continue  # a private key is not even visible without the PIN
+            result = subprocess.run(
+                [*base, *login, "--delete-object", *target],
+                env=env,
+                capture_output=True,
+                text=True,
+                timeout=30,
+            )
+            assert result.returncode != 0, (login, target, result.stdout)
+            assert "C_DestroyObject() failed" in result.stderr, (login, target, result.stderr)
+    blocks = _blocks(_pkcs11_tool(station, card.number, pin))
+    assert len([b for b in blocks if b.startswith("Certificate Object")]) == 2
+    assert len([b for b in blocks if b.startswith("Private Key Object")]) == 2
+    assert len([b for b in blocks if b.startswith("Data object")]) == 1
+    token = tokens.find_token(tokens.Reader(station.module, station.softhsm_conf), card.number)
+    with token.open(rw=True, user_pin=pin) as session:
+        obj = next(session.get_objects({tokens.Attribute.LABEL: tokens.DATA_LABEL}))
+        assert not obj[tokens.Attribute.MODIFIABLE] and not obj[tokens.Attribute.DESTROYABLE]
+        with pytest.raises(tokens.pkcs11.exceptions.PKCS11Error):
+            obj[tokens.Attribute.VALUE] = b'{"holder": "someone else"}'

@@ -89,6 +89,7 @@ class AuditEvent(models.Model):
         DELTA_CRL = "delta_crl", "Delta-LCR"
         ROOT_CRL = "root_crl", "LCR de la racine"
         OCSP_KEY = "ocsp_key", "Clé du répondeur OCSP"
+        SIGN_DATA = "sign_data", "Données de carte signées"
 
     at = models.DateTimeField(auto_now_add=True, db_index=True)
     operation = models.CharField(max_length=12, choices=Operation.choices)

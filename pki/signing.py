@@ -13,7 +13,7 @@ import functools
 from dataclasses import dataclass
 
 from cryptography import x509
-from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 from django.conf import settings
 from django.db import transaction
@@ -440,3 +440,59 @@ def _authority_info(ca: CertificateAuthority) -> x509.AuthorityInformationAccess
 # --- CRL -------------------------------------------------------------------------------------------
 # Base and delta CRLs and the root's CRL: ``pki.crl``, published by the signing service (``pki.tasks``)
 # and, for the root, by the operator's ``pki_root crl``.
+
+
+# --- signed data (CMS) -------------------------------------------------------------------------------
+
+
+def sign_data(ca: CertificateAuthority, content: bytes) -> bytes:
+    """``content`` in a CMS SignedData (RFC 5652) signed on the token by the CA itself: encapsulated
+    id-data content, signed attributes (contentType, messageDigest, signingTime), the CA's certificate
+    included. ``openssl cms -verify -binary -inform DER -CAfile <chain> -purpose any`` checks it and prints
+    the content. What the card carries as its holder data (docs/card_data.md)."""
+    from asn1crypto import algos as asn1_algos
+    from asn1crypto import cms as asn1_cms
+    from asn1crypto import x509 as asn1_x509
+
+    ca_signer = signer(ca)
+    algorithm = ca_signer.algorithm
+    digest_name = "sha384" if algorithm.bits >= 384 else "sha256"
+    digest = hashes.Hash(algorithm.hash())
+    digest.update(content)
+    certificate = asn1_x509.Certificate.load(bytes(ca.der))
+    signed_attrs = asn1_cms.CMSAttributes(
+        [
+            asn1_cms.CMSAttribute({"type": "content_type", "values": ["data"]}),
+            asn1_cms.CMSAttribute({"type": "message_digest", "values": [digest.finalize()]}),
+            asn1_cms.CMSAttribute(
+                {"type": "signing_time", "values": [asn1_cms.Time({"utc_time": timezone.now()})]}
+            ),
+        ]
+    )
+    signature = ca_signer.sign(signed_attrs.dump())  # the DER of the SET OF attributes (RFC 5652 §5.4)
+    signature_algorithm: dict[str, object] = {"algorithm": algorithm.signature_name}
+    signer_info = asn1_cms.SignerInfo(
+        {
+            "version": "v1",
+            "sid": asn1_cms.SignerIdentifier(
+                name="issuer_and_serial_number",
+                value=asn1_cms.IssuerAndSerialNumber(
+                    {"issuer": certificate.issuer, "serial_number": certificate.serial_number}
+                ),
+            ),
+            "digest_algorithm": asn1_algos.DigestAlgorithm({"algorithm": digest_name}),
+            "signed_attrs": signed_attrs,
+            "signature_algorithm": asn1_algos.SignedDigestAlgorithm(signature_algorithm),
+            "signature": signature,
+        }
+    )
+    signed_data = asn1_cms.SignedData(
+        {
+            "version": "v1",
+            "digest_algorithms": [asn1_algos.DigestAlgorithm({"algorithm": digest_name})],
+            "encap_content_info": {"content_type": "data", "content": content},
+            "certificates": [certificate],
+            "signer_infos": [signer_info],
+        }
+    )
+    return asn1_cms.ContentInfo({"content_type": "signed_data", "content": signed_data}).dump()

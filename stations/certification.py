@@ -49,7 +49,7 @@ from pki import audit, keys, signing
 from pki import services as pki_services
 from pki.models import AuditEvent, Certificate
 
-from . import signing_request
+from . import personalization, signing_request
 from .models import PersonalizationJob, ReaderStation
 
 log = logging.getLogger(__name__)
@@ -88,11 +88,12 @@ def holder_for(order: Order) -> signing.Holder:
 
 def certify_card(envelope: Any) -> dict[str, Any]:
     """Check a station's signing request and certify its card keys. Returns ``{"request_id", "serials":
-    {usage: hex serial}}``, or ``{"request_id", "refused": <reason code>}`` after recording the refusal."""
+    {usage: hex serial}, "holder_data": base64 CMS SignedData}``, or ``{"request_id", "refused": <reason>}``
+    after recording the refusal."""
     parsed = _Parsed()
     try:
         with transaction.atomic():
-            serials = _certify(envelope, parsed)
+            serials, holder_data = _certify(envelope, parsed)
     except Refused as refusal:
         log.warning("signing request %s refused: %s %s", parsed.request_id, refusal.reason, refusal.detail)
         with transaction.atomic():
@@ -103,10 +104,10 @@ def certify_card(envelope: Any) -> dict[str, Any]:
                 AuditEvent.Operation.REFUSE, actor=parsed.actor, request_id=parsed.request_id, detail=detail
             )
         return {"request_id": str(parsed.request_id or ""), "refused": refusal.reason}
-    return {"request_id": str(parsed.request_id), "serials": serials}
+    return {"request_id": str(parsed.request_id), "serials": serials, "holder_data": holder_data}
 
 
-def _certify(envelope: Any, parsed: _Parsed) -> dict[str, str]:
+def _certify(envelope: Any, parsed: _Parsed) -> tuple[dict[str, str], str]:
     text, signature = _envelope(envelope)
     request = _request(text, parsed)
     station = ReaderStation.objects.filter(name=parsed.station).first()
@@ -145,7 +146,8 @@ def _certify(envelope: Any, parsed: _Parsed) -> dict[str, str]:
     card_keys = _keys(request, parsed, job.blank.number)
     card_type = order.card_type or "CPS"
     years = card_services.card_validity_years(card_type)
-    valid_until = signing_request.card_valid_until(timezone.localdate(), years)
+    valid_from = timezone.localdate()
+    valid_until = signing_request.card_valid_until(valid_from, years)
     not_after = dt.datetime.combine(valid_until, dt.time(23, 59, 59), tzinfo=dt.UTC)
     for key in card_keys.values():
         try:
@@ -166,7 +168,20 @@ def _certify(envelope: Any, parsed: _Parsed) -> dict[str, str]:
             request_id=parsed.request_id,
         )
         serials[usage] = row.serial
-    return serials
+    # The card's holder data, built from the order and signed by the issuing CA (docs/card_data.md).
+    content = personalization.holder_data(
+        personalization._request(order.pk), job.blank.number, valid_from, valid_until
+    )
+    ca = signing.issuing_ca(card_type)
+    signed = signing_request.b64(signing.sign_data(ca, content))
+    audit.record(
+        AuditEvent.Operation.SIGN_DATA,
+        actor=parsed.actor,
+        authority=ca,
+        request_id=parsed.request_id,
+        detail={"card_number": job.blank.number, "holder_data": signed},
+    )
+    return serials, signed
 
 
 def _envelope(envelope: Any) -> tuple[str, bytes]:

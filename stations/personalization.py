@@ -281,12 +281,10 @@ def _personalize(job: PersonalizationJob, request: Request) -> Card:
         keys = {usage: tokens.generate_keypair(session, usage) for usage in ("auth", "sign")}
         _checkpoint(job, Step.KEYS)
         pending = _ask_certification(job, keys, session)
-        # While the signing service works: what needs no certificate (the holder data, the letters' PDFs,
-        # kept in memory until the card is recorded).
-        data = holder_data(request, number, valid_from, valid_until)
+        # While the signing service works: the letters' PDFs (kept in memory until the card is recorded).
         letters = _letters(request, number, valid_until, pin=pin, puk=puk)
         del pin, puk
-        certs = _certified(job, keys, pending)
+        certs, data = _certified(job, keys, pending)
         for usage, row in certs.items():
             der = bytes(row.der)
             subject = load_der_x509_certificate(der).subject.public_bytes()
@@ -345,8 +343,9 @@ def _ask_certification(
 
 def _certified(
     job: PersonalizationJob, keys: dict[str, rsa.RSAPublicKey], pending: tuple[str, dict[str, Any] | None]
-) -> dict[str, Certificate]:
-    """The signing service's answer to the request (awaited when it was sent to its queue)."""
+) -> tuple[dict[str, Certificate], bytes]:
+    """The signing service's answer to the request (awaited when it was sent to its queue): the
+    certificates, and the holder data it signed (CMS SignedData, DER) for the card's data object."""
     request_id, result = pending
     if result is None:  # sent to the signing service's queue: its audit rows tell the outcome
         result = _await_certification(job, request_id, set(keys))
@@ -356,8 +355,12 @@ def _certified(
     rows = {row.serial: row for row in Certificate.objects.filter(serial__in=serials.values())}
     if set(serials) != set(keys) or len(rows) != len(keys):
         raise tokens.TokenError(f"the signing service answered {sorted(serials)} for {sorted(keys)}")
+    if not result.get("holder_data"):
+        raise tokens.TokenError("the signing service sent no signed holder data")
     _checkpoint(job, Step.CERTIFIED)
-    return {usage: rows[serial] for usage, serial in serials.items()}
+    return {usage: rows[serial] for usage, serial in serials.items()}, signing_request.unb64(
+        result["holder_data"]
+    )
 
 
 def _await_certification(job: PersonalizationJob, request_id: str, usages: set[str]) -> dict[str, Any]:
@@ -368,17 +371,19 @@ def _await_certification(job: PersonalizationJob, request_id: str, usages: set[s
     pause = 0.005
     while True:
         issued: dict[str, str] = {}
-        refused = ""
+        refused = holder = ""
         rows = AuditEvent.objects.filter(request_id=request_id).values_list("operation", "serials", "detail")
         for operation, row_serials, detail in rows:
             if operation == AuditEvent.Operation.ISSUE:
                 usage = (detail or {}).get("usage", "")
                 if row_serials:
                     issued[usage] = row_serials[0]
+            elif operation == AuditEvent.Operation.SIGN_DATA:
+                holder = str((detail or {}).get("holder_data", ""))
             elif operation == AuditEvent.Operation.REFUSE:
                 refused = refused or str((detail or {}).get("reason", "refused"))
-        if set(issued) >= usages:
-            return {"serials": {usage: issued[usage] for usage in usages}}
+        if set(issued) >= usages and holder:  # written in one transaction: all there, or none
+            return {"serials": {usage: issued[usage] for usage in usages}, "holder_data": holder}
         if refused and not issued:
             return {"refused": refused}
         if time.monotonic() >= deadline:
@@ -403,9 +408,11 @@ def _prove(session: Any, certs: dict[str, Certificate]) -> None:
 
 
 def holder_data(request: Request, number: str, valid_from: dt.date, valid_until: dt.date) -> bytes:
-    """The card's holder data object (JSON): identity and up to 16 active situations."""
+    """The card's holder data (JSON, format version 1, docs/card_data.md): identity and up to 16 active
+    situations. The signing service builds it from the order and signs it as the issuing CA (CMS)."""
     person = request.professional
     data = {
+        "v": 1,
         "issuer": services.CARD_ISSUER,
         "card_number": number,
         "card_type": request.card_type,

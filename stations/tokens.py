@@ -30,7 +30,7 @@ CKR_OK = 0
 KEY_LABELS = {"auth": "CPS_AUTH", "sign": "CPS_SIGN"}
 KEY_IDS = {"auth": b"\x01", "sign": b"\x02"}
 DATA_LABEL = "CPS_HOLDER"
-DATA_APPLICATION = "CPx holder data"
+DATA_APPLICATION = "CPx holder data v1 (CMS SignedData)"
 
 _process_lock = threading.RLock()
 _init_lock = threading.Lock()

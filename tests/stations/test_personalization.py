@@ -94,15 +94,31 @@ def _blocks(out):
     return [*blocks, "\n".join(current)] if current else blocks
 
 
-def test_the_card_holds_the_holder_data(station, queued_order):
+def test_the_card_holds_the_holder_data_signed_by_its_ca(station, queued_order, tmp_path):
+    """The data object is a CMS SignedData by the issuing CA: openssl verifies it with the published CA
+    certificates and prints the holder data (docs/card_data.md); a changed byte fails."""
     import json
+
+    from pki import signing
 
     card = personalization.personalize_order(order_id=queued_order.pk, station=station)
     pin, _ = pin_and_puk(card)
     token = tokens.find_token(tokens.Reader(station.module, station.softhsm_conf), card.number)
     with token.open(user_pin=pin) as session:
         obj = next(session.get_objects({tokens.Attribute.LABEL: tokens.DATA_LABEL}))
-        data = json.loads(obj[tokens.Attribute.VALUE])
+        signed = bytes(obj[tokens.Attribute.VALUE])
+    chain = tmp_path / "chain.pem"
+    chain.write_bytes(signing.chain_pem())
+    (tmp_path / "data.p7").write_bytes(signed)
+    verify = ["openssl", "cms", "-verify", "-binary", "-inform", "DER", "-in", str(tmp_path / "data.p7")]
+    result = subprocess.run(
+        [*verify, "-CAfile", str(chain), "-purpose", "any"], capture_output=True, timeout=30
+    )
+    assert result.returncode == 0, result.stderr.decode()
+    data = json.loads(result.stdout)
+    assert data["v"] == 1
+    (tmp_path / "data.p7").write_bytes(signed.replace(card.number.encode(), b"80250000019999999999"))
+    assert subprocess.run([*verify, "-CAfile", str(chain), "-purpose", "any"], capture_output=True).returncode
     assert data["card_number"] == card.number
     assert data["holder"]["national_id"] == card.professional.national_id
     assert len(data["situations"]) == 2

@@ -12,7 +12,7 @@ pytestmark = pytest.mark.django_db
 
 def test_openssl_verifies_data_signed_by_the_issuing_ca(hierarchy, pem_files, tmp_path):
     chain, _issuer = pem_files
-    content = '{"v":1,"holder":"MARTIN Claire"}'.encode()
+    content = b'{"v":1,"holder":"MARTIN Claire"}'
     for card_type in ("CPS", "CPE"):
         der = signing.sign_data(signing.issuing_ca(card_type), content)
         path = tmp_path / f"{card_type}.p7"

@@ -32,10 +32,9 @@ from collections.abc import Iterator
 from typing import Any
 
 from cryptography import x509
-from django.conf import settings
 from django.db import connection, transaction
 
-from . import audit, hsm, keys
+from . import audit, hsm, keys, locations
 from .models import AuditEvent, Certificate, CertificateAuthority, Crl
 
 CRL_LIFETIME = dt.timedelta(days=7)  # an issuing CA's base CRL (published daily)
@@ -52,30 +51,6 @@ class RootCrlRefused(Exception):
 
 class NoBaseCrl(Exception):
     """A delta CRL needs a published base CRL of the same CA."""
-
-
-# --- where the CRLs are published ------------------------------------------------------------------
-# The same URLs as pki.signing's crl_url / delta_crl_url (which the certificates carry; this module cannot
-# import pki.signing, which imports it): a test compares them, and openssl's IDP check fails if they differ.
-
-
-def _pki_base_url() -> str:
-    base = (settings.CPX_PKI_BASE_URL or settings.CPX_BASE_URL).rstrip("/")
-    if base.startswith("https://"):
-        base = "http://" + base.removeprefix("https://")
-    return base
-
-
-def base_url(ca: CertificateAuthority) -> str:
-    return f"{_pki_base_url()}/pki/crl/{ca.slug}.crl"
-
-
-def delta_url(ca: CertificateAuthority) -> str:
-    return f"{_pki_base_url()}/pki/crl/{ca.slug}-delta.crl"
-
-
-def _signer(ca: CertificateAuthority) -> hsm.Signer:
-    return hsm.Signer(hsm.token(ca.token_role), ca.key_label, keys.ALGORITHMS[ca.algorithm])
 
 
 @functools.lru_cache(maxsize=16)
@@ -168,7 +143,7 @@ def _idp(ca: CertificateAuthority) -> x509.IssuingDistributionPoint:
     distribution point there is "different CRL scope")."""
     root = ca.parent_id is None
     return x509.IssuingDistributionPoint(
-        full_name=None if root else [x509.UniformResourceIdentifier(base_url(ca))],
+        full_name=None if root else [x509.UniformResourceIdentifier(locations.crl_url(ca))],
         relative_name=None,
         only_contains_user_certs=not root,
         only_contains_ca_certs=root,
@@ -203,7 +178,9 @@ def _template(
     if delta_of is not None:
         builder = builder.add_extension(x509.DeltaCRLIndicator(delta_of), critical=True)
     elif ca.parent_id is not None:
-        point = x509.DistributionPoint([x509.UniformResourceIdentifier(delta_url(ca))], None, None, None)
+        point = x509.DistributionPoint(
+            [x509.UniformResourceIdentifier(locations.delta_crl_url(ca))], None, None, None
+        )
         builder = builder.add_extension(x509.FreshestCRL([point]), critical=False)
     algorithm = keys.ALGORITHMS[ca.algorithm]
     draft = builder.sign(keys.placeholder_key(algorithm.name), algorithm.hash())  # type: ignore[arg-type]
@@ -219,7 +196,7 @@ def _signed(ca: CertificateAuthority, header: list[bytes], entries: bytearray) -
     revoked = (_header(0x30, len(entries)) + entries) if entries else b""
     body = b"".join(fields) + revoked + extensions
     tbs = _header(0x30, len(body)) + body
-    signature = _signer(ca).sign(bytes(tbs))
+    signature = hsm.ca_signer(ca).sign(bytes(tbs))
     algorithm = fields[1]  # the TBS's signature AlgorithmIdentifier, repeated outside
     bit_string = _tlv(0x03, b"\x00" + signature)
     outer = len(tbs) + len(algorithm) + len(bit_string)

@@ -45,6 +45,7 @@ from pkcs11 import Attribute, KeyType, Mechanism, ObjectClass
 from pkcs11.exceptions import NoSuchKey, NoSuchToken, PinIncorrect, PKCS11Error, TokenNotRecognised
 from pkcs11.util.ec import encode_ec_public_key, encode_ecdsa_signature, encode_named_curve_parameters
 
+from . import keys
 from .keys import Algorithm, PublicKey, placeholder_key
 
 ROLES = ("root", "ca", "ocsp")
@@ -348,6 +349,11 @@ class Signer:
         if found is None:
             raise TokenUnavailable(f"no key {self.label!r} on {self.tok.label}")
         return found
+
+
+def ca_signer(ca: Any) -> Signer:
+    """A CA's key on its token (a pki.models.CertificateAuthority: its token role, key label, algorithm)."""
+    return Signer(token(ca.token_role), ca.key_label, keys.ALGORITHMS[ca.algorithm])
 
 
 # --- signing cryptography's builders through the token ------------------------------------------------

@@ -97,7 +97,7 @@ def _certify(
     """The CA certifies the responder key, on its own token (the root's or the issuing CAs'): the same key
     object as ``signing.signer(ca)`` (not imported: ``signing.pki_init`` calls this module)."""
     issuer = x509.load_der_x509_certificate(bytes(ca.der))
-    ca_signer = hsm.Signer(hsm.token(ca.token_role), ca.key_label, keys.ALGORITHMS[ca.algorithm])
+    ca_signer = hsm.ca_signer(ca)
     now = timezone.now()
     validity = keys.VALIDITY["ocsp-root" if ca.parent_id is None else "ocsp"]
     not_before = now - dt.timedelta(minutes=5)

@@ -20,6 +20,13 @@ from django.db import transaction
 from django.utils import timezone
 
 from . import audit, crl, hsm, keys
+
+# Where the PKI's objects are published (pki.locations), as this module's callers have always named them.
+from .locations import ca_certificate_url as ca_certificate_url
+from .locations import crl_url as crl_url
+from .locations import delta_crl_url as delta_crl_url
+from .locations import ocsp_url as ocsp_url
+from .locations import pki_base_url as pki_base_url
 from .models import AuditEvent, CertificateAuthority
 
 ROOT_SLUG = "racine"
@@ -65,7 +72,7 @@ def _ca_subject(common_name: str) -> x509.Name:
 
 def signer(ca: CertificateAuthority) -> hsm.Signer:
     """The CA's key on its token: the only way anything in the platform signs as this CA."""
-    return hsm.Signer(hsm.token(ca.token_role), ca.key_label, keys.ALGORITHMS[ca.algorithm])
+    return hsm.ca_signer(ca)
 
 
 @functools.lru_cache(maxsize=64)
@@ -339,31 +346,6 @@ PROFILE_EKUS = {
     "auth": [ExtendedKeyUsageOID.CLIENT_AUTH],
     "sign": [ExtendedKeyUsageOID.EMAIL_PROTECTION],
 }
-
-
-def pki_base_url() -> str:
-    """Where relying parties fetch the PKI's objects: always http:// (RFC 5280 §4.2.1.13, RFC 6960 A.1)."""
-    base = (settings.CPX_PKI_BASE_URL or settings.CPX_BASE_URL).rstrip("/")
-    if base.startswith("https://"):
-        base = "http://" + base.removeprefix("https://")
-    return base
-
-
-def crl_url(ca: CertificateAuthority) -> str:
-    return f"{pki_base_url()}/pki/crl/{ca.slug}.crl"
-
-
-def delta_crl_url(ca: CertificateAuthority) -> str:
-    return f"{pki_base_url()}/pki/crl/{ca.slug}-delta.crl"
-
-
-def ca_certificate_url(ca: CertificateAuthority, extension: str = "crt") -> str:
-    """Where the CA's certificate is published: ``.crt`` (DER, for AIA caIssuers) or ``.pem``."""
-    return f"{pki_base_url()}/pki/ca/{ca.slug}.{extension}"
-
-
-def ocsp_url() -> str:
-    return f"{pki_base_url()}/pki/ocsp"
 
 
 def issue_card_certificate(

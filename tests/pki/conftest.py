@@ -1,12 +1,17 @@
 """The PKI's fixtures: a test CA hierarchy (keys made once per session), a holder, a card key."""
 
+import base64
 import datetime as dt
+import os
 import subprocess
+import urllib.parse
 from pathlib import Path
 
 import pytest
-from cryptography.hazmat.primitives import serialization
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
+from cryptography.x509 import ocsp as x509_ocsp
 
 from pki import services, signing
 
@@ -85,3 +90,20 @@ def pem_files(tmp_path, hierarchy):
 def write_cert_pem(path: Path, der: bytes) -> Path:
     subprocess.run(["openssl", "x509", "-inform", "DER", "-out", str(path)], input=der, check=True)
     return path
+
+
+def ocsp_request(cert, issuer, algorithm=None, nonce=False) -> bytes:
+    """An OCSP request (DER) for one certificate: SHA-1 CertID unless told, a random nonce if asked."""
+    builder = x509_ocsp.OCSPRequestBuilder().add_certificate(cert, issuer, algorithm or hashes.SHA1())  # noqa: S303
+    if nonce:
+        builder = builder.add_extension(x509.OCSPNonce(os.urandom(16)), critical=False)
+    return builder.build().public_bytes(serialization.Encoding.DER)
+
+
+def ocsp_get_path(request_der: bytes) -> str:
+    """The RFC 5019 GET path of a request: base64, URL-encoded."""
+    return "/pki/ocsp/" + urllib.parse.quote(base64.b64encode(request_der).decode(), safe="")
+
+
+def card_certificate(row):
+    return x509.load_der_x509_certificate(bytes(row.der))

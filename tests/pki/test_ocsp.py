@@ -8,7 +8,6 @@ import base64
 import datetime as dt
 import email.utils
 import hashlib
-import os
 import subprocess
 import urllib.parse
 import urllib.request
@@ -25,26 +24,14 @@ from django.utils import timezone
 from pki import hsm, keys, ocsp, services, signing
 from pki.models import AuditEvent, CertificateAuthority, OcspResponder
 
+from .conftest import card_certificate as _card
+from .conftest import ocsp_get_path as _get_path
+from .conftest import ocsp_request as _request
 from .conftest import write_cert_pem
 
 pytestmark = pytest.mark.django_db
 
 DER = serialization.Encoding.DER
-
-
-def _request(cert, issuer, algorithm=None, nonce=False) -> bytes:
-    builder = x509_ocsp.OCSPRequestBuilder().add_certificate(cert, issuer, algorithm or hashes.SHA1())  # noqa: S303
-    if nonce:
-        builder = builder.add_extension(x509.OCSPNonce(os.urandom(16)), critical=False)
-    return builder.build().public_bytes(DER)
-
-
-def _get_path(request_der: bytes) -> str:
-    return "/pki/ocsp/" + urllib.parse.quote(base64.b64encode(request_der).decode(), safe="")
-
-
-def _card(row):
-    return x509.load_der_x509_certificate(bytes(row.der))
 
 
 def _issuer(hierarchy):

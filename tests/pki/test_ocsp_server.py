@@ -13,7 +13,6 @@ import http.client
 import os
 import socket
 import subprocess
-import urllib.parse
 
 import pytest
 from asn1crypto import ocsp as asn1_ocsp
@@ -27,26 +26,14 @@ from pki import ocsp, ocsp_server, services, signing
 from pki.models import OcspResponse
 from tests.processes import Process, free_port, stack_environment, wait_for
 
+from .conftest import card_certificate as _card
 from .conftest import hsm_env, write_cert_pem
+from .conftest import ocsp_get_path as _get_path
+from .conftest import ocsp_request as _request
 
 DER = serialization.Encoding.DER
 GOOD = x509_ocsp.OCSPCertStatus.GOOD
 REVOKED = x509_ocsp.OCSPCertStatus.REVOKED
-
-
-def _request(cert, issuer, algorithm=None, nonce=False) -> bytes:
-    builder = x509_ocsp.OCSPRequestBuilder().add_certificate(cert, issuer, algorithm or hashes.SHA1())  # noqa: S303
-    if nonce:
-        builder = builder.add_extension(x509.OCSPNonce(os.urandom(16)), critical=False)
-    return builder.build().public_bytes(DER)
-
-
-def _get_path(request_der: bytes) -> str:
-    return "/pki/ocsp/" + urllib.parse.quote(base64.b64encode(request_der).decode(), safe="")
-
-
-def _card(row):
-    return x509.load_der_x509_certificate(bytes(row.der))
 
 
 class Server:

@@ -41,6 +41,9 @@ class Card(ConcurrentTransitionMixin, models.Model):
     pin_blocked_at = models.DateTimeField(null=True, blank=True)
     valid_from = models.DateField()
     valid_until = models.DateField(db_index=True)
+    # The version of the master unblock key the card's PUK was derived from (pki.unblock): the PUK is never
+    # stored, it is derived again from the card number and this version when it is legitimately needed.
+    puk_key_version = models.PositiveSmallIntegerField(default=1)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -113,6 +116,7 @@ class Mailer(models.Model):
     class Kind(models.TextChoices):
         PIN = "pin", "Courrier des codes"
         CARRIER = "carrier", "Lettre porte-carte"
+        CODES = "codes", "Réédition du courrier des codes"
 
     card = models.ForeignKey(Card, on_delete=models.CASCADE, related_name="mailers")
     kind = models.CharField(max_length=8, choices=Kind.choices)
@@ -121,7 +125,13 @@ class Mailer(models.Model):
     printed_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
-        constraints = [models.UniqueConstraint(fields=["card", "kind"], name="mailer_one_per_kind")]
+        # One codes letter and one carrier letter per card; the codes letters re-issued on request are as many
+        # as were approved.
+        constraints = [
+            models.UniqueConstraint(
+                fields=["card", "kind"], condition=~Q(kind="codes"), name="mailer_one_per_kind"
+            )
+        ]
 
     def __str__(self) -> str:
         return f"{self.card_id} {self.kind}"

@@ -31,6 +31,8 @@ INSTALLED_APPS = [
     "drf_spectacular_sidecar",
     "axes",
     # The platform's apps, from the bottom layer up (README "Layout"; .importlinter keeps it).
+    "audit",
+    "approvals",
     "registry",
     "notifications",
     "pki",

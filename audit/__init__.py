@@ -1,0 +1,1 @@
+"""The tamper-evident audit log: security-relevant actions as append-only rows chained by hash."""

@@ -99,10 +99,10 @@ SELECT {ID_OFFSET} + i, '8' || lpad(i::text, 11, '0'), '8', lpad(i::text, 11, '0
        'NOM' || i, 'Prénom', 'pro' || i || '@example.test', '', true, now(), now(), ''
   FROM generate_series(%(first)s, %(last)s) AS i;
 INSERT INTO cards_card (id, number, card_type, state, valid_from, valid_until, created_at, updated_at,
-    professional_id, pin_failures)
+    professional_id, puk_key_version)
 SELECT {ID_OFFSET} + i, '8025000001' || lpad(i::text, 10, '0'), 'CPS', 'active',
        %(today)s::date + ((i::bigint * 7919) %% {SPREAD_DAYS})::int - {SPREAD_DAYS},
-       %(today)s::date + ((i::bigint * 7919) %% {SPREAD_DAYS})::int, now(), now(), {ID_OFFSET} + i, 0
+       %(today)s::date + ((i::bigint * 7919) %% {SPREAD_DAYS})::int, now(), now(), {ID_OFFSET} + i, 1
   FROM generate_series(%(first)s, %(last)s) AS i;
 """
 

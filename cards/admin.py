@@ -10,6 +10,6 @@ from .models import Card
 
 @admin.register(Card)
 class CardAdmin(ReadOnly):
-    list_display = ["number", "card_type", "professional", "state", "valid_until", "pin_blocked_at"]
+    list_display = ["number", "card_type", "professional", "state", "valid_until"]
     list_filter = ["card_type", "state"]
     search_fields = ["number", "professional__national_id", "professional__last_name"]

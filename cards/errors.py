@@ -48,11 +48,3 @@ class CardChanged(ConcurrentUpdate):
 
     code = "invalid_state"
     default_message = _("The card was changed at the same time; retry.")
-
-
-class PinBlocked(DomainError):
-    """Three wrong PINs in a row: only the PUK unblocks the card."""
-
-    code = "pin_blocked"
-    status = 409
-    default_message = _("Three wrong PINs in a row: the card is blocked; unblock it with the PUK.")

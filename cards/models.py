@@ -1,4 +1,5 @@
-"""Cards: the card and its whole state machine, its history, and the letters made with it."""
+"""Cards: the card and its whole state machine, its history, the letters made with it, and the challenges its
+holder signs with it to prove they hold it."""
 
 from django.db import models
 from django.db.models import Q
@@ -36,9 +37,6 @@ class Card(ConcurrentTransitionMixin, models.Model):
         Structure, null=True, blank=True, on_delete=models.PROTECT, related_name="cards"
     )
     state = FSMField(default=State.PERSONALIZED, choices=State.choices, protected=True, db_index=True)
-    # The platform's own PIN-retry counter (SoftHSM2 has none): three failures in a row block the card.
-    pin_failures = models.PositiveSmallIntegerField(default=0)
-    pin_blocked_at = models.DateTimeField(null=True, blank=True)
     valid_from = models.DateField()
     valid_until = models.DateField(db_index=True)
     # The version of the master unblock key the card's PUK was derived from (pki.unblock): the PUK is never
@@ -95,7 +93,7 @@ class Card(ConcurrentTransitionMixin, models.Model):
 
 
 class CardEvent(models.Model):
-    """One row per card lifecycle change or PIN event: the history (written in the same transaction)."""
+    """One row per card lifecycle change or letter event: the history (written in the same transaction)."""
 
     card = models.ForeignKey(Card, on_delete=models.CASCADE, related_name="events")
     kind = models.CharField(max_length=32)
@@ -135,3 +133,36 @@ class Mailer(models.Model):
 
     def __str__(self) -> str:
         return f"{self.card_id} {self.kind}"
+
+
+class ActivationChallenge(models.Model):
+    """A one-time challenge that the holder signs with the card's authentication key (``cpx-card sign``, after
+    the PIN typed into the agent, never into the platform): the proof that the card is in their hands.
+
+    Its text names the card, so a signature made for one card proves nothing for another. It is good until
+    ``expires_at``, once, and for at most ``MAX_BAD_SIGNATURES`` wrong signatures; ``closed_at`` and
+    ``closed_because`` record how it ended (``lifecycle.activation``)."""
+
+    PREFIX = "cpx-card-activation"
+    MAX_BAD_SIGNATURES = 3
+
+    class Closed(models.TextChoices):
+        USED = "used", "Utilisé"
+        BAD_SIGNATURES = "bad_signatures", "Trop de signatures fausses"
+        SUPERSEDED = "superseded", "Remplacé par un nouveau défi"
+
+    card = models.ForeignKey(Card, on_delete=models.CASCADE, related_name="activation_challenges")
+    nonce = models.CharField(max_length=64, unique=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    expires_at = models.DateTimeField()
+    bad_signatures = models.PositiveSmallIntegerField(default=0)
+    closed_at = models.DateTimeField(null=True, blank=True)
+    closed_because = models.CharField(max_length=16, choices=Closed.choices, blank=True)
+
+    def __str__(self) -> str:
+        return self.text
+
+    @property
+    def text(self) -> str:
+        """What the card signs (its UTF-8 bytes): ``cpx-card-activation|<card number>|<nonce>``."""
+        return f"{self.PREFIX}|{self.card.number}|{self.nonce}"

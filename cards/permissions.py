@@ -12,8 +12,9 @@ from core.roles import HOLDER_SIDE, OPERATORS, PRODUCTION, Role
 
 # ANS ships every card, whoever reviewed its order (production logistics are ANS's).
 SHIPS = PRODUCTION
-# The holder (or their structure's manager) confirms receipt; the platform, on a first good PIN.
-ACTIVATES = HOLDER_SIDE | {Role.SYSTEM}
+# The holder (or their structure's manager) activates a card they hold, by signing a challenge with it (or,
+# where the authority allows it, by confirming receipt): never the platform on its own.
+ACTIVATES = HOLDER_SIDE
 # An opposition is declared by the holder's side online, by an operator for a call or a form 501, or by
 # the platform itself; a damaged or defective card is revoked by the same declaration.
 DECLARES = HOLDER_SIDE | OPERATORS | {Role.SYSTEM}

@@ -1,4 +1,4 @@
-"""Use cases of a card: its state changes, its PIN counter, its letters and its validity.
+"""Use cases of a card: its state changes, its letters and its validity.
 
 The card's state machine (``cards.models.Card``) is fired only here, through ``core.transitions.fire``:
 on a card the caller locked (``card_lock``) inside its transaction, each transition checks its
@@ -7,16 +7,17 @@ the state reached; detail: the state left, the actor and what the caller adds). 
 also revokes its certificates (``pki.services.certificate_revoke``: the delta CRL is published on commit) in
 the same transaction. The use cases around a state change (shipping batches, oppositions, activation,
 striking off, expiry) are ``lifecycle``'s, which call these.
+
+The platform never sees a card's PIN or PUK: the card counts its own tries (the holder's agent, ``cpx-card``,
+simulates the count for SoftHSM2 cards), and activation is a proof of possession (``lifecycle.activation``).
 """
 
 from __future__ import annotations
 
 import secrets
-from collections.abc import Callable
 from typing import Any
 
 from django.conf import settings
-from django.db import transaction
 from django.utils import timezone
 
 from core.roles import role_of
@@ -24,11 +25,8 @@ from core.transitions import fire, lock, may_fire
 from pki import services as pki_services
 
 from . import mailers
-from .errors import CardChanged, InvalidCardState, PinBlocked
+from .errors import CardChanged, InvalidCardState
 from .models import Card, CardEvent, Mailer
-
-PIN_TRIES = 3
-
 
 # --- state changes ---------------------------------------------------------------------------------
 
@@ -78,7 +76,7 @@ def _discard_pin_mailer(card: Card, transition: str) -> None:
         card=card, kind=Mailer.Kind.PIN, printed_at__isnull=True, content__isnull=False
     ).update(content=None)
     if purged:
-        _pin_event(card, "pin_mailer_discarded", transition=transition)
+        CardEvent.objects.create(card=card, kind="pin_mailer_discarded", detail={"transition": transition})
 
 
 def _who(actor: Any, card: Card, transition: str) -> str:
@@ -109,45 +107,7 @@ def _fire(card: Card, name: str, actor: Any, detail: dict[str, Any]) -> Card:
     )
 
 
-# --- the platform's PIN counter --------------------------------------------------------------------
-
-
-def _pin_event(card: Card, kind: str, **detail: object) -> None:
-    CardEvent.objects.create(card=card, kind=kind, detail=detail)
-
-
-def card_pin_check(*, card: Card, login: Callable[[Card], bool]) -> bool:
-    """Count one PIN check (``login`` tries the PIN on the card itself). The platform counts failures
-    (SoftHSM2 and some middleware do not): three in a row block the card until the PUK resets the PIN. A
-    correct PIN resets the count."""
-    with transaction.atomic():
-        card = Card.objects.select_for_update().get(pk=card.pk)
-        if card.pin_blocked_at is not None:
-            raise PinBlocked()
-        ok = login(card)
-        card.pin_failures = 0 if ok else card.pin_failures + 1
-        if card.pin_failures >= PIN_TRIES:
-            card.pin_blocked_at = timezone.now()
-        card.save(update_fields=["pin_failures", "pin_blocked_at", "updated_at"])
-        _pin_event(card, "pin_ok" if ok else "pin_failed", failures=card.pin_failures)
-        if card.pin_blocked_at:
-            _pin_event(card, "pin_blocked")
-    return ok
-
-
-def card_pin_reset(*, card: Card, new_pin: str, reset: Callable[[Card], bool]) -> bool:
-    """The PUK (security officer PIN) sets a new PIN (``reset`` does it on the card, C_InitPIN) and clears
-    the failure count."""
-    if not (new_pin.isdigit() and len(new_pin) == 4):
-        raise ValueError("a PIN is 4 digits")
-    with transaction.atomic():
-        card = Card.objects.select_for_update().get(pk=card.pk)
-        ok = reset(card)
-        if ok:
-            card.pin_failures, card.pin_blocked_at = 0, None
-            card.save(update_fields=["pin_failures", "pin_blocked_at", "updated_at"])
-        _pin_event(card, "pin_unblocked" if ok else "puk_failed")
-    return ok
+# --- codes: made at personalization, for the codes letter only ------------------------------------
 
 
 def new_pin() -> str:

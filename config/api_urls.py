@@ -10,4 +10,5 @@ urlpatterns = [
     path("", include("notifications.api_urls")),
     path("", include("lifecycle.api_urls")),
     path("", include("ecps.api_urls")),
+    path("", include("approvals.api_urls")),
 ]

@@ -66,6 +66,12 @@ app.conf.beat_schedule.update(
             "task": "ecps.revoke_inactive_holders",
             "schedule": crontab(hour=5, minute=5),
         },
+        # Help-desk responses left unseen purged; approved codes work the signing service missed sent again.
+        "lifecycle-codes-sweep": {
+            "task": "lifecycle.codes_sweep",
+            "schedule": 300.0,
+            "options": {"expires": 300},
+        },
         # Safety net behind the registry import, which sends this task on commit when it strikes holders off:
         # live cards of holders now inactive → revoked.
         "lifecycle-revoke-inactive-holders": {
@@ -89,6 +95,23 @@ app.conf.beat_schedule.update(
             "task": "pki.refresh_deltas",
             "schedule": 1800.0,
             "options": {"expires": 1800},
+        },
+        # The audit log's checkpoint of the day (its head, signed by the audit key), served under /pki/audit/.
+        "pki-audit-checkpoint": {
+            "task": "pki.audit_checkpoint",
+            "schedule": crontab(hour=23, minute=55),
+        },
+    }
+)
+
+# --- approvals ---
+app.conf.beat_schedule.update(
+    {
+        # Pending two-person approvals past their expiry → expired (deciding one also expires it at once).
+        "approvals-expire-overdue": {
+            "task": "approvals.expire_overdue",
+            "schedule": 900.0,
+            "options": {"expires": 900},
         },
     }
 )

@@ -165,6 +165,7 @@ SPECTACULAR_SETTINGS: dict[str, Any] = {
         "OrderKindEnum": "orders.models.Order.Kind",
         "PaymentMethodEnum": "orders.models.Payment.Method",
         "RevocationReasonEnum": "pki.models.Certificate.Reason",
+        "ApprovalStateEnum": "approvals.models.ApprovalRequest.State",
     },
 }
 
@@ -229,13 +230,24 @@ CPX_PKI_TEST_HIERARCHY = env_bool("CPX_PKI_TEST_HIERARCHY", True)
 # `check --deploy` refuses the development defaults.
 CPX_HSM_MODULE = env("CPX_HSM_MODULE", "/usr/lib/softhsm/libsofthsm2.so")
 CPX_HSM_SOFTHSM_DIR = env("CPX_HSM_SOFTHSM_DIR", str(VAR_DIR / "hsm"))
-CPX_HSM_DEV_PINS = {"root": "dev-root-0000", "ca": "dev-ca-0000", "ocsp": "dev-ocsp-0000"}
+CPX_HSM_DEV_PINS = {
+    "root": "dev-root-0000",
+    "ca": "dev-ca-0000",
+    "ocsp": "dev-ocsp-0000",
+    "unblock": "dev-unblock-0000",
+}
 CPX_ROOT_TOKEN_LABEL = env("CPX_ROOT_TOKEN_LABEL", "CPX-ROOT")
 CPX_ROOT_TOKEN_PIN = env("CPX_ROOT_TOKEN_PIN", CPX_HSM_DEV_PINS["root"])
 CPX_CA_TOKEN_LABEL = env("CPX_CA_TOKEN_LABEL", "CPX-CA")
 CPX_CA_TOKEN_PIN = env("CPX_CA_TOKEN_PIN", CPX_HSM_DEV_PINS["ca"])
 CPX_OCSP_TOKEN_LABEL = env("CPX_OCSP_TOKEN_LABEL", "CPX-OCSP")
 CPX_OCSP_TOKEN_PIN = env("CPX_OCSP_TOKEN_PIN", CPX_HSM_DEV_PINS["ocsp"])
+# The unblock token (pki.unblock): the master key the cards' PUKs are derived from and the help-desk key
+# pair, in versions. Opened by the reader stations (a new card's PUK) and the signing service (codes
+# letters re-issued, help-desk responses); never by the web processes. New cards take the current version.
+CPX_UNBLOCK_TOKEN_LABEL = env("CPX_UNBLOCK_TOKEN_LABEL", "CPX-UNBLOCK")
+CPX_UNBLOCK_TOKEN_PIN = env("CPX_UNBLOCK_TOKEN_PIN", CPX_HSM_DEV_PINS["unblock"])
+CPX_UNBLOCK_KEY_VERSION = env_int("CPX_UNBLOCK_KEY_VERSION", 1)
 # Key algorithms by role, checked against the policy table in pki/keys.py (root: ec-p384 or rsa-4096;
 # issuing CAs and the OCSP responder: ec-p256, ec-p384, rsa-3072 or rsa-4096).
 CPX_PKI_ROOT_ALGORITHM = env("CPX_PKI_ROOT_ALGORITHM", "ec-p384")
@@ -285,6 +297,9 @@ CPX_NOTIFY_DEFAULT_LANGUAGE = env("CPX_NOTIFY_DEFAULT_LANGUAGE", "fr")
 CPX_LETTER_RETURN_ADDRESS = env(
     "CPX_LETTER_RETURN_ADDRESS", "Agence du numérique en santé — Service CPx|9 rue Georges Pitard|75015 Paris"
 ).split("|")
+# The number a holder calls to oppose a lost or stolen card, printed on every card letter (cards/mailers.py).
+# The default is in the range ARCEP keeps for fiction (01 99 00 xx xx): set the service's real number.
+CPX_OPPOSITION_PHONE = env("CPX_OPPOSITION_PHONE", "01 99 00 12 34")
 # Where the file-based mail backend (django.core.mail.backends.filebased.EmailBackend) writes messages.
 EMAIL_FILE_PATH = env("EMAIL_FILE_PATH", str(VAR_DIR / "mail"))
 EMAIL_TIMEOUT = env_int("EMAIL_TIMEOUT", 30)
@@ -294,10 +309,16 @@ EMAIL_TIMEOUT = env_int("EMAIL_TIMEOUT", 30)
 CPX_PIN_MAILER_DELAY_DAYS = env_int("CPX_PIN_MAILER_DELAY_DAYS", 1)
 # Days after shipping from which a holder may declare a card not received (opposition, free replacement).
 CPX_NOT_RECEIVED_DAYS = env_int("CPX_NOT_RECEIVED_DAYS", 10)
+# Life of a card's activation challenge, signed with the card by the holder's agent (cpx-card sign).
+CPX_ACTIVATION_CHALLENGE_SECONDS = env_int("CPX_ACTIVATION_CHALLENGE_SECONDS", 900)
 # How long a renewal reminder's one-click link stays valid.
 CPX_RENEWAL_LINK_MAX_AGE_DAYS = env_int("CPX_RENEWAL_LINK_MAX_AGE_DAYS", 90)
 # Cards per transaction in the daily renewal scan (memory is one chunk's, whatever the table size).
 CPX_RENEWAL_SCAN_CHUNK = env_int("CPX_RENEWAL_SCAN_CHUNK", 1000)
+# A codes letter re-issued on request (lifecycle.codes): its fee in euros, "0" (the default) for free.
+CPX_CODES_REISSUE_FEE = env("CPX_CODES_REISSUE_FEE", "0")
+# A help-desk unblock response not shown to its operator within this many minutes is purged unseen.
+CPX_UNBLOCK_RESPONSE_MINUTES = env_int("CPX_UNBLOCK_RESPONSE_MINUTES", 30)
 
 # --- stations ---
 CPX_STATIONS_DIR = Path(env("CPX_STATIONS_DIR", str(VAR_DIR / "stations")))  # SoftHSM2 token stores (dev)

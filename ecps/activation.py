@@ -1,6 +1,7 @@
 """Activation of an e-CPS, up to the activation code: the holder proves who they are with the physical card
-(it signs a challenge) or, for RPPS holders, with two codes sent by e-mail and SMS; the proof earns a
-single-use activation code that the phone redeems to register its passkey (``ecps.enrolment``).
+(the card agent signs a challenge with it, ``cpx-card sign``, in the format of ``cards.proof``) or, for RPPS
+holders, with two codes sent by e-mail and SMS; the proof earns a single-use activation code that the phone
+redeems to register its passkey (``ecps.enrolment``).
 
 Secrets are stored only as keyed hashes (``keyed_hash``).
 """
@@ -11,10 +12,6 @@ import datetime as dt
 import secrets
 from typing import Any
 
-from cryptography import x509
-from cryptography.exceptions import InvalidSignature
-from cryptography.hazmat.primitives import hashes
-from cryptography.hazmat.primitives.asymmetric import padding, rsa
 from django.conf import settings
 from django.core.mail import send_mail
 from django.db import transaction
@@ -22,11 +19,10 @@ from django.utils import timezone
 from django.utils.crypto import constant_time_compare, salted_hmac
 from django.utils.translation import gettext as _
 
+from cards import proof
 from cards.models import Card
 from core.errors import DomainError, NotFound, NotPermitted
 from core.roles import Role, account_of
-from pki import signing
-from pki.models import Certificate
 from registry.models import Exercise, Professional
 
 from . import errors
@@ -99,7 +95,8 @@ def activation_start_with_card(*, actor: User, exercise_id: int) -> Activation:
         raise errors.ActivationRefused(
             _("You have no active card for this profession: activate your card first."), code="no_active_card"
         )
-    challenge = f"cpx-ecps-activation:{secrets.token_urlsafe(32)}"
+    # Bound to the card, and never confused with a card activation challenge (cpx-card-activation|...).
+    challenge = f"cpx-ecps-activation|{card.number}|{secrets.token_urlsafe(32)}"
     return Activation.objects.create(
         holder=holder,
         exercise=exercise,
@@ -126,19 +123,12 @@ def activation_prove_with_card(
 
 def _card_proof_failure(activation: Activation, signature: bytes) -> DomainError | None:
     card = Card.objects.get(pk=activation.card_id)
-    now = timezone.now()
-    certificate = Certificate.objects.filter(
-        card=card,
-        usage=Certificate.Usage.AUTH,
-        revoked_at__isnull=True,
-        not_before__lte=now,
-        not_after__gt=now,
-    ).first()
+    certificate = proof.auth_certificate(card)
     if card.state != Card.State.ACTIVE or certificate is None:
         return errors.ActivationRefused(
             _("This card is no longer active or its certificate is revoked."), code="card_not_usable"
         )
-    if not _signed_by_card(certificate, activation.challenge.encode(), signature):
+    if not proof.signed_by_card(certificate, activation.challenge.encode(), signature):
         _count_attempt(activation)
         return errors.ProofRejected(
             _("The card's signature does not match the challenge."), code="bad_signature"
@@ -146,16 +136,11 @@ def _card_proof_failure(activation: Activation, signature: bytes) -> DomainError
     return None
 
 
-def _signed_by_card(certificate: Certificate, challenge: bytes, signature: bytes) -> bool:
-    cert = x509.load_der_x509_certificate(bytes(certificate.der))
-    try:
-        cert.verify_directly_issued_by(signing.ca_certificate(certificate.authority))
-        public_key = cert.public_key()
-        assert isinstance(public_key, rsa.RSAPublicKey)
-        public_key.verify(signature, challenge, padding.PKCS1v15(), hashes.SHA256())
-    except (InvalidSignature, ValueError, TypeError):
-        return False
-    return True
+def sign_command(activation: Activation) -> str:
+    """What the holder runs on their computer with the card in its reader (the card agent asks for the PIN
+    and prints the signature): ``cpx-card sign --card <number> '<challenge>'``."""
+    assert activation.card is not None  # an activation with the card names it
+    return proof.sign_command(activation.card.number, activation.challenge)
 
 
 # --- activation by codes (RPPS holders) --------------------------------------------------------------

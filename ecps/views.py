@@ -7,8 +7,6 @@ ceremony's calls, its JSON answer (``json_errors``)."""
 
 from __future__ import annotations
 
-import base64
-import binascii
 import json
 from collections.abc import Callable
 from functools import wraps
@@ -27,6 +25,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
 from oauth2_provider.models import get_application_model
 
+from cards import proof
 from cards.models import Card
 from cards.scoping import cards_visible_to
 from core.errors import DomainError, InvalidInput
@@ -81,15 +80,17 @@ def activate_with_card(request: HttpRequest, exercise_id: int, account: Account)
 
 @for_roles(Role.HOLDER)
 def card_proof(request: HttpRequest, pk: int, account: Account) -> HttpResponse:
-    """The challenge for the card to sign (the holder's card middleware signs it with the authentication
-    key, after the PIN), then the signature, checked against the card's certificate."""
+    """The command that signs the challenge with the card (``cpx-card sign``, run by the holder on their
+    computer: the agent asks for the PIN), then its output pasted here, checked against the card's
+    certificate. Line breaks and spaces in the paste are ignored."""
     started = _own_activation(account, pk, ECps.Method.CARD)
-    context: dict[str, Any] = {"activation": started}
+    context: dict[str, Any] = {"activation": started, "command": activation.sign_command(started)}
     if request.method == "POST":
-        try:
-            signature = base64.b64decode(request.POST.get("signature", "").strip(), validate=True)
-        except (binascii.Error, ValueError):
-            context["error"] = _("The signature must be the card's answer, in base64.")
+        signature = proof.signature_from_text(request.POST.get("signature", ""))
+        if signature is None:
+            context["error"] = _(
+                "Paste the line that cpx-card sign printed: the card's signature, in base64."
+            )
         else:
             _proven, code = activation.activation_prove_with_card(
                 actor=request.user, activation_id=started.pk, signature=signature

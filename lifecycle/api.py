@@ -49,12 +49,44 @@ class OppositionSerializer(serializers.ModelSerializer):
         ]
 
 
-class ActivationInputSerializer(serializers.Serializer):
-    pin = serializers.RegexField(
-        r"^[0-9]{4}$",
-        required=False,
-        help_text="The card's PIN, checked on the card by the platform; omit to confirm receipt explicitly.",
+class ActivationChallengeSerializer(serializers.Serializer):
+    challenge = serializers.CharField(
+        help_text="The text to sign with the card: `cpx-card-activation|<card number>|<nonce>`."
     )
+    expires_at = serializers.DateTimeField()
+    command = serializers.CharField(
+        help_text="What the holder runs on their computer: `cpx-card sign --card <number> '<challenge>'`."
+    )
+
+
+class ActivationInputSerializer(serializers.Serializer):
+    challenge = serializers.CharField(
+        required=False, max_length=200, help_text="The challenge given by `activation/challenge/`."
+    )
+    signature = serializers.CharField(
+        required=False,
+        max_length=4096,
+        help_text=(
+            "The output of `cpx-card sign`: the card's signature of the challenge (RSA PKCS#1 v1.5, "
+            "SHA-256), standard base64; spaces and line breaks are ignored."
+        ),
+    )
+    confirm_receipt = serializers.BooleanField(
+        required=False,
+        default=False,
+        help_text="Activate by confirming receipt, without proof: only where the card's authority allows it.",
+    )
+
+    def validate(self, data: dict) -> dict:
+        proving = "challenge" in data or "signature" in data
+        if proving == bool(data["confirm_receipt"]):
+            raise serializers.ValidationError(
+                "Send either the challenge and its signature, or confirm_receipt: true."
+            )
+        if proving and not ("challenge" in data and "signature" in data):
+            missing = "signature" if "challenge" in data else "challenge"
+            raise serializers.ValidationError({missing: ["This field is required with a proof."]})
+        return data
 
 
 class CardStateSerializer(serializers.ModelSerializer):
@@ -147,26 +179,54 @@ class CardOppositionView(ApiView):
         return Response(OppositionSerializer(declared).data, status=status.HTTP_201_CREATED)
 
 
+class CardActivationChallengeView(ApiView):
+    @extend_schema(
+        operation_id="card_activation_challenge",
+        summary="A one-time challenge for the holder to sign with a shipped card",
+        description=(
+            "The holder signs it with the card (`command`: the card agent asks for the PIN on the holder's "
+            "computer, never here) and sends the signature to `activation/`. Valid once, until `expires_at`, "
+            "for a few wrong signatures; a new challenge closes the card's earlier ones."
+        ),
+        request=None,
+        responses={201: ActivationChallengeSerializer, **_errors(401, 403, 404, 409)},
+        tags=["lifecycle"],
+    )
+    def post(self, request: Request, card_id: int) -> Response:
+        card = card_for(actor=request.user, card_id=self.check_id(card_id))
+        challenge = activation.activation_challenge(card=card, actor=request.user)
+        body = {
+            "challenge": challenge.text,
+            "expires_at": challenge.expires_at,
+            "command": activation.sign_command(challenge),
+        }
+        return Response(ActivationChallengeSerializer(body).data, status=status.HTTP_201_CREATED)
+
+
 class CardActivationView(ApiView):
     @extend_schema(
         operation_id="card_activate",
         summary="Activate a received card",
         description=(
-            "By its first successful PIN check through the platform (three wrong PINs in a row block the "
-            "card), or by an explicit confirmation of receipt (no PIN). The card's previous card for the "
-            "same exercise is revoked."
+            "By proof of possession: a challenge from `activation/challenge/` and the card's signature of it "
+            "(`cpx-card sign`), checked with the card's authentication certificate (current, not revoked). "
+            "Or, only where the card's authority allows it, by `confirm_receipt: true` (403 "
+            "`receipt_confirmation_not_allowed` elsewhere). The card's previous card for the same exercise "
+            "is revoked."
         ),
         request=ActivationInputSerializer,
         responses={200: CardStateSerializer, **_errors(400, 401, 403, 404, 409)},
         tags=["lifecycle"],
     )
     def post(self, request: Request, card_id: int) -> Response:
-        data = self.validated(ActivationInputSerializer, request.data)
         card = card_for(actor=request.user, card_id=self.check_id(card_id))
-        if "pin" in data:
-            card = activation.card_activate_with_pin(card=card, actor=request.user, pin=data["pin"])
+        data = self.validated(ActivationInputSerializer, request.data)
+        if data["confirm_receipt"]:
+            card = activation.card_confirm_receipt(card=card, actor=request.user)
         else:
-            card = activation.card_activate(card=card, actor=request.user)
+            card = activation.card_activate_with_proof(
+                card=card, actor=request.user, challenge=data["challenge"], signature=data["signature"]
+            )
         return Response(CardStateSerializer(card).data)
 
 

@@ -26,7 +26,6 @@ class CardSerializer(serializers.ModelSerializer):
     display_number = serializers.CharField(read_only=True)
     national_id = serializers.CharField(source="professional.national_id")
     certificates = CertificateSerializer(many=True, read_only=True)
-    pin_blocked = serializers.SerializerMethodField()
     order_id = serializers.IntegerField(source="order.pk", default=None, read_only=True, allow_null=True)
 
     class Meta:
@@ -41,12 +40,8 @@ class CardSerializer(serializers.ModelSerializer):
             "valid_from",
             "valid_until",
             "order_id",
-            "pin_blocked",
             "certificates",
         ]
-
-    def get_pin_blocked(self, card: Card) -> bool:
-        return card.pin_blocked_at is not None
 
 
 @extend_schema_view(

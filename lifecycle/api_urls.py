@@ -3,7 +3,7 @@
 from django.urls import path
 from rest_framework.routers import SimpleRouter
 
-from . import api, api_cards
+from . import api, api_cards, api_codes
 
 router = SimpleRouter()
 router.register("cards", api_cards.CardViewSet, basename="card")
@@ -12,6 +12,29 @@ urlpatterns = [
     *router.urls,
     path("cards/<int:card_id>/opposition/", api.CardOppositionView.as_view(), name="card-opposition"),
     path("cards/<int:card_id>/activation/", api.CardActivationView.as_view(), name="card-activation"),
+    path(
+        "cards/<int:card_id>/activation/challenge/",
+        api.CardActivationChallengeView.as_view(),
+        name="card-activation-challenge",
+    ),
+    path(
+        "cards/<int:card_id>/codes-reissue/",
+        api_codes.CardCodesReissueView.as_view(),
+        name="card-codes-reissue",
+    ),
+    path(
+        "cards/<int:card_id>/unblock-requests/",
+        api_codes.CardUnblockRequestView.as_view(),
+        name="card-unblock",
+    ),
+    path(
+        "unblock-requests/<int:request_id>/", api_codes.UnblockRequestView.as_view(), name="unblock-request"
+    ),
+    path(
+        "unblock-requests/<int:request_id>/response/",
+        api_codes.UnblockResponseView.as_view(),
+        name="unblock-response",
+    ),
     path("renewal-links/<str:token>/", api.RenewalLinkView.as_view(), name="renewal-link"),
     path("shipping-batches/", api.ShippingBatchListView.as_view(), name="shipping-batch-list"),
     path(

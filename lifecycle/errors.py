@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from django.utils.translation import gettext_lazy as _
 
-from core.errors import DomainError, InvalidInput, NotFound
+from core.errors import DomainError, NotFound
 
 
 class AlreadyOpposed(DomainError):
@@ -24,17 +24,56 @@ class NotReceivedTooEarly(DomainError):
     status = 409
 
 
-class PinRefused(InvalidInput):
-    code = "pin_incorrect"
-    default_message = _("Wrong PIN.")
+class ChallengeInvalid(DomainError):
+    """Not an activation challenge the platform issued for this card."""
+
+    code = "challenge_invalid"
+    status = 400
+    default_message = _("This is not an activation challenge of this card: ask for a new one.")
 
 
-class CardUnreachable(DomainError):
-    """The PIN can be checked only on the card, through its station's reader; it is not there."""
+class ChallengeClosed(DomainError):
+    """Used already (a replay), closed after too many wrong signatures, or replaced by a newer one."""
 
-    code = "card_unreachable"
+    code = "challenge_used"
     status = 409
-    default_message = _("The PIN cannot be checked now: confirm receipt instead, or retry later.")
+    default_message = _("This activation challenge has already been used or closed: ask for a new one.")
+
+
+class ChallengeExpired(DomainError):
+    code = "challenge_expired"
+    status = 409
+    default_message = _("This activation challenge has expired: ask for a new one.")
+
+
+class SignatureRejected(DomainError):
+    """Not the card's signature of the challenge (or not a signature at all): the challenge stays open
+    until its wrong signatures run out."""
+
+    code = "bad_signature"
+    status = 400
+    default_message = _("This is not the card's signature of the challenge.")
+
+
+class CertificateNotUsable(DomainError):
+    """The card has no current, unrevoked authentication certificate to check a signature with."""
+
+    code = "certificate_not_usable"
+    status = 409
+    default_message = _(
+        "The card's authentication certificate is revoked or not valid: it cannot be activated."
+    )
+
+
+class ReceiptConfirmationRefused(DomainError):
+    """The card's authority does not accept a confirmation of receipt without proof of possession."""
+
+    code = "receipt_confirmation_not_allowed"
+    status = 403
+    default_message = _(
+        "The authority responsible for this card does not allow activation by confirming receipt: activate "
+        "it with the card itself (cpx-card sign)."
+    )
 
 
 class RenewalLinkInvalid(DomainError):

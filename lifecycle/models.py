@@ -1,10 +1,11 @@
-"""A card's life after personalization: delivery, activation, opposition, renewal reminders.
+"""A card's life after personalization: delivery, activation, opposition, renewal reminders, codes.
 
 The card's own state machine lives on ``cards.Card`` (fired by ``cards.services``); this app's use cases
-(``shipping``, ``activation``, ``opposition``, ``withdrawal``, ``renewal``) call it and keep what the
-lifecycle needs beside it: shipping batches and their PIN-mailer release dates, oppositions (one per
+(``shipping``, ``activation``, ``opposition``, ``withdrawal``, ``renewal``, ``codes``) call it and keep what
+the lifecycle needs beside it: shipping batches and their PIN-mailer release dates, oppositions (one per
 card: an opposition is final), renewal reminders (one per card per threshold, which is what makes the
-daily scan idempotent) and the Ordres' automatic-renewal choices.
+daily scan idempotent), the Ordres' automatic-renewal choices, and the codes letters re-issued and the
+help-desk unblocks, each with its two-person approval.
 """
 
 from django.conf import settings
@@ -13,7 +14,8 @@ from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from cards.models import Card
+from approvals.models import ApprovalRequest
+from cards.models import Card, Mailer
 from orders.models import Order
 from registry.models import Authority, Profession
 
@@ -142,3 +144,130 @@ class AutoRenewalPolicy(models.Model):
 
     def __str__(self) -> str:
         return f"{self.authority_id} {self.profession_id} ({'on' if self.enabled else 'off'})"
+
+
+class CodesReissue(models.Model):
+    """A codes letter asked for again (lifecycle.codes): by the holder, after signing in again with their
+    password, or by an operator on their behalf, after an identity check recorded in ``identity_check``.
+    Carried out once a second person approves (``approval``): the signing service then derives the PUK
+    again and seals a new letter (``mailer``, kind ``codes``), printed by the next print run. No PIN."""
+
+    class Via(models.TextChoices):
+        HOLDER = "holder", _("Holder")
+        OPERATOR = "operator", _("Operator")
+
+    card = models.ForeignKey(Card, on_delete=models.PROTECT, related_name="codes_reissues")
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    requested_via = models.CharField(max_length=8, choices=Via.choices)
+    identity_check = models.TextField(max_length=1000)  # how the requester's identity was checked
+    fee = models.DecimalField(max_digits=8, decimal_places=2, null=True, blank=True)  # None: free
+    approval = models.OneToOneField(
+        ApprovalRequest, null=True, blank=True, on_delete=models.PROTECT, related_name="codes_reissue"
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+    approved_at = models.DateTimeField(null=True, blank=True)
+    mailer = models.OneToOneField(
+        Mailer, null=True, blank=True, on_delete=models.SET_NULL, related_name="codes_reissue"
+    )
+    produced_at = models.DateTimeField(null=True, blank=True)  # the sealed letter exists
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.reference} ({self.card_id})"
+
+    STATE_LABELS = {
+        "pending": "En attente d'approbation",
+        "rejected": "Refusée",
+        "expired": "Expirée sans décision",
+        "cancelled": "Annulée",
+        "approved": "Approuvée : courrier en préparation",
+        "produced": "Courrier prêt pour l'impression",
+        "printed": "Courrier imprimé et posté",
+        "dropped": "Abandonnée : la carte n'est plus utilisable",
+    }
+
+    @property
+    def reference(self) -> str:
+        """The letter's reference, printed on it and told to the holder."""
+        return f"RC-{timezone.localtime(self.created_at):%Y%m%d}-{self.pk:06d}"
+
+    @property
+    def state(self) -> str:
+        """The approval's state until approved, then ``approved`` (the signing service makes the letter),
+        ``produced`` (sealed, for the print run), ``printed``; ``dropped`` for a card no longer live."""
+        if self.produced_at is not None:
+            if self.mailer is None:
+                return "dropped"
+            return "printed" if self.mailer.printed_at else "produced"
+        if self.approved_at is not None:
+            return "approved"
+        return self.approval.state if self.approval is not None else "pending"
+
+    @property
+    def state_label(self) -> str:
+        return self.STATE_LABELS.get(self.state, self.state)
+
+
+class UnblockRequest(models.Model):
+    """A help-desk unblock (lifecycle.codes): an operator types the challenge the holder reads from
+    ``cpx-card helpdesk``, after checking who is calling (``identity_check``); a second operator approves;
+    the signing service computes the response for that card and challenge (``pki.unblock``) and seals it
+    here (``response_sealed``); it is shown once, to the requesting operator only, then purged.
+
+    The challenge (the agent's ephemeral public point) is no secret; it is one-time, so one per card."""
+
+    card = models.ForeignKey(Card, on_delete=models.PROTECT, related_name="unblock_requests")
+    challenge = models.CharField(max_length=64)  # base32 of the point, upper case, no padding nor dashes
+    identity_check = models.TextField(max_length=1000)
+    requested_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    approval = models.OneToOneField(
+        ApprovalRequest, null=True, blank=True, on_delete=models.PROTECT, related_name="unblock_request"
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+    approved_at = models.DateTimeField(null=True, blank=True)
+    response_sealed = models.BinaryField(null=True, blank=True)  # Fernet (cards.mailers.seal)
+    answered_at = models.DateTimeField(null=True, blank=True)  # sealed by the signing service
+    shown_at = models.DateTimeField(null=True, blank=True)  # shown to the requester, then purged
+    purged_at = models.DateTimeField(null=True, blank=True)  # purged (shown, or left unseen too long)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(fields=["card", "challenge"], name="unblock_challenge_once"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.card_id} unblock #{self.pk}"
+
+    STATE_LABELS = {
+        "pending": "En attente d'approbation",
+        "rejected": "Refusée",
+        "expired": "Expirée sans décision",
+        "cancelled": "Annulée",
+        "computing": "Approuvée : réponse en cours de calcul",
+        "ready": "Réponse prête (une seule lecture)",
+        "shown": "Réponse communiquée",
+        "purged": "Réponse effacée sans avoir été lue",
+    }
+
+    @property
+    def state_label(self) -> str:
+        return self.STATE_LABELS.get(self.state, self.state)
+
+    @property
+    def state(self) -> str:
+        """Where it stands: the approval's state until approved, then ``computing`` (the signing service
+        has it), ``ready`` (sealed, not yet shown), ``shown`` or ``purged`` (never shown, too late)."""
+        if self.shown_at is not None:
+            return "shown"
+        if self.purged_at is not None:
+            return "purged"
+        if self.answered_at is not None:
+            return "ready"
+        if self.approved_at is not None:
+            return "computing"
+        return self.approval.state if self.approval is not None else "pending"

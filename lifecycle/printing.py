@@ -2,12 +2,15 @@
 printer, then purged.
 
 A PIN mailer may be printed once its card's shipment released it (``pin_released_at`` set), or once its
-release day (``pin_release_on``, the day after the card left) is reached. Each chunk of mailers is, in ONE
-transaction: claimed (``SELECT ... FOR UPDATE SKIP LOCKED``, so two runs never print one twice), opened,
-written to disk (each file fsync'ed, mode 0600), marked printed (its sealed content purged) with a
-``pin_mailer_printed`` CardEvent, then committed. A crash before the commit leaves the mailers sealed and
-unprinted (the next run prints them again: a duplicate letter, never a lost one); a mailer is never purged
-without its file on disk.
+release day (``pin_release_on``, the day after the card left) is reached. A re-issued codes letter (kind
+``codes``, ``lifecycle.codes``: it exists only once its request was approved) is printed by the next run,
+with no shipment to wait for, while its card is live; it is purged once printed like the first.
+
+Each chunk of mailers is, in ONE transaction: claimed (``SELECT ... FOR UPDATE SKIP LOCKED``, so two runs
+never print one twice), opened, written to disk (each file fsync'ed, mode 0600), marked printed (its sealed
+content purged) with a ``pin_mailer_printed`` (``codes_letter_printed``) CardEvent, then committed. A crash
+before the commit leaves the mailers sealed and unprinted (the next run prints them again: a duplicate letter,
+never a lost one); a mailer is never purged without its file on disk.
 
 No PDF merger is installed (reportlab writes PDFs, it does not merge them, and the sealed mailers cannot be
 re-rendered), so a run is a folder of its own under ``out_dir/<day>/``: one PDF per mailer, in the printing
@@ -33,7 +36,8 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from cards.models import CardEvent, Mailer
+from cards import mailers as letters
+from cards.models import Card, CardEvent, Mailer
 from cards.services import mailer_mark_printed, pin_mailer_open
 from core.errors import InvalidInput
 
@@ -55,10 +59,26 @@ class PinPrintRun:
 
 
 def printable_pin_mailers(*, day: date) -> Q:
-    """The PIN mailers that may be printed on ``day``: released, or their release day reached; sealed."""
-    return Q(kind=Mailer.Kind.PIN, printed_at__isnull=True, content__isnull=False) & (
+    """The codes letters that may be printed on ``day``, sealed: PIN mailers released, or their release day
+    reached; re-issued codes letters (approved when they exist) of live cards."""
+    sealed = Q(printed_at__isnull=True, content__isnull=False)
+    first = Q(kind=Mailer.Kind.PIN) & (
         Q(card__shipment__pin_released_at__isnull=False) | Q(card__shipment__pin_release_on__lte=day)
     )
+    reissued = Q(kind=Mailer.Kind.CODES, card__state__in=Card.LIVE_STATES)
+    return sealed & (first | reissued)
+
+
+def _open(mailer: Mailer) -> bytes:
+    if mailer.kind == Mailer.Kind.CODES:  # (cards.services.pin_mailer_open knows the PIN mailer only)
+        return letters.unseal(bytes(mailer.content or b""))
+    return pin_mailer_open(mailer=mailer)
+
+
+def _mark_printed(mailer: Mailer) -> None:
+    mailer_mark_printed(mailer=mailer)
+    if mailer.kind == Mailer.Kind.CODES:  # its PUK in clear is on paper now: the sealed copy goes
+        Mailer.objects.filter(pk=mailer.pk).update(content=None)
 
 
 def pin_mailers_print(*, day: date | None = None, out_dir: Path, chunk: int = CHUNK) -> PinPrintRun:
@@ -102,14 +122,14 @@ def _print_chunk(writer: _RunWriter, mailers: list[Mailer], run: PinPrintRun) ->
     the commit, this chunk's files and manifest lines are taken back (the rows roll back sealed)."""
     mark = writer.mark()
     try:
-        written = [writer.write(mailer, pin_mailer_open(mailer=mailer)) for mailer in mailers]
+        written = [writer.write(mailer, _open(mailer)) for mailer in mailers]
         writer.sync()
         for mailer in mailers:
-            mailer_mark_printed(mailer=mailer)
+            _mark_printed(mailer)
         CardEvent.objects.bulk_create(
             CardEvent(
                 card_id=mailer.card_id,
-                kind="pin_mailer_printed",
+                kind="codes_letter_printed" if mailer.kind == Mailer.Kind.CODES else "pin_mailer_printed",
                 detail={"mailer": mailer.pk, "run": writer.folder.name, "file": path.name},
             )
             for mailer, path in zip(mailers, written, strict=True)

@@ -6,7 +6,7 @@ from pathlib import Path
 from celery import shared_task
 from django.conf import settings
 
-from . import printing, renewal, shipping, withdrawal
+from . import codes, helpdesk, printing, renewal, shipping, withdrawal
 
 
 @shared_task(name="lifecycle.renewal_reminders", acks_late=True)
@@ -34,3 +34,27 @@ def revoke_inactive_holders() -> int:
 def print_pin_mailers() -> int:
     """Daily, after the release: the secure print run of the PIN mailers due (then purged)."""
     return printing.pin_mailers_print(out_dir=Path(settings.MEDIA_ROOT) / "pin_mailers").printed
+
+
+# --- codes (lifecycle.codes, lifecycle.helpdesk) --------------------------------------------------
+# The first two run in the signing service (the "signing.*" tasks go to its queue): the only process,
+# besides the stations, that opens the unblock token. Their arguments and results are ids, never a code.
+
+
+@shared_task(name="signing.codes_letter", acks_late=True)
+def codes_letter(reissue_id: int) -> int | None:
+    """An approved codes re-issue: the letter with the PUK derived again, sealed for the print run."""
+    return codes.codes_letter_produce(reissue_id=reissue_id)
+
+
+@shared_task(name="signing.unblock_response", acks_late=True)
+def unblock_response(unblock_request_id: int) -> bool:
+    """An approved help-desk unblock: its response computed and sealed for the requesting operator."""
+    return helpdesk.unblock_response_compute(unblock_request_id=unblock_request_id)
+
+
+@shared_task(name="lifecycle.codes_sweep", acks_late=True)
+def codes_sweep() -> dict[str, int]:
+    """Every 5 minutes: unseen help-desk responses purged, approved work the signing service missed sent
+    again."""
+    return {**codes.codes_sweep(), **helpdesk.helpdesk_sweep()}

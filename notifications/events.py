@@ -24,6 +24,9 @@ class Event(models.TextChoices):
     RENEWAL_DUE = "renewal_due", "Renouvellement à faire"
     CARD_EXPIRED = "card_expired", "Carte expirée"
     CARD_REVOKED = "card_revoked", "Carte révoquée"
+    CODES_REISSUED = "codes_reissued", "Code de déblocage envoyé à nouveau"
+    CARD_UNBLOCK_RESPONSE = "card_unblock_response", "Déblocage de la carte au guichet"
+    FEE_WAIVED = "fee_waived", "Frais de remplacement remis"
 
 
 @dataclass(frozen=True)
@@ -46,6 +49,9 @@ EVENTS: dict[str, EventSpec] = {
     Event.RENEWAL_DUE: EventSpec(fields=("card_number", "card_type", "expires_on", "renewal_url")),
     Event.CARD_EXPIRED: EventSpec(fields=("card_number", "card_type", "expired_on")),
     Event.CARD_REVOKED: EventSpec(fields=("card_number", "card_type", "reason"), paper=True),
+    Event.CODES_REISSUED: EventSpec(fields=("card_number", "card_type", "reference", "amount")),
+    Event.CARD_UNBLOCK_RESPONSE: EventSpec(fields=("card_number", "card_type", "given_at")),
+    Event.FEE_WAIVED: EventSpec(fields=("order_reference", "card_type", "amount")),
 }
 
 # Context keys that would put a secret into the outbox table (PIN mailers carry those, never notifications).

@@ -9,6 +9,7 @@ from .api_payments import (
     PaymentViewSet,
     RecordPaymentView,
 )
+from .api_waivers import FeeWaiverView
 
 router = SimpleRouter()
 router.register("orders", OrderViewSet, basename="order")
@@ -18,6 +19,7 @@ urlpatterns = [
     *router.urls,
     path("orders/<str:pk>/record_payment/", RecordPaymentView.as_view(), name="order-record-payment"),
     path("orders/<str:pk>/invoice/", InvoiceView.as_view(), name="order-invoice"),
+    path("orders/<str:pk>/fee_waiver/", FeeWaiverView.as_view(), name="order-fee-waiver"),
     path("orders/<str:pk>/online_payment/", OnlinePaymentStartView.as_view(), name="order-online-payment"),
     path(
         "orders/<str:pk>/online_payment/confirm/",

@@ -23,3 +23,6 @@ class OrdersConfig(AppConfig):
 
     def ready(self) -> None:
         post_migrate.connect(_ensure_first_tariff, sender=self, dispatch_uid="orders_first_tariff")
+        from . import waivers  # the two-person approval of a fee waiver
+
+        waivers.register()

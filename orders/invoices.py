@@ -6,6 +6,7 @@ the same invoice. Pages are not compressed: invoices are small and stay searchab
 
 from __future__ import annotations
 
+from decimal import Decimal
 from io import BytesIO
 
 from django.conf import settings
@@ -37,8 +38,8 @@ def invoice_pdf(payment: Payment) -> bytes:
         (11, f"{_('Order')}: {order.pk} — {order.card_type}, {order.get_kind_display()}"),
         (11, f"{_('Reason')}: {order.get_replacement_reason_display()}" if order.replacement_reason else ""),
         (11, ""),
-        (12, f"{_('Replacement card fee')}: {payment.amount_text}"),
-        (11, f"{_('Paid by')}: {payment.get_method_display()} — {_('reference')} {payment.reference}"),
+        (12, f"{_('Replacement card fee')}: {_fee_text(payment)}"),
+        (11, _paid_by(payment)),
         (11, f"{_('Total paid')}: {payment.amount_text}"),
     ]
     y = A4[1] - 30 * mm
@@ -49,3 +50,16 @@ def invoice_pdf(payment: Payment) -> bytes:
     canvas.showPage()
     canvas.save()
     return buffer.getvalue()
+
+
+def _fee_text(payment: Payment) -> str:
+    """The fee: what was paid, or for a waiver what was waived (the order's fee; nothing was paid)."""
+    if payment.method == Payment.Method.WAIVER and payment.order.fee is not None:
+        return f"{payment.order.fee.quantize(Decimal('0.01'))} {payment.currency}"
+    return payment.amount_text
+
+
+def _paid_by(payment: Payment) -> str:
+    if payment.method == Payment.Method.WAIVER:  # orders.waivers: approved by a second operator
+        return f"{_('Fee waived by the authority')} — {_('decision')} {payment.reference}"
+    return f"{_('Paid by')}: {payment.get_method_display()} — {_('reference')} {payment.reference}"

@@ -262,6 +262,8 @@ class Payment(models.Model):
         TRANSFER = "transfer", _("Bank transfer")
         CHEQUE = "cheque", _("Cheque")
         CARD_ONLINE = "card_online", _("Card, online")
+        # A fee waived by two-person approval (orders.waivers): a zero payment, the approval its reference.
+        WAIVER = "waiver", _("Fee waived")
 
     order = models.OneToOneField(Order, on_delete=models.PROTECT, related_name="payment")
     amount = models.DecimalField(max_digits=8, decimal_places=2)

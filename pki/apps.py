@@ -6,4 +6,9 @@ class PkiConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
-        from . import checks  # noqa: F401  (registers the deploy checks)
+        from . import (
+            ca_approvals,
+            checks,  # noqa: F401  (registers the deploy checks)
+        )
+
+        ca_approvals.register()  # the CA operations a second person approves

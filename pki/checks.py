@@ -1,8 +1,9 @@
 """``manage.py check --deploy``: the CA's tokens, PINs and publication settings.
 
 A PIN left unset falls back to the public development PIN: refused. A PIN set *empty* is how a process is
-kept away from a token (the web processes have no CA or root PIN; only the signing service has the CA's,
-only the operator's ceremonies the root's).
+kept away from a token (the web processes have no CA, root or unblock PIN; only the signing service has the
+CA's, only the operator's ceremonies the root's, only the stations and the signing service the unblock
+token's).
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ PIN_SETTINGS = {
     "root": "CPX_ROOT_TOKEN_PIN",
     "ca": "CPX_CA_TOKEN_PIN",
     "ocsp": "CPX_OCSP_TOKEN_PIN",
+    "unblock": "CPX_UNBLOCK_TOKEN_PIN",
 }
 MIN_PIN_LENGTH = 8
 

@@ -1,11 +1,13 @@
 """The CA's PKCS#11 tokens: where every CA and OCSP-responder private key is generated, kept and used.
 
-Three tokens, each with its own PIN, so that each process can be given only the one it needs:
+Four tokens, each with its own PIN, so that each process can be given only the one it needs:
 
-    role   token (label)      opened by                                         holds
-    root   CPX_ROOT_TOKEN_*   the operator's root ceremonies (`pki_root ...`)   the root CA key
-    ca     CPX_CA_TOKEN_*     the signing service (its own queue and worker)    the issuing CAs' keys
-    ocsp   CPX_OCSP_TOKEN_*   the web processes (the OCSP responder)            the delegated responder key
+    role     token (label)         opened by                                       holds
+    root     CPX_ROOT_TOKEN_*      the operator's root ceremonies (`pki_root ...`) the root CA key
+    ca       CPX_CA_TOKEN_*        the signing service (its own queue and worker)  the issuing CAs' keys
+    ocsp     CPX_OCSP_TOKEN_*      the web processes (the OCSP responder)          the OCSP responder key
+    unblock  CPX_UNBLOCK_TOKEN_*   the reader stations and the signing service     the PUK master keys and
+                                                                                   the help-desk keys
 
 A key is generated on its token (sensitive, never extractable) and only ever *used* there: no private key
 exists in a file or in the database. cryptography builds certificates and CRLs only by signing them, so the
@@ -48,11 +50,12 @@ from pkcs11.util.ec import encode_ec_public_key, encode_ecdsa_signature, encode_
 from . import keys
 from .keys import Algorithm, PublicKey, placeholder_key
 
-ROLES = ("root", "ca", "ocsp")
+ROLES = ("root", "ca", "ocsp", "unblock")
 _SETTINGS = {
     "root": ("CPX_ROOT_TOKEN_LABEL", "CPX_ROOT_TOKEN_PIN"),
     "ca": ("CPX_CA_TOKEN_LABEL", "CPX_CA_TOKEN_PIN"),
     "ocsp": ("CPX_OCSP_TOKEN_LABEL", "CPX_OCSP_TOKEN_PIN"),
+    "unblock": ("CPX_UNBLOCK_TOKEN_LABEL", "CPX_UNBLOCK_TOKEN_PIN"),
 }
 
 
@@ -80,7 +83,7 @@ class Token:
 
 
 def token(role: str) -> Token:
-    """The configured token of a role ("root", "ca", "ocsp")."""
+    """The configured token of a role ("root", "ca", "ocsp", "unblock")."""
     label_setting, pin_setting = _SETTINGS[role]
     base = settings.CPX_HSM_SOFTHSM_DIR
     return Token(

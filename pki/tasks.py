@@ -8,7 +8,7 @@ import datetime as dt
 
 from celery import shared_task
 
-from . import crl
+from . import audit_log, crl
 from .models import CertificateAuthority
 
 
@@ -49,3 +49,10 @@ def refresh_deltas() -> dict[str, int]:
         if row is not None:
             published[ca.slug] = row.number
     return published
+
+
+@shared_task(name="pki.audit_checkpoint", acks_late=True)
+def audit_checkpoint() -> dict[str, object]:
+    """Daily: the audit log's checkpoint of the day, signed by the audit key (idempotent: a day has one)."""
+    checkpoint, made = audit_log.make_checkpoint(actor="task pki.audit_checkpoint")
+    return {"day": checkpoint.day.isoformat(), "seq": checkpoint.seq, "made": made}

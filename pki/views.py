@@ -46,10 +46,14 @@ def index(request: HttpRequest) -> HttpResponse:
     page = format_html(
         '<!doctype html>\n<html lang="fr"><head><meta charset="utf-8"><title>IGC</title></head><body>\n'
         "<h1>Autorités de certification</h1>\n<ul>\n{}\n</ul>\n"
-        '<p>Répondeur OCSP : <a href="{}">{}</a></p>\n</body></html>\n',
+        '<p>Répondeur OCSP : <a href="{}">{}</a></p>\n'
+        '<p>Journal d\'audit, points de contrôle signés : <a href="{}/pki/audit/">{}/pki/audit/</a></p>\n'
+        "</body></html>\n",
         rows,
         signing.ocsp_url(),
         signing.ocsp_url(),
+        signing.pki_base_url(),
+        signing.pki_base_url(),
     )
     response = HttpResponse(page, content_type="text/html; charset=utf-8")
     response["Cache-Control"] = "max-age=300"

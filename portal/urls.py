@@ -1,6 +1,6 @@
 from django.urls import path
 
-from .views import auth, backoffice, holder, manager, production, renewal
+from .views import approvals, auth, backoffice, codes, holder, manager, production, renewal
 
 app_name = "portal"
 
@@ -10,6 +10,7 @@ urlpatterns = [
     path("cards/", holder.cards, name="cards"),
     path("cards/<int:pk>/", holder.card_detail, name="card"),
     path("cards/<int:pk>/declare/", holder.card_declare, name="card-declare"),
+    path("cards/<int:pk>/codes/", codes.card_codes, name="card-codes"),
     path("cards/<int:pk>/activate/", renewal.card_activate, name="card-activate"),
     path("renew/<str:token>/", renewal.renew, name="renew"),
     path("orders/", holder.orders, name="orders"),
@@ -32,6 +33,7 @@ urlpatterns = [
     path("backoffice/orders/<int:pk>/reject/", backoffice.order_reject, name="bo-reject"),
     path("backoffice/orders/<int:pk>/payment/", backoffice.order_record_payment, name="bo-payment"),
     path("backoffice/orders/<int:pk>/cancel/", backoffice.order_cancel, name="bo-cancel"),
+    path("backoffice/orders/<int:pk>/fee-waiver/", backoffice.order_fee_waiver, name="bo-fee-waiver"),
     path("backoffice/orders/<int:pk>/requeue/", backoffice.order_requeue, name="bo-requeue"),
     path("backoffice/holders/", backoffice.holders, name="bo-holders"),
     path("backoffice/holders/<int:pk>/", backoffice.holder, name="bo-holder"),
@@ -39,4 +41,15 @@ urlpatterns = [
     path("backoffice/shipping/", production.shipping, name="shipping"),
     path("backoffice/imports/", production.imports, name="imports"),
     path("backoffice/imports/<int:pk>/rejects/", production.import_rejects, name="import-rejects"),
+    path("backoffice/codes/", codes.help_desk, name="bo-codes"),
+    path("backoffice/cards/<int:pk>/codes/", codes.card_help_desk, name="bo-card-codes"),
+    path("backoffice/cards/<int:pk>/codes/reissue/", codes.card_reissue, name="bo-card-reissue"),
+    path("backoffice/cards/<int:pk>/codes/unblock/", codes.card_unblock, name="bo-card-unblock"),
+    path("backoffice/unblock-requests/<int:pk>/", codes.unblock_request, name="bo-unblock"),
+    path("backoffice/unblock-requests/<int:pk>/response/", codes.unblock_reveal, name="bo-unblock-reveal"),
+    path("backoffice/approvals/", approvals.approval_list, name="approvals"),
+    path("backoffice/approvals/<int:pk>/", approvals.approval_detail, name="approval"),
+    path("backoffice/approvals/<int:pk>/approve/", approvals.approval_approve, name="approval-approve"),
+    path("backoffice/approvals/<int:pk>/reject/", approvals.approval_reject, name="approval-reject"),
+    path("backoffice/approvals/<int:pk>/cancel/", approvals.approval_cancel, name="approval-cancel"),
 ]

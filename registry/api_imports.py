@@ -33,10 +33,12 @@ from rest_framework.renderers import JSONRenderer
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from core.api import ApiErrorSerializer, ApiView, error_responses
+from approvals.errors import ApprovalRequired
+from core.api import MAX_ID, ApiErrorSerializer, ApiView, error_responses
 from core.errors import DomainError
 from core.roles import Role, role_of
 
+from . import forced_import
 from .extraction import header_problem
 from .models import RegistryImport
 from .tasks import import_upload
@@ -70,6 +72,32 @@ class ImportUploadSerializer(serializers.Serializer):
         required=False,
         default=False,
         help_text="A full extraction: professionals it no longer lists are marked inactive.",
+    )
+    force = serializers.BooleanField(
+        required=False,
+        default=False,
+        help_text="With full: deactivate even more than CPX_IMPORT_MAX_DEACTIVATION_SHARE of the active "
+        "registry. Needs a second ANS operator's approval of this file: without `approval`, one is "
+        "requested (403 `approval_required` with its `request_id`) and nothing is imported.",
+    )
+    approval = serializers.IntegerField(
+        required=False,
+        min_value=1,
+        max_value=MAX_ID,
+        help_text="With force: the number of the approved request for a forced import of this same file.",
+    )
+
+    def validate(self, data: dict) -> dict:
+        if data.get("force") and not data.get("full"):
+            raise serializers.ValidationError({"force": ["force applies to a full import only."]})
+        if "approval" in data and not data.get("force"):
+            raise serializers.ValidationError({"approval": ["approval goes with force."]})
+        return data
+
+
+class ApprovalRequiredSerializer(ApiErrorSerializer):
+    request_id = serializers.IntegerField(
+        required=False, help_text="The approval request to approve, or given."
     )
 
 
@@ -183,8 +211,18 @@ class RegistryImportCreateView(ImportsApiView):
         request={"multipart/form-data": ImportUploadSerializer},
         responses={
             202: RegistryImportSerializer,
-            **error_responses(400, 401, 403),
+            **error_responses(400, 401),
+            403: OpenApiResponse(
+                ApprovalRequiredSerializer,
+                description="Not an ANS operator; or a forced import without a usable approval "
+                "(`approval_required`: a request for one was made, or the one given is not granted for this "
+                "file, already used or expired).",
+            ),
             415: OpenApiResponse(ApiErrorSerializer, description="Not a multipart/form-data body."),
+            409: OpenApiResponse(
+                ApprovalRequiredSerializer,
+                description="`already_requested`: a forced import of this file already waits for approval.",
+            ),
             503: OpenApiResponse(ApiErrorSerializer, description="The task queue is unavailable."),
         },
         tags=["registry"],
@@ -196,11 +234,12 @@ class RegistryImportCreateView(ImportsApiView):
         problem = format_problem(path)
         if problem:
             _refuse_upload(path, problem)
+        approval_id = _forced_approval(request, path, data.validated_data)
         record = RegistryImport.objects.create(
             file_name=str(path), file_sha256=file_sha256(path), full=data.validated_data["full"]
         )
         try:
-            import_upload.delay(record.pk)
+            import_upload.delay(record.pk, *([approval_id] if approval_id else []))
         except Exception as exc:  # the broker is down: say so now rather than leave the import "running"
             RegistryImport.objects.filter(pk=record.pk).update(
                 status=Status.REFUSED,
@@ -209,6 +248,37 @@ class RegistryImportCreateView(ImportsApiView):
             )
             raise QueueUnavailable() from exc
         return Response(RegistryImportSerializer(record).data, status=status.HTTP_202_ACCEPTED)
+
+
+def _forced_approval(request: Request, path: Path, data: dict) -> int | None:
+    """A forced import runs only with an approval granted for this file (checked now, used by the import);
+    without one, the request for it is made, the upload dropped, and the answer says which to approve."""
+    if not data["force"]:
+        return None
+    if "approval" in data:
+        try:
+            forced_import.forced_import_check(approval_id=data["approval"], path=path)
+        except DomainError:
+            _drop_upload(path)
+            raise
+        return int(data["approval"])
+    upload = data["file"]
+    try:
+        asked = forced_import.forced_import_request(
+            path=path, actor=request.user, file_name=upload.name or ""
+        )
+    finally:
+        _drop_upload(path)
+    raise ApprovalRequired(
+        f"approval request {asked.pk} created: once another ANS operator approves it, upload the same file "
+        f"again with force=true and approval={asked.pk}",
+        request_id=asked.pk,
+    )
+
+
+def _drop_upload(path: Path) -> None:
+    path.unlink(missing_ok=True)
+    path.parent.rmdir()
 
 
 class RegistryImportDetailView(ImportsApiView):

@@ -16,3 +16,9 @@ class RegistryConfig(AppConfig):
 
     def ready(self) -> None:
         post_migrate.connect(_sync_code_tables, sender=self, dispatch_uid="registry_code_tables")
+        from . import account_audit  # operator role changes into the audit log
+
+        account_audit.connect()
+        from . import forced_import  # a forced full import needs a second operator's approval
+
+        forced_import.register()

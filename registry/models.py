@@ -24,6 +24,9 @@ class Authority(models.Model):
     code = models.CharField(max_length=16, unique=True)
     name = models.CharField(max_length=200)
     kind = models.CharField(max_length=8, choices=Kind.choices)
+    # The authority's policy for the cards it is responsible for: may a holder activate a card by confirming
+    # its receipt, without proving they hold it (a challenge signed with the card)? Off unless decided.
+    allow_receipt_confirmation = models.BooleanField(default=False)
 
     class Meta:
         verbose_name_plural = "authorities"

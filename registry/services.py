@@ -10,14 +10,18 @@ from __future__ import annotations
 import zipfile
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from django.conf import settings
 from django.db import InterfaceError, OperationalError, connection, transaction
 from django.db.models import QuerySet
 from django.utils import timezone
 
+from approvals.errors import ApprovalRequired
+from audit import log as audit_log
 from core.tasks import send_task
 
+from . import forced_import
 from .correspondence import correspondence_load
 from .importer import ImportResult, extraction_load
 from .merge import Progress
@@ -39,6 +43,8 @@ def registry_import(
     path: Path,
     full: bool = False,
     force: bool = False,
+    approval_id: int | None = None,
+    actor: Any = None,
     reject_report: Path | None = None,
     progress: Progress | None = None,
 ) -> ImportResult:
@@ -46,13 +52,17 @@ def registry_import(
 
     Raises FileRefused when the file is unusable as a whole; bad rows only go to the reject report. A
     ``full`` import that would deactivate more than ``CPX_IMPORT_MAX_DEACTIVATION_SHARE`` (default 5%) of
-    the active registry is refused as a whole, unless ``force``.
+    the active registry is refused as a whole, unless ``force``, which needs ``approval_id``: a second ANS
+    operator's approval of a forced import of this file (``registry.forced_import``), used by this run.
     """
+    forced = _check_forced(path, full, force, approval_id)
 
     def work(reports: list[Path]) -> list[ImportResult]:
+        _use_forced(forced, path, approval_id, actor)
         return [_extraction(path, full, force, reports[0], progress)]
 
-    return _run([(path, "extraction", full, reject_report)], work)[0]
+    audited = {"forced": force, "approval_id": approval_id, "actor": actor}
+    return _run([(path, "extraction", full, reject_report)], work, **audited)[0]
 
 
 def registry_import_with_correspondence(
@@ -61,6 +71,8 @@ def registry_import_with_correspondence(
     correspondence: Path,
     full: bool = False,
     force: bool = False,
+    approval_id: int | None = None,
+    actor: Any = None,
     reject_report: Path | None = None,
     correspondence_reject_report: Path | None = None,
     progress: Progress | None = None,
@@ -70,9 +82,12 @@ def registry_import_with_correspondence(
     number is found (switched from ADELI) rather than created a second time; then the extraction; then the
     correspondence again for the people the extraction has just brought in by ADELI. The second pass's
     rejects are the report's (a line the extraction resolved is not a reject); the updates of both count.
-    Returns (correspondence result, extraction result)."""
+    Returns (correspondence result, extraction result). ``force`` needs ``approval_id`` (see
+    ``registry_import``)."""
+    forced = _check_forced(path, full, force, approval_id)
 
     def work(reports: list[Path]) -> list[ImportResult]:
+        _use_forced(forced, path, approval_id, actor)
         first = correspondence_load(path=correspondence, reject_report=None, progress=progress)
         extraction = _extraction(path, full, force, reports[1], progress)
         second = correspondence_load(path=correspondence, reject_report=reports[0], progress=progress)
@@ -84,7 +99,7 @@ def registry_import_with_correspondence(
         (correspondence, "correspondence", False, correspondence_reject_report),
         (path, "extraction", full, reject_report),
     ]
-    corr, extraction = _run(jobs, work)
+    corr, extraction = _run(jobs, work, forced=force, approval_id=approval_id, actor=actor)
     return corr, extraction
 
 
@@ -96,6 +111,26 @@ def _extraction(path: Path, full: bool, force: bool, report: Path, progress: Pro
         progress=progress,
         max_deactivation_share=None if force else max_deactivation_share(),
     )
+
+
+def _check_forced(path: Path, full: bool, force: bool, approval_id: int | None) -> bool:
+    """Whether this is a forced full import; if so its approval must be granted for this file (checked
+    before any work; used in the import's transaction)."""
+    if not (full and force):
+        return False
+    if approval_id is None:
+        raise ApprovalRequired(
+            "a forced full import needs a second ANS operator's approval: ask for one (import_registry "
+            "--full --force --operator USERNAME, or the API with force=true) and give its number"
+        )
+    forced_import.forced_import_check(approval_id=approval_id, path=path)
+    return True
+
+
+def _use_forced(forced: bool, path: Path, approval_id: int | None, actor: Any) -> None:
+    if forced:
+        assert approval_id is not None
+        forced_import.forced_import_use(approval_id=approval_id, path=path, actor=actor)
 
 
 def max_deactivation_share() -> float:
@@ -117,9 +152,17 @@ def registry_correspondence_import(
 Job = tuple[Path, str, bool, Path | None]
 
 
-def _run(jobs: list[Job], work: Callable[[list[Path]], list[ImportResult]]) -> list[ImportResult]:
+def _run(
+    jobs: list[Job],
+    work: Callable[[list[Path]], list[ImportResult]],
+    *,
+    forced: bool = False,
+    approval_id: int | None = None,
+    actor: Any = None,
+) -> list[ImportResult]:
     """Record each file's run, do ``work`` (given each file's reject report path) in one transaction under
-    the import lock, and record its outcome; a refusal of any file leaves the registry as it was."""
+    the import lock, and record its outcome; a refusal of any file leaves the registry as it was. The
+    import's audit row (``registry.imported``) is the transaction's last write: it commits with the data."""
     records = [
         RegistryImport.objects.create(file_name=str(path)[-500:], kind=kind, full=full, file_sha256="")
         for path, kind, full, _ in jobs
@@ -133,12 +176,14 @@ def _run(jobs: list[Job], work: Callable[[list[Path]], list[ImportResult]]) -> l
             with connection.cursor() as cursor:
                 cursor.execute("SELECT pg_advisory_xact_lock(%s)", [IMPORT_LOCK])
             results = work(reports)
+            for (path, _, _, _), result in zip(jobs, results, strict=True):
+                result.sha256 = given_sha256(path, result.sha256)
+            _audit_import(jobs, records, results, forced=forced, approval_id=approval_id, actor=actor)
     except Exception as exc:
         for (path, _, _, _), record in zip(jobs, records, strict=True):
             _record_failure(record, path, exc, own=len(jobs) == 1 or str(exc).startswith(f"{path}:"))
         raise
-    for (path, _, _, asked), report, result, record in zip(jobs, reports, results, records, strict=True):
-        result.sha256 = given_sha256(path, result.sha256)
+    for (_, _, _, asked), report, result, record in zip(jobs, reports, results, records, strict=True):
         if result.rejected == 0 and asked is None:
             report.unlink(missing_ok=True)  # nothing to report: no empty file left behind
             result.reject_report = None
@@ -148,6 +193,47 @@ def _run(jobs: list[Job], work: Callable[[list[Path]], list[ImportResult]]) -> l
     return results
 
 
+def _audit_import(
+    jobs: list[Job],
+    records: list[RegistryImport],
+    results: list[ImportResult],
+    *,
+    forced: bool,
+    approval_id: int | None,
+    actor: Any,
+) -> None:
+    """One audit row for the whole import (its files, their counts), flagged when forced past the
+    deactivation limit (with the approval that allowed it)."""
+    files = [
+        {
+            "run": record.pk,
+            "kind": kind,
+            "file": path.name,
+            "sha256": result.sha256,
+            "full": full,
+            "rows": result.rows,
+            "imported": result.imported,
+            "updated": result.updated,
+            "unchanged": result.unchanged,
+            "rejected": result.rejected,
+            "deactivated": result.deactivated,
+        }
+        for (path, kind, full, _), record, result in zip(jobs, records, results, strict=True)
+    ]
+    audit_log.append(
+        "registry.imported",
+        actor=actor,
+        object_type="registry_import",
+        object_id=records[-1].pk,
+        detail={
+            "forced": forced,
+            "approval_id": approval_id,
+            "deactivated": sum(r.deactivated for r in results),
+            "files": files,
+        },
+    )
+
+
 # --- an upload over the API: one RegistryImport per upload -----------------------------------------------
 
 
@@ -155,25 +241,32 @@ def upload_report_path(record: RegistryImport) -> Path:
     return Path(settings.CPX_REJECT_DIR) / f"api-import-{record.pk}-rejects.csv"
 
 
-def registry_upload_import(*, record: RegistryImport) -> str:
+def registry_upload_import(*, record: RegistryImport, approval_id: int | None = None) -> str:
     """Import the file of an upload (its RegistryImport, made ``running`` by the API) through
     ``registry_import``, and fold the run's own record into the upload's: one row per upload. An upload no
     longer running (a second delivery of its task) is left as it is.
 
     A lost database connection is raised as is: the import's transaction was rolled back, so running this
     again (the task retries) starts from a clean registry; the row the lost attempt left is dropped first.
+    With ``approval_id`` the upload is a forced full import, approved for this file (``registry_import``).
     """
     if record.status != RegistryImport.Status.RUNNING:
         return "nothing to do"
     report = upload_report_path(record)
     _upload_runs(record).delete()
     try:
-        result = registry_import(path=Path(record.file_name), full=record.full, reject_report=report)
+        result = registry_import(
+            path=Path(record.file_name),
+            full=record.full,
+            force=approval_id is not None,
+            approval_id=approval_id,
+            reject_report=report,
+        )
     except (OperationalError, InterfaceError):
         raise
     except Exception as exc:
         _fold_upload_run(record, fallback_error=f"{type(exc).__name__}: {exc}")
-        if not isinstance(exc, FileRefused):
+        if not isinstance(exc, FileRefused | ApprovalRequired):
             raise
         return "refused"
     if result.rejected == 0:

@@ -14,15 +14,16 @@ RECONNECT_PAUSE = 5  # seconds
 
 
 @shared_task(name="registry.import_upload", bind=True, acks_late=True, max_retries=RECONNECT_RETRIES)
-def import_upload(self: Task, import_id: int) -> str:
-    """Import an upload of the API (``registry.services.registry_upload_import``). A lost database
-    connection runs the whole import again once the database answers: its transaction was rolled back."""
+def import_upload(self: Task, import_id: int, approval_id: int | None = None) -> str:
+    """Import an upload of the API (``registry.services.registry_upload_import``; with ``approval_id``, a
+    forced full import approved for the file). A lost database connection runs the whole import again once
+    the database answers: its transaction was rolled back (the approval with it)."""
     try:
         # Read inside the try: after a database restart the first query is the one that fails.
         record = RegistryImport.objects.filter(pk=import_id).first()
         if record is None:
             return "nothing to do"
-        return services.registry_upload_import(record=record)
+        return services.registry_upload_import(record=record, approval_id=approval_id)
     except (OperationalError, InterfaceError) as exc:
         connection.close()  # the broken connection: the retry opens a new one
         raise self.retry(exc=exc, countdown=RECONNECT_PAUSE) from exc

@@ -7,7 +7,8 @@ Embedded defaults, so it comes up with nothing configured:
   filesystem transport under var/broker. Set CELERY_BROKER_URL to use your own broker.
 Every process (the signing service, web, Celery worker, Celery beat, the demo reader station) is started and
 supervised here; Ctrl-C stops them all. The operator's steps (migrate, demo_setup with pki_init) run with
-every token PIN; of the running processes only the signing service gets the CA token's PIN, none the root's.
+every token PIN; of the running processes only the signing service gets the CA token's PIN, none the root's,
+and only the signing service and the station the unblock token's (the PUKs are derived there).
 """
 
 from __future__ import annotations
@@ -160,8 +161,10 @@ def main() -> None:
     demo = manage(env, "demo_setup")  # an operator's step: with every PIN (pki_init makes the CA's keys)
     accounts = demo[demo.find("Demo accounts") :].strip()
     # Only the signing service gets the CA token's PIN; nothing running gets the root's (the root is offline).
+    # The unblock token's (the PUKs' master key): the signing service and the station only.
     signer_env = {**env, "CPX_ROOT_TOKEN_PIN": ""}
-    online = {**env, "CPX_CA_TOKEN_PIN": "", "CPX_ROOT_TOKEN_PIN": ""}
+    station_env = {**env, "CPX_CA_TOKEN_PIN": "", "CPX_ROOT_TOKEN_PIN": ""}
+    online = {**station_env, "CPX_UNBLOCK_TOKEN_PIN": ""}
     processes = {
         "signer": start(signer_env, "signer", [PY, "manage.py", "run_signer"]),
         "web": start(online, "web", [PY, "manage.py", "runserver", "127.0.0.1:8000", "--noreload"]),
@@ -188,7 +191,7 @@ def main() -> None:
         ),
     }
     if has_command(env, "run_station"):
-        processes["station"] = start(online, "station", [PY, "manage.py", "run_station", "demo"])
+        processes["station"] = start(station_env, "station", [PY, "manage.py", "run_station", "demo"])
     time.sleep(3)
     print(
         "\n" + "=" * 78 + "\n"

@@ -11,11 +11,14 @@ holder or refuses.
 
 The card record, the blank's ``used`` state, the certificates' link to the card, the sealed PIN mailer and
 the order's move to ``produced`` are written in *one* transaction at the end: there is never a card record
-without a written card. The PIN and PUK live only in this function's memory and in the sealed mailer, so an
-attempt interrupted before that transaction cannot be resumed (its codes are gone): the next run of the
-job finds it unfinished, wipes its card, revokes its certificates, marks the blank spoiled, and starts again
-on a new blank. A PostgreSQL session advisory lock per order tells "interrupted" from "running elsewhere":
-it is released by the server when the process holding it dies.
+without a written card. The PIN is drawn at random and lives only in this function's memory and in the
+sealed mailer; the PUK (the card's security officer PIN) is derived on the unblock token from the card
+number and the current key version (``pki.unblock.puk_for``), recorded on the card as ``puk_key_version``,
+and is never stored: a codes letter re-issued later derives it again. The card also carries the help-desk
+key of that version (CPX_UNBLOCK). An attempt interrupted before that transaction cannot be resumed (its
+PIN is gone): the next run of the job finds it unfinished, wipes its card, revokes its certificates, marks
+the blank spoiled, and starts again on a new blank. A PostgreSQL session advisory lock per order tells
+"interrupted" from "running elsewhere": it is released by the server when the process holding it dies.
 """
 
 from __future__ import annotations
@@ -46,6 +49,7 @@ from core.tasks import run_signing_task
 from orders import services as order_services
 from orders.models import Order
 from pki import services as pki_services
+from pki import unblock
 from pki.models import AuditEvent, Certificate
 from registry.models import Activity, CardType, Exercise, Professional, Structure
 
@@ -269,7 +273,9 @@ def _claim(order_id: int, station: ReaderStation, *, start: bool) -> Personaliza
 def _personalize(job: PersonalizationJob, request: Request) -> Card:
     assert job.blank is not None
     reader, number = _reader(job.station, job.reader), job.blank.number
-    pin, puk = card_services.new_pin(), card_services.new_puk()
+    version = unblock.current_version()
+    pin, puk = card_services.new_pin(), unblock.puk_for(number, version)
+    unblock_key = unblock.helpdesk_public_key(version)
     valid_from = timezone.localdate()
     valid_until = _valid_until(valid_from, request.card_type)
     tokens.initialize_token(reader, label=number, so_pin=puk, user_pin=pin)
@@ -280,20 +286,22 @@ def _personalize(job: PersonalizationJob, request: Request) -> Card:
     with token.open(rw=True, user_pin=pin) as session:
         keys = {usage: tokens.generate_keypair(session, usage) for usage in ("auth", "sign")}
         _checkpoint(job, Step.KEYS)
-        pending = _ask_certification(job, keys, session)
+        pending = _ask_certification(job, keys, session, pin)
         # While the signing service works: the letters' PDFs (kept in memory until the card is recorded).
         letters = _letters(request, number, valid_until, pin=pin, puk=puk)
-        del pin, puk
+        del puk
         certs, data = _certified(job, keys, pending)
         for usage, row in certs.items():
             der = bytes(row.der)
             subject = load_der_x509_certificate(der).subject.public_bytes()
             tokens.write_certificate(session, usage, der, subject)
         tokens.write_data(session, data)
+        tokens.write_unblock_key(session, unblock_key)
         _checkpoint(job, Step.WRITTEN)
-        _prove(session, certs)
+        _prove(session, certs, pin)  # (the signature key wants the PIN for each signature)
+        del pin
     _checkpoint(job, Step.VERIFIED)
-    return _record(job, request, certs, letters, valid_from, valid_until)
+    return _record(job, request, certs, letters, (valid_from, valid_until), version)
 
 
 def _valid_until(start: dt.date, card_type: str) -> dt.date:
@@ -302,7 +310,7 @@ def _valid_until(start: dt.date, card_type: str) -> dt.date:
 
 
 def _ask_certification(
-    job: PersonalizationJob, keys: dict[str, rsa.RSAPublicKey], session: Any
+    job: PersonalizationJob, keys: dict[str, rsa.RSAPublicKey], session: Any, pin: str
 ) -> tuple[str, dict[str, Any] | None]:
     """Ask the signing service to certify the card's keys (stations.signing_request): the station proves it
     holds each key (a signature by the card key, in the card session already open) and signs the request
@@ -325,7 +333,7 @@ def _ask_certification(
             usage=usage,
             spki=spki,
         )
-        proofs[usage] = signing_request.b64(tokens.sign(session, usage, message))
+        proofs[usage] = signing_request.b64(tokens.sign(session, usage, message, pin=pin))
     request = {
         "v": signing_request.VERSION,
         "id": request_id,
@@ -397,11 +405,11 @@ def _await_certification(job: PersonalizationJob, request_id: str, usages: set[s
     raise tokens.TokenError(f"no answer from the signing service within {timeout:.0f} s")
 
 
-def _prove(session: Any, certs: dict[str, Certificate]) -> None:
+def _prove(session: Any, certs: dict[str, Certificate], pin: str) -> None:
     """Sign a fresh challenge with each key on the card and verify it with the issued certificate."""
     for usage, row in certs.items():
         challenge = secrets.token_bytes(32)
-        signature = tokens.sign(session, usage, challenge)
+        signature = tokens.sign(session, usage, challenge, pin=pin)
         public_key = load_der_x509_certificate(bytes(row.der)).public_key()
         assert isinstance(public_key, rsa.RSAPublicKey)
         public_key.verify(signature, challenge, padding.PKCS1v15(), hashes.SHA256())
@@ -488,11 +496,12 @@ def _record(
     request: Request,
     certs: dict[str, Certificate],
     letters: dict[str, bytes],
-    valid_from: dt.date,
-    valid_until: dt.date,
+    validity: tuple[dt.date, dt.date],
+    puk_key_version: int,
 ) -> Card:
     """The one transaction that makes the card exist for the platform."""
     assert job.blank is not None
+    valid_from, valid_until = validity
     with transaction.atomic():
         card = Card.objects.create(
             number=job.blank.number,
@@ -502,6 +511,7 @@ def _record(
             structure=request.structure,
             valid_from=valid_from,
             valid_until=valid_until,
+            puk_key_version=puk_key_version,
         )
         Certificate.objects.filter(pk__in=[c.pk for c in certs.values()]).update(card=card)
         BlankCard.objects.filter(pk=job.blank.pk).update(state=BlankCard.State.USED)

@@ -1,5 +1,4 @@
-"""Use cases of the reader stations: registration, blank stock, health, scheduling of production, and the
-PIN check on a card through the station that made it.
+"""Use cases of the reader stations: registration, blank stock, health and scheduling of production.
 
 The personalization job itself is in ``stations.personalization`` (it talks to cards); everything here is
 database work that views, the API, commands and tasks call.
@@ -16,12 +15,10 @@ from django.db import connection, transaction
 from django.db.models import Case, Count, Q, When
 from django.utils import timezone
 
-from cards import services as card_services
-from cards.models import Card
 from core.tasks import send_task
 from orders.models import Order
 
-from . import signing_request, tokens
+from . import signing_request
 from .models import BlankCard, PersonalizationJob, Reader, ReaderStation
 
 log = logging.getLogger(__name__)
@@ -178,29 +175,3 @@ def production_schedule(*, order_id: int) -> None:
         log.warning("order %s: no station with blank cards; it stays queued", order_id)
         return
     send_task(PERSONALIZE_TASK, order_id, station.name, queue=station.queue)
-
-
-# --- the PIN, checked on the card through the station that made it (SoftHSM2 in development) -------
-
-
-def _card_reader(card: Card) -> tokens.Reader:
-    job = PersonalizationJob.objects.select_related("station").filter(card=card).order_by("-pk").first()
-    if job is None:
-        raise tokens.TokenError(f"card {card.number} was not produced by a known station")
-    return tokens.Reader(job.station.module, job.station.softhsm_conf)
-
-
-def card_pin_verify(*, card: Card, pin: str) -> bool:
-    """Check a PIN by logging in on the card; the platform counts the result (``cards.services``)."""
-    return card_services.card_pin_check(
-        card=card, login=lambda locked: tokens.verify_pin(_card_reader(locked), locked.number, pin)
-    )
-
-
-def card_pin_unblock(*, card: Card, puk: str, new_pin: str) -> bool:
-    """The PUK sets a new PIN on the card (C_InitPIN); the platform clears its failure count."""
-    return card_services.card_pin_reset(
-        card=card,
-        new_pin=new_pin,
-        reset=lambda locked: tokens.reset_pin(_card_reader(locked), locked.number, puk, new_pin),
-    )

@@ -5,7 +5,8 @@ OpenSC's module (production readers). python-pkcs11 0.10.1 lacks C_InitToken and
 those two calls go through ctypes on the *same* loaded library (dlopen returns the same handle, so the
 module's state, initialized by python-pkcs11, is shared).
 
-SoftHSM2 has no PIN-retry counter: the three-tries rule is the platform's (cards.services.card_pin_check).
+The platform never logs into a card once it has left the station: SoftHSM2 has no PIN-retry counter, so the
+holder's agent (``cpxcard``) keeps the three-tries rule for development cards; real cards count on the chip.
 """
 
 from __future__ import annotations
@@ -24,13 +25,17 @@ from typing import Any
 import pkcs11
 from cryptography.hazmat.primitives.asymmetric import rsa
 from pkcs11 import Attribute, KeyType, Mechanism, ObjectClass
-from pkcs11.exceptions import NoSuchToken, PinIncorrect, TokenNotRecognised
+from pkcs11.exceptions import NoSuchToken, TokenNotRecognised
 
 CKR_OK = 0
 KEY_LABELS = {"auth": "CPS_AUTH", "sign": "CPS_SIGN"}
 KEY_IDS = {"auth": b"\x01", "sign": b"\x02"}
 DATA_LABEL = "CPS_HOLDER"
 DATA_APPLICATION = "CPx holder data v1 (CMS SignedData)"
+# The help-desk unblock key's public half (DER SubjectPublicKeyInfo, pki.unblock): the agent's end of the
+# challenge-response that unblocks the card by phone (docs/codes.md).
+UNBLOCK_LABEL = "CPX_UNBLOCK"
+UNBLOCK_APPLICATION = "CPx help-desk unblock v1"
 
 _process_lock = threading.RLock()
 _init_lock = threading.Lock()
@@ -164,6 +169,9 @@ def generate_keypair(session: pkcs11.Session, usage: str) -> rsa.RSAPublicKey:
             Attribute.EXTRACTABLE: False,
             Attribute.PRIVATE: True,
             Attribute.SIGN: True,
+            # The signature key asks for the PIN again before each signature (C_Login CKU_CONTEXT_SPECIFIC
+            # between C_SignInit and C_Sign): one PIN entry, one signature.
+            Attribute.ALWAYS_AUTHENTICATE: usage == "sign",
             Attribute.DECRYPT: usage == "auth",
             Attribute.UNWRAP: False,
         },
@@ -205,36 +213,30 @@ def write_data(session: pkcs11.Session, value: bytes) -> None:
     )
 
 
-def sign(session: pkcs11.Session, usage: str, challenge: bytes) -> bytes:
+def write_unblock_key(session: pkcs11.Session, spki_der: bytes) -> None:
+    """The public help-desk key the card's PUK is answered with (CPX_UNBLOCK), write-protected."""
+    session.create_object(
+        {
+            Attribute.CLASS: ObjectClass.DATA,
+            Attribute.TOKEN: True,
+            Attribute.PRIVATE: False,
+            Attribute.LABEL: UNBLOCK_LABEL,
+            Attribute.APPLICATION: UNBLOCK_APPLICATION,
+            Attribute.VALUE: spki_der,
+            **WRITE_PROTECTED,
+        }
+    )
+
+
+def sign(session: pkcs11.Session, usage: str, challenge: bytes, *, pin: str | None = None) -> bytes:
+    """Sign with one of the card's keys in a logged-in session. The signature key (CKA_ALWAYS_AUTHENTICATE)
+    needs ``pin`` again for each signature: python-pkcs11 then logs in CKU_CONTEXT_SPECIFIC between
+    C_SignInit and C_Sign (given to a key without the attribute, that login would fail)."""
     key = session.get_key(ObjectClass.PRIVATE_KEY, KeyType.RSA, label=KEY_LABELS[usage])
-    return bytes(key.sign(challenge, mechanism=Mechanism.SHA256_RSA_PKCS))  # type: ignore[attr-defined]
-
-
-def verify_pin(reader: Reader, label: str, pin: str) -> bool:
-    """Log in with the PIN. A failed C_Login leaves python-pkcs11's session open: close them all."""
-    token = find_token(reader, label)
-    if token is None:
-        raise TokenError(f"card {label} is not in a reader")
-    try:
-        with token.open(user_pin=pin):
-            return True
-    except PinIncorrect:
-        close_sessions(reader, token.slot.slot_id)
-        return False
-
-
-def reset_pin(reader: Reader, label: str, puk: str, new_pin: str) -> bool:
-    """C_InitPIN as security officer: the PUK unblocks and sets a new PIN."""
-    token = find_token(reader, label)
-    if token is None:
-        raise TokenError(f"card {label} is not in a reader")
-    try:
-        with token.open(rw=True, so_pin=puk) as session:
-            session.init_pin(new_pin)
-            return True
-    except PinIncorrect:
-        close_sessions(reader, token.slot.slot_id)
-        return False
+    again = {"pin": pin} if key[Attribute.ALWAYS_AUTHENTICATE] else {}
+    if again and not pin:
+        raise TokenError(f"the {usage} key needs the PIN for each signature")
+    return bytes(key.sign(challenge, mechanism=Mechanism.SHA256_RSA_PKCS, **again))  # type: ignore[attr-defined]
 
 
 def wipe_token(reader: Reader, label: str) -> None:

@@ -1,7 +1,19 @@
 import pytest
+from django.db.backends.signals import connection_created
 
 # Under CI=true a skipped test fails (tests/ci_plugin.py).
 pytest_plugins = ["tests.ci_plugin"]
+
+
+def _audit_log_resettable(sender, connection, **kwargs) -> None:
+    """The audit log's tables refuse TRUNCATE (audit migration 0001), except in a test database to a session
+    that asks: the flush that empties every table after a transactional test."""
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("SET cpx.audit_allow_truncate = on")
+
+
+connection_created.connect(_audit_log_resettable, dispatch_uid="tests_audit_log_resettable")
 
 
 @pytest.fixture

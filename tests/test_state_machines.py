@@ -20,6 +20,7 @@ from core.transitions import transition_names
 ROOT = Path(__file__).resolve().parents[1]
 APPS = [
     "core",
+    "approvals",
     "registry",
     "notifications",
     "pki",

@@ -28,6 +28,8 @@ NAV: dict[str, list[tuple[str, Any]]] = {
         ("portal:queue", _("Order queue")),
         ("portal:overdue", _("Overdue orders")),
         ("portal:bo-holders", _("Registry")),
+        ("portal:bo-codes", _("Codes help desk")),
+        ("portal:approvals", _("Approvals")),
     ],
     Role.ANS_OPERATOR: [
         ("portal:queue", _("Order queue")),
@@ -36,11 +38,14 @@ NAV: dict[str, list[tuple[str, Any]]] = {
         ("portal:production", _("Production")),
         ("portal:shipping", _("Shipping")),
         ("portal:imports", _("Registry imports")),
+        ("portal:bo-codes", _("Codes help desk")),
+        ("portal:approvals", _("Approvals")),
     ],
     Role.AUDITOR: [
         ("portal:queue", _("Order queue")),
         ("portal:overdue", _("Overdue orders")),
         ("portal:bo-holders", _("Registry")),
+        ("portal:approvals", _("Approvals")),
     ],
 }
 

@@ -18,11 +18,12 @@ from cards.scoping import cards_visible_to
 from core.roles import BACK_OFFICE, OPERATORS
 from core.transitions import allowed
 from core.web import for_roles
-from orders import eligibility, payment_services
+from orders import eligibility, payment_services, waivers
 from orders import services as order_services
 from orders.models import Order
 from orders.scoping import orders_visible_to
 from portal.forms import CancelForm, HolderSearchForm, PaymentForm, QueueFilterForm, RejectForm
+from portal.views.approvals import FeeWaiverForm, open_fee_waiver
 from registry.models import Account
 from registry.scoping import professionals_visible_to
 
@@ -98,6 +99,8 @@ def order_page(request: HttpRequest, order: Order, forms: dict, status: int = 20
         "reject_form": forms.get("reject") or RejectForm(),
         "payment_form": forms.get("record_payment") or PaymentForm(initial={"amount": order.fee}),
         "cancel_form": forms.get("cancel") or CancelForm(),
+        "waiver_form": forms.get("fee_waiver") or FeeWaiverForm(),
+        "fee_waiver": open_fee_waiver(order),
         "overdue": order_services.orders_overdue(orders=Order.objects.filter(pk=order.pk)).exists(),
     }
     return render(request, "portal/backoffice/order.html", context, status=status)
@@ -137,6 +140,18 @@ def order_record_payment(request: HttpRequest, pk: int, account: Account) -> Htt
         return invalid(request, order, "record_payment", form)
     payment_services.payment_record(order=order, actor=request.user, **form.cleaned_data)
     return done(request, order, _("The payment is recorded; the card goes into production."))
+
+
+@require_POST
+@for_roles(*OPERATORS)
+def order_fee_waiver(request: HttpRequest, pk: int, account: Account) -> HttpResponse:
+    """Ask for the fee to be waived: a second operator approves it on the approvals page."""
+    order = get_object_or_404(queue_orders(request), pk=pk)
+    form = FeeWaiverForm(request.POST)
+    if not form.is_valid():
+        return invalid(request, order, "fee_waiver", form)
+    waivers.fee_waiver_request(order=order, actor=request.user, reason=form.cleaned_data["reason"])
+    return done(request, order, _("The fee waiver is requested; another operator must approve it."))
 
 
 @require_POST

@@ -6,25 +6,52 @@ from django.contrib import messages
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.translation import gettext as _
-from django.views.decorators.http import require_POST
 
+from cards.models import Card
 from cards.scoping import cards_visible_to
 from core.roles import HOLDER_SIDE, Role
 from core.web import for_roles
-from lifecycle import renewal
-from lifecycle.activation import card_activate as activate
+from lifecycle import activation, renewal
 from lifecycle.errors import RenewalLinkExpired, RenewalLinkInvalid
 from portal.cardface import card_face
 from registry.models import Account
 
 
-@require_POST
 @for_roles(*HOLDER_SIDE)
 def card_activate(request: HttpRequest, pk: int, account: Account) -> HttpResponse:
-    """The holder confirms the card arrived: it becomes active (and the card it replaces is withdrawn)."""
+    """Activating a shipped card: the page gives the exact command that signs a challenge with the card
+    (``cpx-card sign``, run on the holder's computer, where the agent asks for the PIN) and takes what it
+    printed; or, only where the card's authority allows it, a confirmation of receipt. Each POST answers
+    with a redirect; a refusal comes back to this page as a message (``core.web``)."""
     card = get_object_or_404(cards_visible_to(request.user), pk=pk)
-    activate(card=card, actor=request.user, method="confirmation")
-    messages.success(request, _("The card is active. Your PIN arrives in a separate letter."))
+    if request.method == "POST":
+        return _activation_step(request, card)
+    challenge = activation.open_challenge(card)
+    context = {
+        "card": card,
+        "activable": card.state == Card.State.SHIPPED,
+        "challenge": challenge,
+        "command": activation.sign_command(challenge) if challenge else "",
+        "receipt_allowed": activation.receipt_confirmation_allowed(card),
+    }
+    return render(request, "portal/holder/activate.html", context)
+
+
+def _activation_step(request: HttpRequest, card: Card) -> HttpResponse:
+    action = request.POST.get("action", "")
+    if action == "prove":
+        activation.card_activate_with_proof(
+            card=card,
+            actor=request.user,
+            challenge=request.POST.get("challenge", ""),
+            signature=request.POST.get("signature", ""),
+        )
+    elif action == "confirm_receipt":
+        activation.card_confirm_receipt(card=card, actor=request.user)
+    else:
+        activation.activation_challenge(card=card, actor=request.user)
+        return redirect("portal:card-activate", pk=card.pk)
+    messages.success(request, _("The card is active."))
     return redirect("portal:card", pk=card.pk)
 
 

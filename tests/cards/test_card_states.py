@@ -38,7 +38,7 @@ TARGET = {
 DECLARERS = {"holder", "structure_manager", "authority_operator", "ans_operator", "system"}
 MAY = {
     "ship": {"ans_operator", "system"},
-    "activate": {"holder", "structure_manager", "system"},
+    "activate": {"holder", "structure_manager"},  # who holds the card: never the platform on its own
     "oppose": DECLARERS,
     "revoke": DECLARERS,
     "expire": {"system"},

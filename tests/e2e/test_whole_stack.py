@@ -3,7 +3,8 @@ beat, the signing service, a reader station with two SoftHSM2 readers) on the re
 driven over HTTP only.
 
 Set-up (PKI, station, accounts) is done as an operator would on the host, with management commands in
-subprocesses; every action after that is an HTTP request. The test never reads or writes the database
+subprocesses; every action after that is an HTTP request, or the holder's own: the codes letter the post
+brings (read on the host) and the card agent run against the card. The test never reads or writes the database
 itself: what it checks, it checks through the API, the CRL, the OCSP responder and the card.
 """
 
@@ -11,6 +12,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+import shlex
 import subprocess
 import time
 import urllib.error
@@ -131,14 +133,35 @@ def produced_card(stack: Stack, api: Api, order_id: int) -> dict:
     return api.get(f"/api/v1/cards/{order['produced_card']}/")
 
 
-def ship_and_activate(ans: Api, holder: Api, card: dict, reference: str) -> dict:
+# The codes letter the holder receives by post: its PIN, read on the host as the print run opens it.
+PIN_SCRIPT = r"""import re; from cards.models import Mailer; from cards.services import pin_mailer_open
+pdf = pin_mailer_open(mailer=Mailer.objects.get(card__number="NUMBER", kind="pin"))
+print(re.search(rb"PIN\\\) : (\d{4})", pdf).group(1).decode())"""
+AGENT = Path(__file__).resolve().parents[2] / "bin" / "cpx-card"
+
+
+def ship_and_activate(stack: Stack, ans: Api, holder: Api, card: dict, reference: str) -> dict:
+    """Shipped by ANS; the holder gets a challenge, runs the command shown with the card agent (the PIN typed
+    into it, on the holder's side) and sends what it printed."""
     batch = {
         "carrier": "La Poste",
         "reference": reference,
         "cards": [{"card": card["id"], "tracking_reference": f"{reference}-1"}],
     }
     ans.post("/api/v1/shipping-batches/", batch, expect=201)
-    activated = holder.post(f"/api/v1/cards/{card['id']}/activation/", {})
+    given = holder.post(f"/api/v1/cards/{card['id']}/activation/challenge/", expect=201)
+    pin = manage(
+        stack.env, "shell", "--no-imports", "-c", PIN_SCRIPT.replace("NUMBER", card["number"])
+    ).strip()
+    program, *args = shlex.split(given["command"])
+    conf = stack.tmp / "stations" / STATION / "softhsm2.conf"
+    env = {"SOFTHSM2_CONF": str(conf), "CPX_CARD_MODULE": SOFTHSM, "PATH": "/usr/bin:/bin"}
+    signed = subprocess.run(
+        [str(AGENT), *args], input=f"{pin}\n", env=env, capture_output=True, text=True, timeout=60
+    )
+    assert program == "cpx-card" and signed.returncode == 0, signed.stderr
+    proof = {"challenge": given["challenge"], "signature": signed.stdout}
+    activated = holder.post(f"/api/v1/cards/{card['id']}/activation/", proof)
     assert activated["state"] == "active"
     return holder.get(f"/api/v1/cards/{card['id']}/")
 
@@ -292,7 +315,7 @@ def test_a_card_from_registry_import_to_renewal_reminder_over_http(stack):
     assert card["national_id"] == person["national_id"]
 
     # 3. Shipped by ANS, activated by the holder.
-    card = ship_and_activate(ans, holder, card, "E2E-BATCH-1")
+    card = ship_and_activate(stack, ans, holder, card, "E2E-BATCH-1")
     assert card["state"] == "active"
 
     # The card's certificate, read from the card, is good for the CRL and for OCSP.
@@ -329,7 +352,7 @@ def test_a_card_from_registry_import_to_renewal_reminder_over_http(stack):
     # 5. The new card is made, shipped and activated; the stolen one stays opposed.
     new_card = produced_card(stack, holder, replacement_id)
     assert new_card["id"] != card["id"] and new_card["number"] != card["number"]
-    new_card = ship_and_activate(ans, holder, new_card, "E2E-BATCH-2")
+    new_card = ship_and_activate(stack, ans, holder, new_card, "E2E-BATCH-2")
     assert holder.get(f"/api/v1/cards/{card['id']}/")["state"] == "opposed"
     new_cert = card_certificate(stack, new_card["number"], stack.tmp / "card2.pem")
     assert ": OK" in crl_verify(stack, chain, new_cert)

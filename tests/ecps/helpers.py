@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import os
 import re
 import secrets
+import shlex
+import subprocess
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlencode, urlsplit
@@ -80,6 +83,23 @@ def sign_on_card(card: Card, pin: str, challenge: str) -> str:
     assert token is not None
     with token.open(user_pin=pin) as session:
         return base64.b64encode(tokens.sign(session, "auth", challenge.encode())).decode()
+
+
+AGENT = Path(__file__).resolve().parents[2] / "bin" / "cpx-card"
+
+
+def run_as_shown(card: Card, command: str, pin: str) -> str:
+    """Run the command the page shows as the holder would, with the repository's card agent (the PIN typed
+    into it); returns what it printed."""
+    made_by = PersonalizationJob.objects.select_related("station").get(card=card).station
+    program, *args = shlex.split(command)
+    assert program == "cpx-card"
+    env = {**os.environ, "SOFTHSM2_CONF": made_by.softhsm_conf, "CPX_CARD_MODULE": SOFTHSM}
+    result = subprocess.run(
+        [str(AGENT), *args], input=pin + "\n", env=env, capture_output=True, text=True, timeout=60
+    )
+    assert result.returncode == 0, result.stderr
+    return result.stdout
 
 
 def codes_from(mail_outbox: list[Any], sms_outbox: list[tuple[str, str]]) -> tuple[str, str]:

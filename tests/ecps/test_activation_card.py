@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import base64
 import datetime as dt
+import textwrap
+from html import unescape
 
 import pytest
 from django.utils import timezone
@@ -16,7 +18,7 @@ from ecps import errors
 from ecps.models import Activation, ECps
 from pki import services as pki_services
 
-from .helpers import personalized_card, sign_on_card, station
+from .helpers import personalized_card, run_as_shown, sign_on_card, station
 
 pytestmark = pytest.mark.django_db
 
@@ -105,14 +107,23 @@ def test_it_needs_an_active_card(doctor, doctor_user, card_and_pin):
     assert refused.value.code == "no_active_card"
 
 
-def test_the_card_pages_show_the_challenge_then_the_qr_code(client, doctor, doctor_user, card_and_pin):
+def test_the_card_page_shows_the_command_to_run_and_takes_its_output(
+    client, doctor, doctor_user, card_and_pin
+):
     card, pin = card_and_pin
     client.force_login(doctor_user)
     started = client.post(f"/ecps/exercises/{doctor.pk}/activate-with-card/")
     assert started.status_code == 302
     activation = Activation.objects.get()
-    assert activation.challenge in client.get(started["Location"]).content.decode()
+    prefix, number, _nonce = activation.challenge.split("|")
+    assert (prefix, number) == ("cpx-ecps-activation", card.number)  # bound to the card
+    html = unescape(client.get(started["Location"]).content.decode())
+    command = f"cpx-card sign --card {card.number} '{activation.challenge}'"
+    assert command in html and "jamais sur une page web" in html
+    assert 'name="pin"' not in html and "PIN :" not in html
     bad = client.post(started["Location"], {"signature": "not base64!"})
     assert "base64" in bad.content.decode()
-    page = client.post(started["Location"], {"signature": sign_on_card(card, pin, activation.challenge)})
+    printed = run_as_shown(card, command, pin)
+    pasted = "\r\n".join(textwrap.wrap(printed, 60)) + "  \n"  # as copied from a terminal
+    page = client.post(started["Location"], {"signature": pasted})
     assert page.status_code == 200 and "<svg" in page.content.decode()

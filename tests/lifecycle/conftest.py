@@ -7,6 +7,7 @@ from cards.models import Card
 from orders.models import Order
 from pki import services as pki_services
 from pki import signing
+from pki.models import Certificate
 from registry.models import Account
 from tests.factories import ActivityFactory, CardFactory, OrderFactory, TariffFactory, persona
 
@@ -58,6 +59,18 @@ def certify(hierarchy, card_key):  # noqa: F811 (fixtures imported above)
         ]
 
     return certify
+
+
+@pytest.fixture
+def certified(certify):
+    """Certify a card as personalization does: the certificates issued, then tied to the recorded card."""
+
+    def certified(card: Card):
+        issued = certify(card)
+        Certificate.objects.filter(pk__in=[c.pk for c in issued]).update(card=card)
+        return issued
+
+    return certified
 
 
 def card_of_an_order(**fields) -> Card:

@@ -5,6 +5,7 @@ from freezegun import freeze_time
 from rest_framework.test import APIClient
 
 from cards.models import Card
+from lifecycle.activation import card_authority
 from lifecycle.models import Opposition, RenewalReminder
 from lifecycle.renewal import renewal_link_token
 from orders.models import Order
@@ -97,9 +98,14 @@ def test_invisible_or_unknown_cards_are_404(card):
             404,
             "not_found",
         )
-        assert_error(
-            stranger.post(f"/api/v1/cards/{card_id}/activation/", {}, format="json"), 404, "not_found"
-        )
+        for path, body in (
+            ("activation/", {}),
+            ("activation/", {"confirm_receipt": True}),
+            ("activation/challenge/", None),
+        ):
+            assert_error(
+                stranger.post(f"/api/v1/cards/{card_id}/{path}", body, format="json"), 404, "not_found"
+            )
 
 
 def test_anonymous_is_401(card):
@@ -129,41 +135,80 @@ def shipped(tariff):
     return card_of_an_order(state=Card.State.SHIPPED)
 
 
-def test_the_holder_confirms_receipt(shipped, holder_of):
-    response = client_for(holder_of(shipped)).post(
-        f"/api/v1/cards/{shipped.pk}/activation/", {}, format="json"
+def allow_receipt_confirmation(card: Card) -> None:
+    authority = card_authority(card)
+    authority.allow_receipt_confirmation = True
+    authority.save(update_fields=["allow_receipt_confirmation"])
+
+
+def test_the_holder_confirms_receipt_only_where_the_authority_allows_it(shipped, holder_of):
+    client = client_for(holder_of(shipped))
+    refused = client.post(f"/api/v1/cards/{shipped.pk}/activation/", {"confirm_receipt": True}, format="json")
+    assert_error(refused, 403, "receipt_confirmation_not_allowed")
+    assert Card.objects.get(pk=shipped.pk).state == Card.State.SHIPPED
+    allow_receipt_confirmation(shipped)
+    response = client.post(
+        f"/api/v1/cards/{shipped.pk}/activation/", {"confirm_receipt": True}, format="json"
     )
     assert response.status_code == 200, response.content
     assert response.json()["state"] == "active"
-    again = client_for(holder_of(shipped)).post(f"/api/v1/cards/{shipped.pk}/activation/", {}, format="json")
+    again = client.post(f"/api/v1/cards/{shipped.pk}/activation/", {"confirm_receipt": True}, format="json")
     assert_error(again, 409, "invalid_state")
 
 
-@pytest.mark.parametrize("pin", ["123", "12345", "abcd", "12 4", "１２３４", None, ["1234"]])
-def test_a_malformed_pin_is_400(shipped, holder_of, pin):
+@pytest.mark.parametrize(
+    "body",
+    [
+        {},
+        {"confirm_receipt": False},
+        {"pin": "1234"},
+        {"puk": "12345678"},
+        {"challenge": "cpx-card-activation|1|x"},
+        {"signature": "AAAA"},
+        {"confirm_receipt": True, "challenge": "cpx-card-activation|1|x", "signature": "AAAA"},
+        {"challenge": ["x"], "signature": "AAAA"},
+        {"confirm_receipt": "maybe"},
+    ],
+)
+def test_an_activation_body_is_a_proof_or_a_confirmation_else_400(shipped, holder_of, body):
+    allow_receipt_confirmation(shipped)
     response = client_for(holder_of(shipped)).post(
-        f"/api/v1/cards/{shipped.pk}/activation/", {"pin": pin}, format="json"
+        f"/api/v1/cards/{shipped.pk}/activation/", body, format="json"
     )
     assert_error(response, 400, "invalid")
-
-
-def test_a_wrong_pin_is_400_pin_incorrect(shipped, holder_of, monkeypatch):
-    from stations import tokens
-
-    monkeypatch.setattr(tokens, "verify_pin", lambda reader, label, pin: False)
-    monkeypatch.setattr("stations.services._card_reader", lambda card: None)
-    response = client_for(holder_of(shipped)).post(
-        f"/api/v1/cards/{shipped.pk}/activation/", {"pin": "0000"}, format="json"
-    )
-    assert_error(response, 400, "pin_incorrect")
-
-
-def test_a_card_out_of_reach_of_its_station_is_409(shipped, holder_of):
-    response = client_for(holder_of(shipped)).post(
-        f"/api/v1/cards/{shipped.pk}/activation/", {"pin": "1234"}, format="json"
-    )
-    assert_error(response, 409, "card_unreachable")
     assert Card.objects.get(pk=shipped.pk).state == Card.State.SHIPPED
+
+
+def test_the_challenge_names_the_card_and_the_command_to_run(shipped, holder_of, certified):
+    certified(shipped)
+    response = client_for(holder_of(shipped)).post(f"/api/v1/cards/{shipped.pk}/activation/challenge/")
+    assert response.status_code == 201, response.content
+    body = response.json()
+    assert set(body) == {"challenge", "expires_at", "command"}
+    prefix, number, nonce = body["challenge"].split("|")
+    assert (prefix, number) == ("cpx-card-activation", shipped.number) and len(nonce) >= 32
+    assert body["command"] == f"cpx-card sign --card {shipped.number} '{body['challenge']}'"
+
+
+def test_a_challenge_is_for_a_shipped_card_with_a_usable_certificate(card, shipped, holder_of, certified):
+    assert_error(
+        client_for(holder_of(shipped)).post(f"/api/v1/cards/{shipped.pk}/activation/challenge/"),
+        409,
+        "certificate_not_usable",
+    )
+    certified(card)
+    assert_error(  # an active card has nothing left to prove
+        client_for(holder_of(card)).post(f"/api/v1/cards/{card.pk}/activation/challenge/"),
+        409,
+        "invalid_state",
+    )
+
+
+def test_operators_get_no_challenge(shipped, cnom, ans, certified):
+    certified(shipped)
+    path = f"/api/v1/cards/{shipped.pk}/activation/challenge/"
+    assert_error(client_for(cnom).post(path), 403, "not_permitted")
+    assert_error(client_for(ans).post(path), 404, "not_found")  # an Ordre's card: not ANS's to see
 
 
 # --- renewal links ---------------------------------------------------------------------------------------

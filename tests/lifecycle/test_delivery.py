@@ -1,16 +1,17 @@
-"""Shipping batches, the PIN mailer a day later, activation (explicit or by PIN), the renewed card
-superseding the old one, expiry and striking off."""
+"""Shipping batches, the PIN mailer a day later, activation by confirming receipt (where the authority
+allows it; proof of possession is test_activation_proof), the renewed card superseding the old one, expiry
+and striking off."""
 
 import datetime as dt
 
 import pytest
 from freezegun import freeze_time
 
-from cards.errors import CardNotFound, InvalidCardState, PinBlocked
+from cards.errors import CardNotFound, InvalidCardState
 from cards.models import Card, CardEvent
 from core.errors import InvalidInput, NotPermitted
 from lifecycle import errors
-from lifecycle.activation import card_activate, card_activate_with_pin
+from lifecycle.activation import card_authority, card_confirm_receipt
 from lifecycle.models import Shipment
 from lifecycle.shipping import (
     ShipmentLine,
@@ -133,32 +134,45 @@ def test_a_bad_batch_changes_nothing(produced, ans):
         )
 
 
+def allow_receipt_confirmation(card: Card) -> None:
+    """The card's authority lets its holders activate a card by confirming its receipt."""
+    authority = card_authority(card)
+    authority.allow_receipt_confirmation = True
+    authority.save(update_fields=["allow_receipt_confirmation"])
+
+
 def test_the_holder_activates_the_card_and_the_order_stays_produced(produced, ans):
     ship(produced, ans)
+    allow_receipt_confirmation(produced)
     holder = persona(Account.Role.HOLDER, professional=produced.professional)
-    card = card_activate(card=produced, actor=holder)
+    card = card_confirm_receipt(card=produced, actor=holder)
     assert card.state == Card.State.ACTIVE
     assert Order.objects.get(produced_card=produced).state == Order.State.PRODUCED
     event = CardEvent.objects.get(card=card, kind="active")
-    assert (event.detail["method"], event.detail["actor_id"]) == ("confirmation", holder.pk)
+    assert (event.detail["method"], event.detail["actor_id"]) == ("receipt_confirmation", holder.pk)
+    assert event.detail["authority"] == card_authority(card).code == "CNOM"
     with pytest.raises(InvalidCardState):
-        card_activate(card=produced, actor=holder)
+        card_confirm_receipt(card=produced, actor=holder)
 
 
 def test_the_holder_cannot_activate_a_card_never_shipped(produced):
+    allow_receipt_confirmation(produced)
     holder = persona(Account.Role.HOLDER, professional=produced.professional)
     with pytest.raises(InvalidCardState):
-        card_activate(card=produced, actor=holder)
+        card_confirm_receipt(card=produced, actor=holder)
     assert Card.objects.get(pk=produced.pk).state == Card.State.PERSONALIZED
     assert not CardEvent.objects.filter(card=produced).exists()
 
 
-def test_nobody_else_activates_it(produced, ans, cnom):
+def test_nobody_else_activates_it(produced, ans, cnom, system):
     ship(produced, ans)
-    with pytest.raises(CardNotFound):
-        card_activate(card=produced, actor=persona(Account.Role.HOLDER))
-    with pytest.raises(NotPermitted):
-        card_activate(card=produced, actor=cnom)
+    allow_receipt_confirmation(produced)
+    for stranger in (persona(Account.Role.HOLDER), ans):  # ANS does not see an Ordre's cards
+        with pytest.raises(CardNotFound):
+            card_confirm_receipt(card=produced, actor=stranger)
+    for someone in (cnom, system):  # not even the platform: only who holds the card
+        with pytest.raises(NotPermitted):
+            card_confirm_receipt(card=produced, actor=someone)
     assert Card.objects.get(pk=produced.pk).state == Card.State.SHIPPED
 
 
@@ -175,7 +189,8 @@ def test_activating_the_renewed_card_revokes_the_old_one(tariff, certify, ans):
         produced_card=new,
     )
     ship(new, ans)
-    card_activate(card=new, actor=persona(Account.Role.HOLDER, professional=new.professional))
+    allow_receipt_confirmation(new)
+    card_confirm_receipt(card=new, actor=persona(Account.Role.HOLDER, professional=new.professional))
     old.refresh_from_db()
     assert old.state == Card.State.REVOKED
     assert {c.revocation_reason for c in Certificate.objects.filter(pk__in=[c.pk for c in certificates])} == {
@@ -190,41 +205,6 @@ def test_activating_the_renewed_card_revokes_the_old_one(tariff, certify, ans):
         ).exercise
     )
     assert Card.objects.get(pk=other.pk).state == Card.State.ACTIVE
-
-
-def test_activation_by_the_first_good_pin(produced, ans, monkeypatch):
-    from stations import tokens
-
-    ship(produced, ans)
-    pins = {"1234": True}
-    monkeypatch.setattr(tokens, "verify_pin", lambda reader, label, pin: pins.get(pin, False))
-    monkeypatch.setattr("stations.services._card_reader", lambda card: None)
-    holder = persona(Account.Role.HOLDER, professional=produced.professional)
-    with pytest.raises(errors.PinRefused):
-        card_activate_with_pin(card=produced, actor=holder, pin="0000")
-    assert (
-        Card.objects.get(pk=produced.pk).pin_failures == 1
-    )  # the wrong PIN counts, though nothing else moved
-    card = card_activate_with_pin(card=produced, actor=holder, pin="1234")
-    assert card.state == Card.State.ACTIVE and card.pin_failures == 0
-    assert CardEvent.objects.get(card=card, kind="active").detail["method"] == "pin"
-
-
-def test_three_wrong_pins_block_the_card(produced, ans, monkeypatch):
-    from stations import tokens
-
-    ship(produced, ans)
-    monkeypatch.setattr(tokens, "verify_pin", lambda reader, label, pin: False)
-    monkeypatch.setattr("stations.services._card_reader", lambda card: None)
-    holder = persona(Account.Role.HOLDER, professional=produced.professional)
-    for _ in range(3):
-        with pytest.raises(errors.PinRefused):
-            card_activate_with_pin(card=produced, actor=holder, pin="0000")
-    with pytest.raises(PinBlocked):
-        card_activate_with_pin(card=produced, actor=holder, pin="1234")
-    with pytest.raises(InvalidInput):
-        card_activate_with_pin(card=produced, actor=holder, pin="12a4")
-    assert Card.objects.get(pk=produced.pk).state == Card.State.SHIPPED
 
 
 # --- expiry ----------------------------------------------------------------------------------------------

@@ -81,6 +81,8 @@ SAMPLE_CONTEXT = {
     "expires_on": "2027-02-24",
     "renewal_url": "https://cpx.example.fr/renouveler/abc",
     "expired_on": "2026-11-01",
+    "reference": "RC-20261120-000042",
+    "given_at": "2026-11-20T10:15:00+01:00",
 }
 
 

@@ -14,6 +14,7 @@ from django.utils import timezone
 
 from pki import crl, hsm, services, signing, tasks
 from pki.models import AuditEvent, Certificate, CertificateAuthority, Crl
+from tests.approvals.helpers import root_crl_approval
 
 from .conftest import write_cert_pem
 
@@ -260,7 +261,7 @@ def test_the_root_crl_only_by_the_operator_command(hierarchy, settings, capsys):
     tasks.refresh_deltas()
     assert Crl.objects.filter(authority=root).count() == before  # the tasks never sign as the root
 
-    call_command("pki_root", "crl")
+    call_command("pki_root", "crl", approval=root_crl_approval())  # approved by a second ANS operator
     assert "CRL #" in capsys.readouterr().out
     row, parsed = _latest(root, Crl.Kind.BASE)
     assert Crl.objects.filter(authority=root).count() == before + 1
@@ -269,7 +270,7 @@ def test_the_root_crl_only_by_the_operator_command(hierarchy, settings, capsys):
 
     settings.CPX_ROOT_TOKEN_PIN = ""  # a web or signing-service process: no root PIN
     with pytest.raises(CommandError, match="CPX_ROOT_TOKEN_PIN"):
-        call_command("pki_root", "crl")
+        call_command("pki_root", "crl", approval=root_crl_approval())
     with pytest.raises(hsm.TokenUnavailable):
         crl.publish_root_crl(root, actor="test")
 

@@ -23,6 +23,7 @@ from django.utils import timezone
 
 from pki import hsm, keys, ocsp, services, signing
 from pki.models import AuditEvent, CertificateAuthority, OcspResponder
+from tests.approvals.helpers import ocsp_roll_approval
 
 from .conftest import card_certificate as _card
 from .conftest import ocsp_get_path as _get_path
@@ -113,7 +114,7 @@ def test_pki_ocsp_roll_makes_a_new_key_and_new_certificates(client, hierarchy, i
     first = x509_ocsp.load_der_ocsp_response(_post(client, _request(_card(row), issuer)).content)
     old_label = OcspResponder.objects.get(authority=hierarchy[1]).key_label
 
-    call_command("pki_ocsp_roll")
+    call_command("pki_ocsp_roll", approval=ocsp_roll_approval())  # approved by a second ANS operator
     assert "responder key" in capsys.readouterr().out
     newest = OcspResponder.objects.filter(authority=hierarchy[1]).order_by("-created_at").first()
     assert newest is not None and newest.key_label != old_label

@@ -12,16 +12,23 @@ from cards.models import Card
 from lifecycle.models import RenewalReminder
 from lifecycle.renewal import renewal_link_token
 from orders.models import Order
+from registry.models import Authority
 from tests.factories import CardFactory
 
 pytestmark = pytest.mark.django_db
 
 
-def test_the_holder_confirms_a_shipped_card_and_it_becomes_active(people, as_user):
+def test_the_holder_confirms_a_shipped_card_where_the_authority_allows_it(people, as_user):
+    """Activation proper is a proof with the card (tests/lifecycle/test_activation_proof.py); confirming
+    receipt without it is offered only where the card's authority allows it."""
     card = CardFactory(exercise=people.card.exercise, state=Card.State.SHIPPED)
     client = as_user(people.holder)
-    assert "ai reçu cette carte" in client.get(reverse("portal:card", args=[card.pk])).content.decode()
-    client.post(reverse("portal:card-activate", args=[card.pk]))
+    assert "Activer cette carte" in client.get(reverse("portal:card", args=[card.pk])).content.decode()
+    page = reverse("portal:card-activate", args=[card.pk])
+    assert "ai reçu cette carte" not in client.get(page).content.decode()
+    Authority.objects.filter(code="CNOM").update(allow_receipt_confirmation=True)
+    assert "ai reçu cette carte" in client.get(page).content.decode()
+    client.post(page, {"action": "confirm_receipt", "next": page})
     assert Card.objects.get(pk=card.pk).state == Card.State.ACTIVE
 
 

@@ -10,6 +10,7 @@ from registry.identifiers import luhn_complete
 from registry.models import Professional, RegistryImport
 from registry.services import registry_import
 from registry.textfile import FileRefused
+from tests.approvals.helpers import forced_import_approval
 
 from .conftest import registry_snapshot, sample_row, sample_rows
 
@@ -51,14 +52,16 @@ def test_force_applies_it(write_extraction):
     registry_import(path=write_extraction(many_people(30)))
     out = StringIO()
     path = write_extraction(sample_rows()[:3])
-    call_command("import_registry", str(path), full=True, force=True, stdout=out)
+    approval = forced_import_approval(path)  # a second ANS operator approved forcing this file
+    call_command("import_registry", str(path), full=True, force=True, approval=approval, stdout=out)
     assert "deactivated 31" in out.getvalue()
     assert Professional.objects.filter(is_active=True).count() == 2
 
 
 def test_force_through_the_service(write_extraction):
     registry_import(path=write_extraction(many_people(30)))
-    result = registry_import(path=write_extraction(sample_rows()[:3]), full=True, force=True)
+    path = write_extraction(sample_rows()[:3])
+    result = registry_import(path=path, full=True, force=True, approval_id=forced_import_approval(path))
     assert result.deactivated == 31
 
 

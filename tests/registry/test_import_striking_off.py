@@ -11,6 +11,7 @@ from notifications.models import Notification
 from pki.models import Certificate
 from registry.models import Professional
 from registry.services import registry_import
+from tests.approvals.helpers import forced_import_approval
 from tests.factories import CardFactory
 from tests.lifecycle.conftest import certify  # noqa: F401 (fixture)
 from tests.pki.conftest import ca_keys, card_key, hierarchy, pki_dir  # noqa: F401 (fixtures)
@@ -54,8 +55,10 @@ def test_a_full_import_without_a_holder_revokes_their_cards_and_tells_them_why(
     )
     others = [row for row in sample_rows() if row[2] != DOCTOR]
 
+    path = write_extraction(others)
+    approval = forced_import_approval(path)
     with django_capture_on_commit_callbacks(execute=True):
-        result = registry_import(path=write_extraction(others), full=True, force=True)
+        result = registry_import(path=path, full=True, force=True, approval_id=approval)
 
     assert result.deactivated >= 1
     card.refresh_from_db()
@@ -88,8 +91,10 @@ def test_the_revocations_are_asked_for_only_once_the_import_commits(
     doctor = Professional.objects.get(national_id=DOCTOR)
     card = CardFactory(professional=doctor, exercise=doctor.exercises.get(), state=Card.State.ACTIVE)
     others = [row for row in sample_rows() if row[2] != DOCTOR]
+    path = write_extraction(others)
+    approval = forced_import_approval(path)
     with django_capture_on_commit_callbacks() as pending:
-        registry_import(path=write_extraction(others), full=True, force=True)
+        registry_import(path=path, full=True, force=True, approval_id=approval)
         card.refresh_from_db()
         assert card.state == Card.State.ACTIVE  # nothing revoked inside the import's transaction
     assert len(pending) == 2  # the lifecycle and ecps tasks, on commit

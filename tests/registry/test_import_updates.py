@@ -7,6 +7,7 @@ from django.core.management import call_command
 
 from registry.models import Activity, Exercise, Professional, Structure
 from registry.services import registry_import
+from tests.approvals.helpers import forced_import_approval
 
 from .conftest import DOCTOR, NURSE, OPTICIAN, registry_snapshot, sample_row, sample_rows
 
@@ -66,7 +67,8 @@ def test_full_deactivates_who_is_gone_and_keeps_their_rows(write_extraction):
     registry_import(path=write_extraction())
     out = StringIO()
     path = write_extraction(sample_rows()[:3])  # the optician is gone
-    call_command("import_registry", str(path), full=True, force=True, stdout=out)
+    approval = forced_import_approval(path)
+    call_command("import_registry", str(path), full=True, force=True, approval=approval, stdout=out)
     assert "unchanged 3" in out.getvalue() and "deactivated 1" in out.getvalue()
     optician = Professional.objects.get(national_id=OPTICIAN)
     assert not optician.is_active and optician.deactivated_at is not None
@@ -89,7 +91,8 @@ def test_full_deactivates_an_activity_no_longer_listed(write_extraction):
 
 def test_a_person_who_comes_back_is_reactivated(write_extraction):
     registry_import(path=write_extraction())
-    registry_import(path=write_extraction(sample_rows()[:3]), full=True, force=True)
+    path = write_extraction(sample_rows()[:3])
+    registry_import(path=path, full=True, force=True, approval_id=forced_import_approval(path))
     result = registry_import(path=write_extraction(), full=True)
     assert counts(result) == (0, 1, 3, 0)
     optician = Professional.objects.get(national_id=OPTICIAN)

@@ -4,6 +4,7 @@ hierarchy its cards are certified by (tests/pki), and what the jobs leave behind
 import os
 import re
 import subprocess
+import sys
 import uuid
 
 import pytest
@@ -57,6 +58,53 @@ def pin_and_puk(card):
     pin = re.search(rb"PIN\\\) : (\d{4})", pdf).group(1).decode()
     puk = re.search(rb"PUK\\\) : (\d{8})", pdf).group(1).decode()
     return pin, puk
+
+
+# What the holder's side does with a card, in a process of its own (as pkcs11-tool or the card agent would):
+# the platform's processes never log into a card that has left its station.
+CARD_SCRIPT = r"""
+import base64, sys
+import pkcs11
+from pkcs11 import KeyType, Mechanism, ObjectClass
+from pkcs11.exceptions import PinIncorrect
+module, label, action, text = sys.argv[1:5]
+pin = sys.stdin.readline().strip()
+token = pkcs11.lib(module).get_token(token_label=label)
+try:
+    with token.open(user_pin=pin) as session:
+        if action == "sign":
+            key = session.get_key(ObjectClass.PRIVATE_KEY, KeyType.RSA, label="CPS_AUTH")
+            signature = key.sign(text.encode(), mechanism=Mechanism.SHA256_RSA_PKCS)
+            print(base64.b64encode(signature).decode())
+except PinIncorrect:
+    sys.exit(2)
+"""
+
+
+def _on_card(station, card, pin: str, action: str, text: str = "") -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-c", CARD_SCRIPT, SOFTHSM, card.number, action, text],
+        input=pin + "\n",
+        env={**os.environ, "SOFTHSM2_CONF": station.softhsm_conf},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
+def card_login(station, card, pin: str) -> bool:
+    """Whether the card takes this PIN (a C_Login as its holder)."""
+    result = _on_card(station, card, pin, "login")
+    assert result.returncode in (0, 2), result.stderr
+    return result.returncode == 0
+
+
+def card_sign(station, card, pin: str, text: str) -> str:
+    """What ``cpx-card sign`` prints: the card's authentication key's signature (RSA PKCS#1 v1.5, SHA-256) of
+    the text's UTF-8 bytes, one line of standard base64."""
+    result = _on_card(station, card, pin, "sign", text)
+    assert result.returncode == 0, result.stderr
+    return result.stdout.strip()
 
 
 def token_labels(station):

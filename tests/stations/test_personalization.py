@@ -7,13 +7,12 @@ import pytest
 from cryptography import x509
 
 from cards import services as card_services
-from cards.errors import PinBlocked
 from cards.models import Card, Mailer
 from pki.models import Certificate
 from stations import personalization, services, tokens
 from stations.models import BlankCard, PersonalizationJob
 
-from .conftest import SOFTHSM, pin_and_puk, token_labels
+from .conftest import SOFTHSM, card_login, pin_and_puk, token_labels
 
 pytestmark = pytest.mark.django_db
 
@@ -58,7 +57,7 @@ def test_pkcs11_tool_sees_two_unextractable_keys_two_certificates_and_the_data(s
         assert "never extractable" in block and "sensitive" in block, block
     assert len([b for b in blocks if b.startswith("Certificate Object")]) == 2, out
     data = [b for b in blocks if b.startswith("Data object")]
-    assert len(data) == 1 and "CPS_HOLDER" in data[0], out
+    assert len(data) == 2 and "CPS_HOLDER" in data[0] + data[1] and "CPX_UNBLOCK" in data[0] + data[1], out
 
 
 def _pkcs11_tool(station, label, pin):
@@ -124,26 +123,17 @@ def test_the_card_holds_the_holder_data_signed_by_its_ca(station, queued_order, 
     assert len(data["situations"]) == 2
 
 
-def test_three_wrong_pins_block_the_card_and_the_puk_unblocks_it(station, queued_order):
+def test_the_card_takes_its_pin_and_no_other_and_the_platform_counts_nothing(station, queued_order):
+    """The PIN is the card's business: checked by a login on the card (the holder's agent counts the tries
+    of a SoftHSM2 card), never by the platform, which keeps no PIN counter."""
     card = personalization.personalize_order(order_id=queued_order.pk, station=station)
-    pin, puk = pin_and_puk(card)
+    pin, _ = pin_and_puk(card)
     wrong = "0000" if pin != "0000" else "1111"
-    assert services.card_pin_verify(card=card, pin=pin)
-    assert not services.card_pin_verify(card=card, pin=wrong)
-    assert not services.card_pin_verify(card=card, pin=wrong)
-    assert services.card_pin_verify(card=card, pin=pin)  # a good PIN resets the count
-    for _ in range(3):
-        assert not services.card_pin_verify(card=card, pin=wrong)
-    card.refresh_from_db()
-    assert card.pin_failures == 3 and card.pin_blocked_at is not None
-    with pytest.raises(PinBlocked):
-        services.card_pin_verify(card=card, pin=pin)  # even the right PIN: blocked
-    assert not services.card_pin_unblock(
-        card=card, puk="00000000" if puk != "00000000" else "11111111", new_pin="4321"
-    )
-    assert services.card_pin_unblock(card=card, puk=puk, new_pin="4321")
-    assert services.card_pin_verify(card=card, pin="4321")
-    assert not services.card_pin_verify(card=card, pin=pin) or pin == "4321"
+    assert card_login(station, card, pin)
+    assert not card_login(station, card, wrong)
+    assert card_login(station, card, pin)
+    assert not {"pin_failures", "pin_blocked_at"} & {field.name for field in Card._meta.get_fields()}
+    assert not card.events.filter(kind__startswith="pin_").exclude(kind__startswith="pin_mailer").exists()
 
 
 def test_the_pin_mailer_is_sealed_until_printed_then_purged(station, queued_order):
@@ -162,10 +152,10 @@ def test_the_pin_mailer_is_sealed_until_printed_then_purged(station, queued_orde
 def test_a_failing_card_spoils_the_blank_revokes_and_requeues(station, queued_order, monkeypatch, scheduled):
     real_sign = tokens.sign
 
-    def broken(session, usage, challenge):
+    def broken(session, usage, challenge, **options):
         """The chip signs the proofs of possession, then fails the check after certification."""
         if challenge.startswith(b"cpx-card-key-proof/"):
-            return real_sign(session, usage, challenge)
+            return real_sign(session, usage, challenge, **options)
         raise tokens.TokenError("the chip did not answer")
 
     monkeypatch.setattr(tokens, "sign", broken)
@@ -224,6 +214,7 @@ def test_no_object_of_a_personalized_card_can_be_deleted_or_changed(station, que
         ["--type", "cert", "--id", "01"],
         ["--type", "cert", "--id", "02"],
         ["--type", "data", "--label", tokens.DATA_LABEL],
+        ["--type", "data", "--label", tokens.UNBLOCK_LABEL],
         ["--type", "pubkey", "--id", "01"],
         ["--type", "privkey", "--id", "02"],
     ]
@@ -243,7 +234,7 @@ def test_no_object_of_a_personalized_card_can_be_deleted_or_changed(station, que
     blocks = _blocks(_pkcs11_tool(station, card.number, pin))
     assert len([b for b in blocks if b.startswith("Certificate Object")]) == 2
     assert len([b for b in blocks if b.startswith("Private Key Object")]) == 2
-    assert len([b for b in blocks if b.startswith("Data object")]) == 1
+    assert len([b for b in blocks if b.startswith("Data object")]) == 2  # CPS_HOLDER and CPX_UNBLOCK
     token = tokens.find_token(tokens.Reader(station.module, station.softhsm_conf), card.number)
     with token.open(rw=True, user_pin=pin) as session:
         obj = next(session.get_objects({tokens.Attribute.LABEL: tokens.DATA_LABEL}))

@@ -9,9 +9,10 @@ from django.db import connection
 from cards import mailers
 from cards import services as card_services
 from cards.models import Mailer
-from stations import personalization, services
+from pki import unblock
+from stations import personalization
 
-from .conftest import pin_and_puk
+from .conftest import card_login, pin_and_puk
 
 pytestmark = pytest.mark.django_db
 
@@ -46,10 +47,10 @@ def _database_dump() -> tuple[str, bytes]:
 
 def test_pin_and_puk_are_nowhere_in_the_database_nor_the_logs(station, queued_order, monkeypatch, caplog):
     monkeypatch.setattr(card_services, "new_pin", lambda: PIN)
-    monkeypatch.setattr(card_services, "new_puk", lambda: PUK)
+    monkeypatch.setattr(unblock, "puk_for", lambda number, version: PUK)  # (derived on the unblock token)
     caplog.set_level(logging.DEBUG)
     card = personalization.personalize_order(order_id=queued_order.pk, station=station)
-    services.card_pin_verify(card=card, pin="0000")
+    assert not card_login(station, card, "0000")  # a wrong PIN tried on the card leaves no trace either
     assert pin_and_puk(card) == (PIN, PUK)  # the sealed mailer does carry them
 
     text, binary = _database_dump()

@@ -94,7 +94,13 @@ def test_a_station_without_ca_keys_makes_a_card_through_the_signing_service(stat
         start_new_session=True,
     )
     # The station: no CA or root PIN, and it is traced (every open of a file, in every process it forks).
-    no_pins = {"CPX_CA_TOKEN_PIN": "", "CPX_ROOT_TOKEN_PIN": "", "CPX_OCSP_TOKEN_PIN": ""}
+    # It has the unblock token's PIN: every card's PUK is derived there (pki.unblock).
+    no_pins = {
+        "CPX_CA_TOKEN_PIN": "",
+        "CPX_ROOT_TOKEN_PIN": "",
+        "CPX_OCSP_TOKEN_PIN": "",
+        "CPX_UNBLOCK_TOKEN_PIN": settings.CPX_UNBLOCK_TOKEN_PIN,
+    }
     station_process = subprocess.Popen(
         ["strace", "-f", "-qq", "-e", "trace=openat,open", "-o", str(trace)]
         + [sys.executable, "manage.py", "run_station", station.name, "--heartbeat", "1"],
@@ -128,6 +134,7 @@ def test_a_station_without_ca_keys_makes_a_card_through_the_signing_service(stat
     assert len(opened) > 100, trace.read_text()[:2000]  # strace did see the station's work
     assert any(path.endswith("softhsm2.conf") and station.name in path for path in opened)  # its own store
     hsm_dir = Path(settings.CPX_HSM_SOFTHSM_DIR)
+    assert any(p.startswith(str(hsm_dir / "unblock") + "/") for p in opened)  # the PUK's master key
     forbidden = [
         str(hsm_dir / "ca"),
         str(hsm_dir / "root"),
@@ -159,3 +166,17 @@ def test_the_signer_refuses_to_start_without_the_ca_pin(pki_dir):
         timeout=60,
     )
     assert wrong.returncode != 0 and "is not the PIN" in wrong.stderr, wrong.stderr
+
+
+def test_the_station_refuses_to_start_without_the_unblock_pin(station):
+    """No PUK without the unblock token: better no station than one that spoils every blank."""
+    result = subprocess.run(
+        [sys.executable, "manage.py", "run_station", station.name],
+        cwd=ROOT,
+        env={**_env(), "CPX_UNBLOCK_TOKEN_PIN": ""},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode != 0
+    assert "cannot open the unblock token" in result.stderr and "CPX_UNBLOCK_TOKEN_PIN" in result.stderr

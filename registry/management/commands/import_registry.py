@@ -11,6 +11,9 @@ from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
+from approvals import commands as approval
+from core.errors import DomainError
+from registry import forced_import
 from registry.importer import ImportResult
 from registry.services import (
     registry_correspondence_import,
@@ -37,8 +40,11 @@ class Command(BaseCommand):
             "--force",
             action="store_true",
             help="with --full: deactivate even more than CPX_IMPORT_MAX_DEACTIVATION_SHARE (default 5%%) "
-            "of the active registry (otherwise such a file is refused)",
+            "of the active registry (otherwise such a file is refused). Needs a second ANS operator's "
+            "approval for this file: without --approval, one is requested (give --operator) and nothing is "
+            "imported; run again with --approval ID once it is approved",
         )
+        approval.add_approval_arguments(parser)
         parser.add_argument("--correspondence", metavar="FILE", help="ANS's 'N° ADELI;N° RPPS' file")
         parser.add_argument("--reject-report", metavar="PATH", help="where to write the rejects (CSV)")
         parser.add_argument("--progress", action="store_true", help="show progress even when not on a tty")
@@ -51,6 +57,7 @@ class Command(BaseCommand):
         results: list[ImportResult] = []
         file = Path(options["file"]) if options["file"] else None
         correspondence = Path(options["correspondence"]) if options["correspondence"] else None
+        forced = self.check_forced(file, options)
         try:
             if file and correspondence:
                 # One transaction, the correspondence first (see registry_import_with_correspondence).
@@ -59,7 +66,9 @@ class Command(BaseCommand):
                         path=file,
                         correspondence=correspondence,
                         full=options["full"],
-                        force=options["force"],
+                        force=forced,
+                        approval_id=options["approval"],
+                        actor=approval.operator(options["operator"], required=False),
                         reject_report=report,
                         correspondence_reject_report=_correspondence_report(report),
                         progress=progress,
@@ -70,7 +79,9 @@ class Command(BaseCommand):
                     registry_import(
                         path=file,
                         full=options["full"],
-                        force=options["force"],
+                        force=forced,
+                        approval_id=options["approval"],
+                        actor=approval.operator(options["operator"], required=False),
                         reject_report=report,
                         progress=progress,
                     )
@@ -83,9 +94,28 @@ class Command(BaseCommand):
                 )
         except FileRefused as exc:
             raise CommandError(f"refused: {exc}") from exc
+        except DomainError as exc:  # the approval (not granted, used, for another file...)
+            raise CommandError(f"{exc.code}: {exc.message}") from exc
         if progress:
             sys.stderr.write("\n")
         self.stdout.write(summary_line(results))
+
+    def check_forced(self, file: Path | None, options: dict) -> bool:
+        """Whether the run is a forced full import; without --approval, ask for one and stop."""
+        if options["approval"] is not None and not options["force"]:
+            raise CommandError("--approval goes with --full --force")
+        if not options["force"]:
+            return False
+        if not (file and options["full"]):
+            raise CommandError("--force applies to a --full extraction import")
+        if not file.is_file():
+            raise CommandError(f"{file}: no such file")
+        if options["approval"] is None:
+            where = forced_import.target(file)
+            approval.request_and_stop(
+                self, options, **where, **forced_import.request_summary(file, where["object_id"])
+            )
+        return True
 
     def progress(self, message: str) -> None:
         sys.stderr.write(f"\r{time.strftime('%H:%M:%S')} {message:<60}")

@@ -5,6 +5,7 @@ from celery import current_app
 from django.core.management.base import BaseCommand, CommandError
 from django.db import close_old_connections
 
+from pki import hsm, unblock
 from stations import personalization, services
 from stations.models import ReaderStation
 
@@ -24,6 +25,10 @@ class Command(BaseCommand):
             raise CommandError(f"no station {name}: register it with station_register")
         if station.softhsm_conf:
             os.environ["SOFTHSM2_CONF"] = station.softhsm_conf
+        try:  # every card's PUK and help-desk key come from the unblock token: no station without it
+            unblock.helpdesk_public_key(unblock.current_version())
+        except hsm.TokenUnavailable as exc:
+            raise CommandError(f"the station cannot open the unblock token: {exc}") from None
         handed_back = personalization.station_recover(station=station)
         if handed_back:
             self.stdout.write(f"recovered interrupted jobs; orders handed back: {handed_back}")

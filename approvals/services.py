@@ -226,13 +226,18 @@ def _lock_for_decision(request_id: int, actor: User) -> ApprovalRequest:
 
 
 def _record_decision(locked: ApprovalRequest, actor: User, approve: bool, comment: str) -> None:
+    """The audit log's lock (held to the commit) is taken last, after the action has locked what it needs:
+    a transaction that holds rows and then appends never waits for one that appended first."""
     ApprovalDecision.objects.create(request=locked, approver=actor, approve=approve, comment=comment)
-    _audit("approval.decided", locked, actor, approve=approve, comment=comment)
+    result = None
     if not approve:
         fire(locked, ["reject"], actor=actor)
     elif _approvals(locked) >= locked.quorum:
         fire(locked, ["approve"], actor=actor)
-        _execute(locked, actor)
+        result = _execute(locked, actor)
+    _audit("approval.decided", locked, actor, approve=approve, comment=comment)
+    if result is not None:
+        _audit("approval.executed", locked, actor, result=result)
 
 
 def _approvals(request: ApprovalRequest) -> int:
@@ -241,10 +246,10 @@ def _approvals(request: ApprovalRequest) -> int:
     return mine.values("approver_id").distinct().count()
 
 
-def _execute(approved: ApprovalRequest, actor: User) -> None:
+def _execute(approved: ApprovalRequest, actor: User) -> dict:
     result = handler_for(approved.action).execute(approved)
     fire(approved, [Step("record_execution", kwargs={"result": result or {}})], actor=actor)
-    _audit("approval.executed", approved, actor, result=approved.result)
+    return approved.result or {}
 
 
 def withdraw(*, request_id: int, actor: User) -> ApprovalRequest:

@@ -43,3 +43,22 @@ def check_sealing_key(app_configs: Any = None, **kwargs: Any) -> list[checks.Che
             )
         ]
     return []
+
+
+# The default opposition number is in a range ARCEP reserves for fiction: a letter printed with it would send
+# a holder whose card was stolen nowhere.
+FICTION_PHONE = "01 99 00 12 34"
+
+
+@checks.register(checks.Tags.security, deploy=True)
+def check_opposition_phone(app_configs: Any = None, **kwargs: Any) -> list[checks.CheckMessage]:
+    if settings.CPX_OPPOSITION_PHONE.strip() in ("", FICTION_PHONE):
+        return [
+            checks.Error(
+                "CPX_OPPOSITION_PHONE is the development default: the letters would print a number that "
+                "answers nobody.",
+                hint="Set CPX_OPPOSITION_PHONE to the number that opposes a card (printed on every letter).",
+                id="cards.E004",
+            )
+        ]
+    return []

@@ -70,10 +70,11 @@ def card_revoke(*, card: Card, actor: Any, crl_reason: str, **detail: Any) -> in
 
 
 def _discard_pin_mailer(card: Card, transition: str) -> None:
-    """A card that will never be used has no use for its codes: its sealed PIN mailer, not yet printed, is
-    purged in the transition's transaction (the row stays, empty and never printed, with a CardEvent)."""
+    """A card that will never be used has no use for its codes: its sealed codes letters not yet printed (the
+    PIN mailer, any re-issued codes letter) are purged in the transition's transaction (the rows stay, empty
+    and never printed, with a CardEvent)."""
     purged = Mailer.objects.filter(
-        card=card, kind=Mailer.Kind.PIN, printed_at__isnull=True, content__isnull=False
+        card=card, kind__in=SECRET_KINDS, printed_at__isnull=True, content__isnull=False
     ).update(content=None)
     if purged:
         CardEvent.objects.create(card=card, kind="pin_mailer_discarded", detail={"transition": transition})
@@ -121,16 +122,20 @@ def new_puk() -> str:
 # --- letters --------------------------------------------------------------------------------------
 
 
+# The letters that carry a code (the PIN mailer: PIN and PUK; a re-issued codes letter: the PUK).
+SECRET_KINDS = (Mailer.Kind.PIN, Mailer.Kind.CODES)
+
+
 def pin_mailer_open(*, mailer: Mailer) -> bytes:
-    """The PIN mailer's PDF in clear, for the print run only (it stays sealed in the database)."""
-    if mailer.kind != Mailer.Kind.PIN or mailer.content is None:
-        raise ValueError("this PIN mailer was printed and purged")
+    """A codes letter's PDF in clear, for the print run only (it stays sealed in the database)."""
+    if mailer.kind not in SECRET_KINDS or mailer.content is None:
+        raise ValueError("this codes letter was printed and purged")
     return mailers.unseal(bytes(mailer.content))
 
 
 def mailer_mark_printed(*, mailer: Mailer) -> None:
-    """Printed: the PIN mailer's sealed content is purged for good (the carrier letter is kept)."""
-    purge = {"content": None} if mailer.kind == Mailer.Kind.PIN else {}
+    """Printed: a codes letter's sealed content is purged for good (the carrier letter is kept)."""
+    purge = {"content": None} if mailer.kind in SECRET_KINDS else {}
     Mailer.objects.filter(pk=mailer.pk).update(printed_at=timezone.now(), **purge)
 
 

@@ -36,7 +36,6 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from cards import mailers as letters
 from cards.models import Card, CardEvent, Mailer
 from cards.services import mailer_mark_printed, pin_mailer_open
 from core.errors import InvalidInput
@@ -67,18 +66,6 @@ def printable_pin_mailers(*, day: date) -> Q:
     )
     reissued = Q(kind=Mailer.Kind.CODES, card__state__in=Card.LIVE_STATES)
     return sealed & (first | reissued)
-
-
-def _open(mailer: Mailer) -> bytes:
-    if mailer.kind == Mailer.Kind.CODES:  # (cards.services.pin_mailer_open knows the PIN mailer only)
-        return letters.unseal(bytes(mailer.content or b""))
-    return pin_mailer_open(mailer=mailer)
-
-
-def _mark_printed(mailer: Mailer) -> None:
-    mailer_mark_printed(mailer=mailer)
-    if mailer.kind == Mailer.Kind.CODES:  # its PUK in clear is on paper now: the sealed copy goes
-        Mailer.objects.filter(pk=mailer.pk).update(content=None)
 
 
 def pin_mailers_print(*, day: date | None = None, out_dir: Path, chunk: int = CHUNK) -> PinPrintRun:
@@ -122,10 +109,10 @@ def _print_chunk(writer: _RunWriter, mailers: list[Mailer], run: PinPrintRun) ->
     the commit, this chunk's files and manifest lines are taken back (the rows roll back sealed)."""
     mark = writer.mark()
     try:
-        written = [writer.write(mailer, _open(mailer)) for mailer in mailers]
+        written = [writer.write(mailer, pin_mailer_open(mailer=mailer)) for mailer in mailers]
         writer.sync()
         for mailer in mailers:
-            _mark_printed(mailer)
+            mailer_mark_printed(mailer=mailer)
         CardEvent.objects.bulk_create(
             CardEvent(
                 card_id=mailer.card_id,

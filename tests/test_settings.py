@@ -160,3 +160,11 @@ def test_check_deploy_refuses_a_missing_or_derived_sealing_key(tmp_path):
     assert result.returncode != 0 and "cards.E001" in result.stderr
     env["CPX_SECRETS_KEY"] = "not-a-fernet-key"
     assert "cards.E002" in _check_deploy(env).stderr
+
+
+def test_check_deploy_refuses_the_fictional_opposition_number(tmp_path):
+    env = production_environment(tmp_path)
+    env.pop("CPX_OPPOSITION_PHONE")
+    assert "cards.E004" in _check_deploy(env).stderr
+    env["CPX_OPPOSITION_PHONE"] = "01 99 00 12 34"
+    assert "cards.E004" in _check_deploy(env).stderr

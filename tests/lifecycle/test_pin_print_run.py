@@ -303,6 +303,8 @@ def test_an_opposed_or_revoked_cards_sealed_mailer_is_purged_at_once(tmp_path):
 
     opposed, opposed_mailer = shipped_card(release_on=DAY, released=True)
     revoked, revoked_mailer = shipped_card(release_on=DAY, released=True)
+    # A codes letter re-issued on request and not yet printed goes with the card too.
+    reissued = Mailer.objects.create(card=opposed, kind=Mailer.Kind.CODES, content=b"sealed")
     actor = persona(Account.Role.ANS_OPERATOR)
     with transaction.atomic():
         card_services.card_oppose(
@@ -316,6 +318,8 @@ def test_an_opposed_or_revoked_cards_sealed_mailer_is_purged_at_once(tmp_path):
         mailer.refresh_from_db()
         assert mailer.content is None and mailer.printed_at is None
         assert CardEvent.objects.filter(card=card, kind="pin_mailer_discarded").exists()
+    reissued.refresh_from_db()
+    assert reissued.content is None and reissued.printed_at is None
     carrier = Mailer.objects.get(card=opposed, kind=Mailer.Kind.CARRIER)
     assert carrier.content  # the carrier letter holds no secret: kept
     assert pin_mailers_print(day=DAY, out_dir=tmp_path).printed == 0

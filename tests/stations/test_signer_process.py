@@ -3,11 +3,14 @@ and a reader station (`manage.py run_station`, without any CA PIN), on Redis and
 makes a card through the service, and strace shows it never opened anything of the CA's stores nor a key
 file."""
 
+import base64
+import contextlib
 import os
 import re
 import signal
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -19,7 +22,8 @@ from cards.models import Card
 from pki.models import AuditEvent
 from tests.pki.conftest import hsm_env
 
-from .conftest import token_labels
+from .conftest import pin_and_puk, token_labels
+from .test_secrets import standalone
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 
@@ -73,6 +77,41 @@ def _stop(process):
     os.killpg(process.pid, signal.SIGKILL)
 
 
+class BrokerTap:
+    """Every command sent to the broker's database while it runs (Redis MONITOR), with the messages'
+    base64 bodies decoded: what a reader of the broker could see."""
+
+    def __init__(self, client):
+        self.client, self.seen, self.stopped = client, [], threading.Event()
+        self.thread = threading.Thread(target=self._listen, daemon=True)
+
+    def _listen(self):
+        db = int(BROKER.rsplit("/", 1)[1])
+        with self.client.monitor() as monitor:
+            for command in monitor.listen():
+                if self.stopped.is_set():
+                    return
+                if command.get("db") == db:
+                    self.seen.append(command["command"])
+
+    def __enter__(self):
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self.stopped.set()
+        self.client.ping()  # wakes the listener up
+        self.thread.join(timeout=10)
+
+    def text(self) -> str:
+        decoded = []
+        for command in self.seen:
+            for run in re.findall(r"[A-Za-z0-9+/=]{16,}", command):
+                with contextlib.suppress(ValueError):
+                    decoded.append(base64.b64decode(run + "=" * (-len(run) % 4)).decode("utf-8", "replace"))
+        return "\n".join(self.seen + decoded)
+
+
 def test_a_station_without_ca_keys_makes_a_card_through_the_signing_service(station, queued_order, tmp_path):
     import redis
 
@@ -80,6 +119,7 @@ def test_a_station_without_ca_keys_makes_a_card_through_the_signing_service(stat
 
     client = redis.Redis.from_url(BROKER)
     client.delete(station.queue, settings.CPX_SIGNING_QUEUE)
+    tap = BrokerTap(redis.Redis.from_url(BROKER)).__enter__()
     signer_log, station_log, trace = (
         tmp_path / "signer.log",
         tmp_path / "station.log",
@@ -125,7 +165,15 @@ def test_a_station_without_ca_keys_makes_a_card_through_the_signing_service(stat
     finally:
         _stop(station_process)
         _stop(signer)
+        tap.__exit__()
     assert token_labels(station) == [card.number]
+    # The codes went through no broker message and no log line of either process.
+    pin, puk = pin_and_puk(card)
+    broker = tap.text()
+    assert "stations.personalize" in broker and "signing.certify_card" in broker  # the tap saw the traffic
+    for secret in (pin, puk):
+        for where in (broker, signer_log.read_text(), station_log.read_text()):
+            assert not standalone(secret).search(where)
     assert card.certificates.count() == 2
     issued = AuditEvent.objects.filter(operation="issue", detail__card_number=card.number)
     assert issued.count() == 2 and all(e.actor.startswith(f"station:{station.name} job ") for e in issued)

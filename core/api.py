@@ -114,7 +114,7 @@ def serializer_error_codes(errors: Any) -> set[str]:
 
 class ReferencedNotFound(exceptions.NotFound):
     def __init__(self, fields: Any) -> None:
-        super().__init__("A referenced object does not exist.")
+        super().__init__(_("A referenced object does not exist."))
         self.fields = fields
 
 

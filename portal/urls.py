@@ -1,6 +1,6 @@
 from django.urls import path
 
-from .views import approvals, auth, backoffice, codes, holder, manager, production, renewal
+from .views import approvals, auth, backoffice, codes, holder, manager, payment, production, renewal
 
 app_name = "portal"
 
@@ -16,9 +16,9 @@ urlpatterns = [
     path("orders/", holder.orders, name="orders"),
     path("orders/<int:pk>/", holder.order_detail, name="order"),
     path("orders/<int:pk>/cancel/", holder.order_cancel, name="order-cancel"),
-    path("orders/<int:pk>/pay/", holder.order_pay, name="order-pay"),
-    path("orders/<int:pk>/paid/", holder.order_paid, name="order-paid"),
-    path("orders/<int:pk>/invoice/", holder.invoice, name="invoice"),
+    path("orders/<int:pk>/pay/", payment.order_pay, name="order-pay"),
+    path("orders/<int:pk>/paid/", payment.order_paid, name="order-paid"),
+    path("orders/<int:pk>/invoice/", payment.invoice, name="invoice"),
     path("messages/", holder.inbox, name="messages"),
     path("messages/read-all/", holder.messages_read_all, name="messages-read-all"),
     path("messages/<int:pk>/read/", holder.message_read, name="message-read"),
@@ -53,3 +53,9 @@ urlpatterns = [
     path("backoffice/approvals/<int:pk>/reject/", approvals.approval_reject, name="approval-reject"),
     path("backoffice/approvals/<int:pk>/cancel/", approvals.approval_cancel, name="approval-cancel"),
 ]
+
+# One module per area (portal/routes/), each adding its pages under the same namespace.
+from .routes import dashboard, holder_orders, operators, payments, structure  # noqa: E402
+
+for _area in (holder_orders, payments, structure, operators, dashboard):
+    urlpatterns += _area.urlpatterns

@@ -112,3 +112,11 @@ def role_label(value: str) -> str:
 @register.filter
 def transition_label(value: str) -> str:
     return str(TRANSITIONS.get(value, value))
+
+
+@register.filter
+def money(value: Any, currency: str = "EUR") -> str:
+    """An amount the one way the portal writes it: ``36,00 €`` in French, ``€36.00`` in English."""
+    from core.formats import format_money
+
+    return format_money(value, currency)

@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 export DJANGO_SETTINGS_MODULE ?= config.settings
 
-.PHONY: venv system db test lint typecheck pytest run bench clean graph
+.PHONY: venv system db test lint typecheck pytest run manage bench clean graph
 
 venv: $(STAMP)
 
@@ -35,8 +35,13 @@ pytest: venv system db
 
 test: venv system db lint typecheck pytest
 
+# As production runs it: gunicorn, DEBUG off (DJANGO_DEBUG=true make run turns it on), WhiteNoise static files.
 run: venv system
 	$(BIN)/python scripts/run.py
+
+# A management command against what `make run` runs (var/run.env), e.g. make manage ARGS="import_registry F".
+manage: venv
+	$(BIN)/python manage.py $(ARGS)
 
 bench: venv system db
 	$(BIN)/python bench/run_all.py

@@ -53,19 +53,26 @@ class ApprovalRequest(ConcurrentTransitionMixin, models.Model):
         EXPIRED = "expired", _("Expired")
         CANCELLED = "cancelled", _("Cancelled")
 
-    action = models.CharField(max_length=64, db_index=True)  # a registered action, e.g. "orders.fee_waiver"
-    summary = models.CharField(max_length=300)  # what the approvers read, in one line
+    # a registered action, e.g. "orders.fee_waiver"
+    action = models.CharField(max_length=64, db_index=True, verbose_name=_("action"))
+    # what the approvers read, in one line
+    summary = models.CharField(max_length=300, verbose_name=_("summary"))
     payload = models.JSONField(default=dict, blank=True)  # what execute() needs
     authority_id = models.PositiveBigIntegerField(null=True, blank=True, db_index=True)
     object_type = models.CharField(max_length=60, blank=True)
     object_id = models.CharField(max_length=128, blank=True)
     requested_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="approval_requests"
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        related_name="approval_requests",
+        verbose_name=_("requested by"),
     )
-    created_at = models.DateTimeField(default=timezone.now)
-    expires_at = models.DateTimeField()
+    created_at = models.DateTimeField(default=timezone.now, verbose_name=_("created at"))
+    expires_at = models.DateTimeField(verbose_name=_("expires at"))
     quorum = models.PositiveSmallIntegerField(default=1)
-    state = FSMField(default=State.PENDING, choices=State.choices, protected=True, db_index=True)
+    state = FSMField(
+        default=State.PENDING, choices=State.choices, protected=True, db_index=True, verbose_name=_("state")
+    )
     result = models.JSONField(null=True, blank=True)  # what execute() returned
     decided_at = models.DateTimeField(null=True, blank=True)  # when it left ``pending``
     executed_at = models.DateTimeField(null=True, blank=True)
@@ -74,6 +81,8 @@ class ApprovalRequest(ConcurrentTransitionMixin, models.Model):
     used_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
+        verbose_name = _("approval request")
+        verbose_name_plural = _("approval requests")
         ordering = ["-created_at", "-id"]
         constraints = [
             models.CheckConstraint(name="approval_quorum_positive", condition=Q(quorum__gte=1)),
@@ -139,12 +148,16 @@ class ApprovalDecision(models.Model):
     """One person's approval or rejection of a request: one per person (the quorum counts people)."""
 
     request = models.ForeignKey(ApprovalRequest, on_delete=models.CASCADE, related_name="decisions")
-    approver = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
-    approve = models.BooleanField()
-    comment = models.TextField(blank=True, max_length=2000)
-    at = models.DateTimeField(default=timezone.now)
+    approver = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+", verbose_name=_("approver")
+    )
+    approve = models.BooleanField(verbose_name=_("approve"))
+    comment = models.TextField(blank=True, max_length=2000, verbose_name=_("comment"))
+    at = models.DateTimeField(default=timezone.now, verbose_name=_("at"))
 
     class Meta:
+        verbose_name = _("approval decision")
+        verbose_name_plural = _("approval decisions")
         ordering = ["at", "id"]
         constraints = [
             models.UniqueConstraint(fields=["request", "approver"], name="approval_decision_once"),

@@ -3,6 +3,8 @@ holder signs with it to prove they hold it."""
 
 from django.db import models
 from django.db.models import Q
+from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 from django_fsm import ConcurrentTransitionMixin, FSMField, transition
 
 from core.roles import role_in
@@ -17,28 +19,36 @@ class Card(ConcurrentTransitionMixin, models.Model):
     kept by orders: ``card.order``)."""
 
     class State(models.TextChoices):
-        PERSONALIZED = "personalized", "Personnalisée"
-        SHIPPED = "shipped", "Expédiée"
-        ACTIVE = "active", "Active"
-        OPPOSED = "opposed", "En opposition"
-        REVOKED = "revoked", "Révoquée"
-        EXPIRED = "expired", "Expirée"
+        PERSONALIZED = "personalized", _("Personalized")
+        SHIPPED = "shipped", _("Shipped")
+        ACTIVE = "active", _("Active")
+        OPPOSED = "opposed", _("Opposed")
+        REVOKED = "revoked", _("Revoked")
+        EXPIRED = "expired", _("Expired")
 
     # States in which a card counts as the holder's physical card for its exercise.
     LIVE_STATES = (State.PERSONALIZED, State.SHIPPED, State.ACTIVE)
 
-    number = models.CharField(max_length=20, unique=True)
-    card_type = models.CharField(max_length=3, choices=CardType.choices)
-    professional = models.ForeignKey(Professional, on_delete=models.PROTECT, related_name="cards")
+    number = models.CharField(max_length=20, unique=True, verbose_name=_("number"))
+    card_type = models.CharField(max_length=3, choices=CardType.choices, verbose_name=_("card type"))
+    professional = models.ForeignKey(
+        Professional, on_delete=models.PROTECT, related_name="cards", verbose_name=_("professional")
+    )
     exercise = models.ForeignKey(
         Exercise, null=True, blank=True, on_delete=models.PROTECT, related_name="cards"
     )
     structure = models.ForeignKey(
         Structure, null=True, blank=True, on_delete=models.PROTECT, related_name="cards"
     )
-    state = FSMField(default=State.PERSONALIZED, choices=State.choices, protected=True, db_index=True)
+    state = FSMField(
+        default=State.PERSONALIZED,
+        choices=State.choices,
+        protected=True,
+        db_index=True,
+        verbose_name=_("state"),
+    )
     valid_from = models.DateField()
-    valid_until = models.DateField(db_index=True)
+    valid_until = models.DateField(db_index=True, verbose_name=_("valid until"))
     # The version of the master unblock key the card's PUK was derived from (pki.unblock): the PUK is never
     # stored, it is derived again from the card number and this version when it is legitimately needed.
     puk_key_version = models.PositiveSmallIntegerField(default=1)
@@ -46,6 +56,8 @@ class Card(ConcurrentTransitionMixin, models.Model):
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
+        verbose_name = _("card")
+        verbose_name_plural = _("cards")
         indexes = [
             models.Index(fields=["professional", "state"]),
             # The renewal scan and the expiry task read cards by expiry date among the live ones only:
@@ -112,9 +124,9 @@ class Mailer(models.Model):
     then purged; the carrier letter carries no secret."""
 
     class Kind(models.TextChoices):
-        PIN = "pin", "Courrier des codes"
-        CARRIER = "carrier", "Lettre porte-carte"
-        CODES = "codes", "Réédition du courrier des codes"
+        PIN = "pin", _("Codes letter")
+        CARRIER = "carrier", _("Card carrier letter")
+        CODES = "codes", _("Codes letter re-issued")
 
     card = models.ForeignKey(Card, on_delete=models.CASCADE, related_name="mailers")
     kind = models.CharField(max_length=8, choices=Kind.choices)
@@ -147,9 +159,9 @@ class ActivationChallenge(models.Model):
     MAX_BAD_SIGNATURES = 3
 
     class Closed(models.TextChoices):
-        USED = "used", "Utilisé"
-        BAD_SIGNATURES = "bad_signatures", "Trop de signatures fausses"
-        SUPERSEDED = "superseded", "Remplacé par un nouveau défi"
+        USED = "used", pgettext_lazy("challenge", "Used")
+        BAD_SIGNATURES = "bad_signatures", _("Too many wrong signatures")
+        SUPERSEDED = "superseded", _("Replaced by a new challenge")
 
     card = models.ForeignKey(Card, on_delete=models.CASCADE, related_name="activation_challenges")
     nonce = models.CharField(max_length=64, unique=True)

@@ -4,6 +4,7 @@ Every secret may also come from a file named by ``<NAME>_FILE`` (Docker and syst
 """
 
 import os
+import shlex
 from pathlib import Path
 from urllib.parse import parse_qsl, unquote, urlparse
 
@@ -67,3 +68,39 @@ def database_from_url(url: str) -> dict:
         "CONN_HEALTH_CHECKS": True,
         "ATOMIC_REQUESTS": False,
     }
+
+
+def load_run_env(path: Path | None = None) -> bool:
+    """While `make run` runs, its choices (private database, broker...) are in var/run.env: a command typed
+    in a shell without DATABASE_URL uses them, so it reaches the running platform. Variables already set
+    win; a file left by a run that no longer runs (its CPX_RUN_PID is gone) is ignored."""
+    if "DATABASE_URL" in os.environ:
+        return False
+    default = Path(__file__).resolve().parent.parent / "var" / "run.env"
+    path = path or Path(os.environ.get("CPX_RUN_ENV") or default)
+    try:
+        text = path.read_text()
+    except OSError:
+        return False
+    values: dict[str, str] = {}
+    for line in text.splitlines():
+        if line.strip() and not line.lstrip().startswith("#") and "=" in line:
+            name, _, raw = line.partition("=")
+            parts = shlex.split(raw)
+            values[name.strip()] = parts[0] if parts else ""
+    pid = values.pop("CPX_RUN_PID", "")
+    if not pid.isdigit() or not _alive(int(pid)):
+        return False
+    for name, value in values.items():
+        os.environ.setdefault(name, value)
+    return True
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True

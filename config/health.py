@@ -1,7 +1,7 @@
 """Health endpoints for load balancers and process supervisors, and the trivial view benchmarks compare to."""
 
 from django.db import connection
-from django.http import HttpRequest, JsonResponse
+from django.http import HttpRequest, HttpResponse, JsonResponse
 
 
 def ping(request: HttpRequest) -> JsonResponse:
@@ -19,10 +19,8 @@ def healthz(request: HttpRequest) -> JsonResponse:
     return JsonResponse({"status": "ok", "database": "ok"})
 
 
-def not_found(request: HttpRequest, exception: Exception | None = None):
+def not_found(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
     """404 for the whole site: JSON in the API's error shape under /api/, the portal's page elsewhere."""
-    if request.path.startswith("/api/"):
-        return JsonResponse({"code": "not_found", "message": "Not found."}, status=404)
-    from django.views.defaults import page_not_found
+    from config.errors import not_found as answer
 
-    return page_not_found(request, exception or Exception("not found"))
+    return answer(request, exception)

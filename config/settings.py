@@ -28,6 +28,7 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "django_fsm",
     "django_htmx",
+    "dsfr",  # the State's design system (DSFR): its CSS, JS, icons and fonts, served locally
     "drf_spectacular_sidecar",
     "axes",
     # The platform's apps, from the bottom layer up (README "Layout"; .importlinter keeps it).
@@ -47,6 +48,8 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    # Static files served by the application itself (make run and a container need no nginx for them).
+    "config.storage.WhiteNoiseMiddleware",  # whitenoise.middleware.WhiteNoiseMiddleware
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -57,6 +60,9 @@ MIDDLEWARE = [
     "django_htmx.middleware.HtmxMiddleware",
     "axes.middleware.AxesMiddleware",
     "core.web.DomainErrorMiddleware",
+    # Friendly error pages in every mode: an empty 405 (require_POST) and DEBUG's technical 404 become the
+    # portal's pages, JSON under /api/ (config.errors).
+    "config.errors.ErrorPageMiddleware",
 ]
 
 AUTHENTICATION_BACKENDS = [
@@ -103,6 +109,20 @@ USE_TZ = True
 STATIC_URL = "static/"
 STATIC_ROOT = Path(env("DJANGO_STATIC_ROOT", str(VAR_DIR / "static")))
 MEDIA_ROOT = Path(env("DJANGO_MEDIA_ROOT", str(VAR_DIR / "media")))
+# Production (DEBUG off): hashed, compressed files from `collectstatic`, served by WhiteNoise with
+# far-future cache headers; before any collectstatic the storage falls back to plain names (config.storage).
+DJANGO_STATIC_MANIFEST = env_bool("DJANGO_STATIC_MANIFEST", not DEBUG)
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {
+        "BACKEND": "config.storage.StaticStorage"
+        if DJANGO_STATIC_MANIFEST
+        else "django.contrib.staticfiles.storage.StaticFilesStorage"
+    },
+}
+# DEBUG shows the portal's 404 page too; DJANGO_DEBUG_404=technical brings back Django's technical page.
+CPX_DEBUG_404 = env("DJANGO_DEBUG_404", "friendly")
+CSRF_FAILURE_VIEW = "config.errors.csrf_failure"
 
 LOGIN_URL = "/accounts/login/"
 LOGIN_REDIRECT_URL = "/"
@@ -281,6 +301,33 @@ CPX_MAX_PRODUCTION_FAILURES = env_int("CPX_MAX_PRODUCTION_FAILURES", 3)
 CPX_PAYMENT_PROVIDER = env("CPX_PAYMENT_PROVIDER", "")
 # Who issues the invoices (printed on the invoice PDF).
 CPX_INVOICE_ISSUER = env("CPX_INVOICE_ISSUER", "Agence du numérique en santé — CPx")
+
+# --- payments (orders.payments, .providers, .reconciliation, .invoices; docs/payments.md) ---
+# The development provider (CPX_PAYMENT_PROVIDER=orders.providers.dev.DevProvider) serves a test checkout
+# page under /dev-payments/: never in production (`check --deploy` errors, orders.E001). Its HMAC key:
+# derived from SECRET_KEY when empty.
+CPX_DEV_PAYMENT_SECRET = env("CPX_DEV_PAYMENT_SECRET", "")
+# Lyra / Systempay / PayZen "formulaire de paiement" (CPX_PAYMENT_PROVIDER=orders.providers.systempay.
+# SystempayProvider): the shop id, its key (test or production, as CPX_SYSTEMPAY_MODE says), the form URL.
+CPX_SYSTEMPAY_SITE_ID = env("CPX_SYSTEMPAY_SITE_ID", "")
+CPX_SYSTEMPAY_KEY = env("CPX_SYSTEMPAY_KEY", "")
+CPX_SYSTEMPAY_MODE = env("CPX_SYSTEMPAY_MODE", "TEST")  # TEST or PRODUCTION (vads_ctx_mode)
+CPX_SYSTEMPAY_URL = env("CPX_SYSTEMPAY_URL", "https://paiement.systempay.fr/vads-payment/")
+# Who is paid by transfer or cheque (shown to payers; IBAN and BIC checked by `check`, orders.E003/E004).
+# The defaults are a development account: `check --deploy` errors on them (orders.E005).
+CPX_PAYEE_NAME = env("CPX_PAYEE_NAME", "Agence du numérique en santé")
+CPX_PAYEE_IBAN = env("CPX_PAYEE_IBAN", "FR76 3000 1007 9412 3456 7890 185")
+CPX_PAYEE_BIC = env("CPX_PAYEE_BIC", "BDFEFRPPCCT")
+CPX_PAYEE_BANK = env("CPX_PAYEE_BANK", "Banque de France")
+# Where cheques are sent (lines separated by "|").
+CPX_PAYEE_ADDRESS = env(
+    "CPX_PAYEE_ADDRESS", "Agence du numérique en santé — Régie CPx|9 rue Georges Pitard|75015 Paris"
+).split("|")
+# The seller on invoices: address lines ("|"), SIRET, VAT number, or the VAT exemption mention when empty.
+CPX_SELLER_ADDRESS = env("CPX_SELLER_ADDRESS", "9 rue Georges Pitard|75015 Paris").split("|")
+CPX_SELLER_SIRET = env("CPX_SELLER_SIRET", "")
+CPX_SELLER_VAT_NUMBER = env("CPX_SELLER_VAT_NUMBER", "")
+CPX_SELLER_VAT_MENTION = env("CPX_SELLER_VAT_MENTION", "TVA non applicable, article 256 B du CGI")
 
 # --- notifications ---
 # Delivery attempts before a message is marked failed (shown to operators in the admin), and the back-off

@@ -25,4 +25,8 @@ urlpatterns = [
     path("", include("portal.urls")),
 ]
 
+# The site's error answers (config.errors): the portal's pages in every mode, JSON under /api/.
+handler400 = "config.errors.bad_request"
+handler403 = "config.errors.permission_denied"
 handler404 = "config.health.not_found"
+handler500 = "config.errors.server_error"

@@ -10,15 +10,16 @@ from collections.abc import Callable, Collection
 from typing import Any
 
 from django.db import models
+from django.utils.translation import gettext_lazy as _
 
 
 class Role(models.TextChoices):
-    HOLDER = "holder", "Titulaire"
-    STRUCTURE_MANAGER = "structure_manager", "Gestionnaire de structure"
-    AUTHORITY_OPERATOR = "authority_operator", "Opérateur d'Ordre"
-    ANS_OPERATOR = "ans_operator", "Opérateur ANS"
-    AUDITOR = "auditor", "Auditeur"
-    SYSTEM = "system", "Processus de la plateforme"  # stations, periodic tasks, provider call-backs
+    HOLDER = "holder", _("Holder")
+    STRUCTURE_MANAGER = "structure_manager", _("Structure manager")
+    AUTHORITY_OPERATOR = "authority_operator", _("Ordre operator")
+    ANS_OPERATOR = "ans_operator", _("ANS operator")
+    AUDITOR = "auditor", _("Auditor")
+    SYSTEM = "system", _("Platform process")  # stations, periodic tasks, provider call-backs
 
 
 # The people who review orders and act for an authority (an Ordre's operators, ANS's).

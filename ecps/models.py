@@ -11,6 +11,8 @@ from __future__ import annotations
 from django.db import models
 from django.db.models import Q
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 from django_fsm import ConcurrentTransitionMixin, FSMField, transition
 
 from cards.models import Card
@@ -25,27 +27,35 @@ class ECps(ConcurrentTransitionMixin, models.Model):
     ``core.transitions.fire``, which writes the event row); who may fire each is ``ecps.permissions``."""
 
     class State(models.TextChoices):
-        ACTIVE = "active", "Active"
-        SUSPENDED = "suspended", "Suspendue"
-        REVOKED = "revoked", "Révoquée"
+        ACTIVE = "active", _("Active")
+        SUSPENDED = "suspended", _("Suspended")
+        REVOKED = "revoked", _("Revoked")
 
     # States in which an e-CPS counts as the exercise's one e-CPS (a revoked one makes room for a new one).
     LIVE_STATES = (State.ACTIVE, State.SUSPENDED)
 
     class Reason(models.TextChoices):
-        LOST = "lost", "Téléphone perdu"
-        STOLEN = "stolen", "Téléphone volé"
-        HOLDER_INACTIVE = "holder_inactive", "Titulaire radié ou inactif"
-        EXERCISE_INACTIVE = "exercise_inactive", "Exercice clos"
+        LOST = "lost", _("Phone lost")
+        STOLEN = "stolen", _("Phone stolen")
+        HOLDER_INACTIVE = "holder_inactive", _("Holder struck off or inactive")
+        EXERCISE_INACTIVE = "exercise_inactive", _("Exercise closed")
 
     class Method(models.TextChoices):
-        CARD = "card", "Carte CPx"
-        CODES = "codes", "Codes par e-mail et SMS"
+        CARD = "card", _("CPx card")
+        CODES = "codes", _("Codes by e-mail and SMS")
 
-    holder = models.ForeignKey(Professional, on_delete=models.PROTECT, related_name="ecps")
-    exercise = models.ForeignKey(Exercise, on_delete=models.PROTECT, related_name="ecps")
-    state = FSMField(default=State.ACTIVE, choices=State.choices, protected=True, db_index=True)
-    activation_method = models.CharField(max_length=8, choices=Method.choices)
+    holder = models.ForeignKey(
+        Professional, on_delete=models.PROTECT, related_name="ecps", verbose_name=_("holder")
+    )
+    exercise = models.ForeignKey(
+        Exercise, on_delete=models.PROTECT, related_name="ecps", verbose_name=_("exercise")
+    )
+    state = FSMField(
+        default=State.ACTIVE, choices=State.choices, protected=True, db_index=True, verbose_name=_("state")
+    )
+    activation_method = models.CharField(
+        max_length=8, choices=Method.choices, verbose_name=_("activation method")
+    )
     activated_with_card = models.ForeignKey(
         Card, null=True, blank=True, on_delete=models.PROTECT, related_name="ecps_activated"
     )
@@ -56,9 +66,9 @@ class ECps(ConcurrentTransitionMixin, models.Model):
     transports = models.JSONField(default=list, blank=True)
     user_handle = models.CharField(max_length=100)
     aaguid = models.CharField(max_length=36, blank=True)
-    created_at = models.DateTimeField(auto_now_add=True)
+    created_at = models.DateTimeField(auto_now_add=True, verbose_name=_("created at"))
     last_used_at = models.DateTimeField(null=True, blank=True)
-    revoked_at = models.DateTimeField(null=True, blank=True)
+    revoked_at = models.DateTimeField(null=True, blank=True, verbose_name=_("revoked at"))
     revocation_reason = models.CharField(max_length=20, choices=Reason.choices, blank=True)
 
     class Meta:
@@ -92,12 +102,14 @@ class ECps(ConcurrentTransitionMixin, models.Model):
 class ECpsEvent(models.Model):
     """One row per e-CPS change (activated, suspended, revoked...): its history."""
 
-    ecps = models.ForeignKey(ECps, on_delete=models.CASCADE, related_name="events")
-    kind = models.CharField(max_length=24)
+    ecps = models.ForeignKey(ECps, on_delete=models.CASCADE, related_name="events", verbose_name=_("e-CPS"))
+    kind = models.CharField(max_length=24, verbose_name=_("kind"))
     detail = models.JSONField(default=dict, blank=True)
-    at = models.DateTimeField(auto_now_add=True)
+    at = models.DateTimeField(auto_now_add=True, verbose_name=_("at"))
 
     class Meta:
+        verbose_name = _("e-CPS event")
+        verbose_name_plural = _("e-CPS events")
         ordering = ["at", "id"]
 
     def __str__(self) -> str:
@@ -113,11 +125,11 @@ class Activation(models.Model):
     too short for a plain hash to hide it."""
 
     class State(models.TextChoices):
-        PENDING = "pending", "En attente de la preuve"
-        PROVEN = "proven", "Prouvée"
-        ENROLLING = "enrolling", "Enregistrement en cours"
-        DONE = "done", "Terminée"
-        FAILED = "failed", "Échouée"
+        PENDING = "pending", _("Waiting for the proof")
+        PROVEN = "proven", _("Proven")
+        ENROLLING = "enrolling", _("Enrolling")
+        DONE = "done", pgettext_lazy("activation", "Done")
+        FAILED = "failed", pgettext_lazy("activation", "Failed")
 
     holder = models.ForeignKey(Professional, on_delete=models.CASCADE, related_name="ecps_activations")
     exercise = models.ForeignKey(Exercise, on_delete=models.CASCADE, related_name="ecps_activations")
@@ -151,23 +163,30 @@ class SignInEvent(models.Model):
     ended (refusals included, with their reason)."""
 
     class Result(models.TextChoices):
-        SUCCESS = "success", "Réussie"
-        REFUSED = "refused", "Refusée"
+        SUCCESS = "success", pgettext_lazy("sign-in", "Succeeded")
+        REFUSED = "refused", pgettext_lazy("sign-in", "Refused")
 
-    at = models.DateTimeField(auto_now_add=True, db_index=True)
+    at = models.DateTimeField(auto_now_add=True, db_index=True, verbose_name=_("at"))
     ecps = models.ForeignKey(ECps, null=True, blank=True, on_delete=models.SET_NULL, related_name="sign_ins")
     professional = models.ForeignKey(
-        Professional, null=True, blank=True, on_delete=models.SET_NULL, related_name="ecps_sign_ins"
+        Professional,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="ecps_sign_ins",
+        verbose_name=_("professional"),
     )
     application = models.ForeignKey(
         "oauth2_provider.Application", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
-    client_id = models.CharField(max_length=100, blank=True)
-    result = models.CharField(max_length=8, choices=Result.choices)
-    reason = models.CharField(max_length=40, blank=True)
+    client_id = models.CharField(max_length=100, blank=True, verbose_name=_("client id"))
+    result = models.CharField(max_length=8, choices=Result.choices, verbose_name=_("result"))
+    reason = models.CharField(max_length=40, blank=True, verbose_name=_("reason"))
     ip_address = models.GenericIPAddressField(null=True, blank=True)
 
     class Meta:
+        verbose_name = _("sign-in")
+        verbose_name_plural = _("sign-ins")
         ordering = ["-at", "-id"]
 
     def __str__(self) -> str:

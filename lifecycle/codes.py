@@ -46,6 +46,7 @@ from cards.errors import CardNotFound, InvalidCardState
 from cards.models import Card, CardEvent, Mailer
 from cards.scoping import cards_visible_to
 from core.errors import InvalidInput
+from core.formats import format_date, format_money
 from core.roles import OPERATORS, Role, role_of
 from core.tasks import run_signing_task
 from notifications.events import Event
@@ -226,7 +227,7 @@ def codes_reissue_request(*, card: Card | int, actor: Any, identity_check: str) 
         )
         summary = _("Codes letter of card %(number)s sent again (%(fee)s)") % {
             "number": locked.display_number,
-            "fee": f"{fee} EUR" if fee else _("free"),
+            "fee": format_money(fee) if fee else _("free"),
         }
         reissue.approval = approvals.request(
             action=REISSUE,
@@ -325,7 +326,9 @@ def addressee(card: Card) -> mailers.Addressee:
         structure = activity.structure if activity else None
     lines = tuple(structure.address_lines) if structure else ()
     name = f"{person.exercise_civility or person.civility} {person.full_name}".strip()
-    return mailers.Addressee(name, lines, card.number, card.card_type, card.valid_until.strftime("%d/%m/%Y"))
+    return mailers.Addressee(
+        name, lines, card.number, card.card_type, format_date(card.valid_until, language="fr")
+    )
 
 
 # --- the sweep -------------------------------------------------------------------------------------

@@ -23,16 +23,18 @@ from registry.models import Authority, Profession
 class ShippingBatch(models.Model):
     """Cards handed to the carrier together (one manifest). The PIN mailers follow a day later."""
 
-    carrier = models.CharField(max_length=60)
-    reference = models.CharField(max_length=60, unique=True)  # the carrier's manifest number
-    shipped_at = models.DateTimeField(default=timezone.now)
+    carrier = models.CharField(max_length=60, verbose_name=_("carrier"))
+    # the carrier's manifest number
+    reference = models.CharField(max_length=60, unique=True, verbose_name=_("reference"))
+    shipped_at = models.DateTimeField(default=timezone.now, verbose_name=_("shipped at"))
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
 
     class Meta:
+        verbose_name = _("shipping batch")
         ordering = ["-shipped_at", "-id"]
-        verbose_name_plural = "shipping batches"
+        verbose_name_plural = _("shipping batches")
 
     def __str__(self) -> str:
         return f"{self.carrier} {self.reference}"
@@ -48,10 +50,12 @@ class Shipment(models.Model):
     batch = models.ForeignKey(ShippingBatch, on_delete=models.PROTECT, related_name="shipments")
     card = models.OneToOneField(Card, on_delete=models.PROTECT, related_name="shipment")
     tracking_reference = models.CharField(max_length=60)
-    pin_release_on = models.DateField()
-    pin_released_at = models.DateTimeField(null=True, blank=True)
+    pin_release_on = models.DateField(verbose_name=_("PIN release on"))
+    pin_released_at = models.DateTimeField(null=True, blank=True, verbose_name=_("PIN released at"))
 
     class Meta:
+        verbose_name = _("shipment")
+        verbose_name_plural = _("shipments")
         indexes = [
             # The release task's scan: only the mailers still waiting are indexed.
             models.Index(
@@ -77,15 +81,19 @@ class Opposition(models.Model):
         PHONE = "phone", _("Phone")
         FORM_501 = "form_501", _("Form 501 by mail")
 
-    card = models.OneToOneField(Card, on_delete=models.PROTECT, related_name="opposition")
+    card = models.OneToOneField(
+        Card, on_delete=models.PROTECT, related_name="opposition", verbose_name=_("card")
+    )
     # What happened is what the replacement order gives as its reason: one list, the orders'.
-    reason = models.CharField(max_length=12, choices=Order.ReplacementReason.choices)
-    channel = models.CharField(max_length=8, choices=Channel.choices)
+    reason = models.CharField(
+        max_length=12, choices=Order.ReplacementReason.choices, verbose_name=_("reason")
+    )
+    channel = models.CharField(max_length=8, choices=Channel.choices, verbose_name=_("channel"))
     declared_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
-    declared_by_role = models.CharField(max_length=24, blank=True)
-    declared_at = models.DateTimeField(default=timezone.now)
+    declared_by_role = models.CharField(max_length=24, blank=True, verbose_name=_("declared by role"))
+    declared_at = models.DateTimeField(default=timezone.now, verbose_name=_("declared at"))
     card_state_before = models.CharField(max_length=16)
     replacement_order = models.ForeignKey(
         Order, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
@@ -93,6 +101,8 @@ class Opposition(models.Model):
     revoked_certificates = models.PositiveSmallIntegerField(default=0)
 
     class Meta:
+        verbose_name = _("opposition")
+        verbose_name_plural = _("oppositions")
         ordering = ["-declared_at", "-id"]
 
     def __str__(self) -> str:
@@ -107,16 +117,21 @@ class RenewalReminder(models.Model):
     by a conditional UPDATE, so the link works once.
     """
 
-    card = models.ForeignKey(Card, on_delete=models.PROTECT, related_name="renewal_reminders")
-    threshold = models.PositiveSmallIntegerField()
-    sent_at = models.DateTimeField(default=timezone.now)
-    automatic = models.BooleanField(default=False)  # an AutoRenewalPolicy ordered the renewal itself
-    link_used_at = models.DateTimeField(null=True, blank=True)
+    card = models.ForeignKey(
+        Card, on_delete=models.PROTECT, related_name="renewal_reminders", verbose_name=_("card")
+    )
+    threshold = models.PositiveSmallIntegerField(verbose_name=_("threshold"))
+    sent_at = models.DateTimeField(default=timezone.now, verbose_name=_("sent at"))
+    # an AutoRenewalPolicy ordered the renewal itself
+    automatic = models.BooleanField(default=False, verbose_name=_("automatic"))
+    link_used_at = models.DateTimeField(null=True, blank=True, verbose_name=_("link used at"))
     renewal_order = models.ForeignKey(
         Order, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
     )
 
     class Meta:
+        verbose_name = _("renewal reminder")
+        verbose_name_plural = _("renewal reminders")
         constraints = [
             models.UniqueConstraint(fields=["card", "threshold"], name="renewal_reminder_once"),
         ]
@@ -128,16 +143,21 @@ class RenewalReminder(models.Model):
 class AutoRenewalPolicy(models.Model):
     """An Ordre's choice to renew its professions' cards without waiting for the holder."""
 
-    authority = models.ForeignKey(Authority, on_delete=models.PROTECT, related_name="auto_renewal_policies")
-    profession = models.ForeignKey(Profession, on_delete=models.PROTECT, related_name="+")
-    enabled = models.BooleanField(default=True)
+    authority = models.ForeignKey(
+        Authority, on_delete=models.PROTECT, related_name="auto_renewal_policies", verbose_name=_("authority")
+    )
+    profession = models.ForeignKey(
+        Profession, on_delete=models.PROTECT, related_name="+", verbose_name=_("profession")
+    )
+    enabled = models.BooleanField(default=True, verbose_name=_("enabled"))
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
-    created_at = models.DateTimeField(auto_now_add=True)
+    created_at = models.DateTimeField(auto_now_add=True, verbose_name=_("created at"))
 
     class Meta:
-        verbose_name_plural = "auto-renewal policies"
+        verbose_name = _("auto-renewal policy")
+        verbose_name_plural = _("auto-renewal policies")
         constraints = [
             models.UniqueConstraint(fields=["authority", "profession"], name="auto_renewal_once"),
         ]
@@ -180,14 +200,14 @@ class CodesReissue(models.Model):
         return f"{self.reference} ({self.card_id})"
 
     STATE_LABELS = {
-        "pending": "En attente d'approbation",
-        "rejected": "Refusée",
-        "expired": "Expirée sans décision",
-        "cancelled": "Annulée",
-        "approved": "Approuvée : courrier en préparation",
-        "produced": "Courrier prêt pour l'impression",
-        "printed": "Courrier imprimé et posté",
-        "dropped": "Abandonnée : la carte n'est plus utilisable",
+        "pending": _("Waiting for approval"),
+        "rejected": _("Refused"),
+        "expired": _("Expired without a decision"),
+        "cancelled": _("Cancelled"),
+        "approved": _("Approved: letter being prepared"),
+        "produced": _("Letter ready for printing"),
+        "printed": _("Letter printed and posted"),
+        "dropped": _("Dropped: the card cannot be used any more"),
     }
 
     @property
@@ -209,7 +229,7 @@ class CodesReissue(models.Model):
 
     @property
     def state_label(self) -> str:
-        return self.STATE_LABELS.get(self.state, self.state)
+        return str(self.STATE_LABELS.get(self.state, self.state))
 
 
 class UnblockRequest(models.Model):
@@ -244,19 +264,19 @@ class UnblockRequest(models.Model):
         return f"{self.card_id} unblock #{self.pk}"
 
     STATE_LABELS = {
-        "pending": "En attente d'approbation",
-        "rejected": "Refusée",
-        "expired": "Expirée sans décision",
-        "cancelled": "Annulée",
-        "computing": "Approuvée : réponse en cours de calcul",
-        "ready": "Réponse prête (une seule lecture)",
-        "shown": "Réponse communiquée",
-        "purged": "Réponse effacée sans avoir été lue",
+        "pending": _("Waiting for approval"),
+        "rejected": _("Refused"),
+        "expired": _("Expired without a decision"),
+        "cancelled": _("Cancelled"),
+        "computing": _("Approved: response being computed"),
+        "ready": _("Response ready (read once)"),
+        "shown": _("Response given"),
+        "purged": _("Response erased without being read"),
     }
 
     @property
     def state_label(self) -> str:
-        return self.STATE_LABELS.get(self.state, self.state)
+        return str(self.STATE_LABELS.get(self.state, self.state))
 
     @property
     def state(self) -> str:

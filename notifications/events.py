@@ -10,23 +10,24 @@ when the person has an e-mail address (formal notices the holder must be able to
 from dataclasses import dataclass
 
 from django.db import models
+from django.utils.translation import gettext_lazy as _
 
 
 class Event(models.TextChoices):
-    ORDER_RECEIVED = "order_received", "Commande reçue"
-    ORDER_APPROVED = "order_approved", "Commande approuvée"
-    ORDER_REJECTED = "order_rejected", "Commande rejetée"
-    AWAITING_PAYMENT = "awaiting_payment", "En attente de paiement"
-    CARD_SHIPPED = "card_shipped", "Carte expédiée"
-    PIN_MAILER_SENT = "pin_mailer_sent", "Codes confidentiels expédiés"
-    OPPOSITION_CONFIRMED = "opposition_confirmed", "Opposition confirmée"
-    REPLACEMENT_ORDERED = "replacement_ordered", "Remplacement commandé"
-    RENEWAL_DUE = "renewal_due", "Renouvellement à faire"
-    CARD_EXPIRED = "card_expired", "Carte expirée"
-    CARD_REVOKED = "card_revoked", "Carte révoquée"
-    CODES_REISSUED = "codes_reissued", "Code de déblocage envoyé à nouveau"
-    CARD_UNBLOCK_RESPONSE = "card_unblock_response", "Déblocage de la carte au guichet"
-    FEE_WAIVED = "fee_waived", "Frais de remplacement remis"
+    ORDER_RECEIVED = "order_received", _("Order received")
+    ORDER_APPROVED = "order_approved", _("Order approved")
+    ORDER_REJECTED = "order_rejected", _("Order rejected")
+    AWAITING_PAYMENT = "awaiting_payment", _("Awaiting payment")
+    CARD_SHIPPED = "card_shipped", _("Card shipped")
+    PIN_MAILER_SENT = "pin_mailer_sent", _("Secret codes sent")
+    OPPOSITION_CONFIRMED = "opposition_confirmed", _("Opposition confirmed")
+    REPLACEMENT_ORDERED = "replacement_ordered", _("Replacement ordered")
+    RENEWAL_DUE = "renewal_due", _("Renewal due")
+    CARD_EXPIRED = "card_expired", _("Card expired")
+    CARD_REVOKED = "card_revoked", _("Card revoked")
+    CODES_REISSUED = "codes_reissued", _("Unblock code sent again")
+    CARD_UNBLOCK_RESPONSE = "card_unblock_response", _("Card unblocked at the help desk")
+    FEE_WAIVED = "fee_waived", _("Replacement fee waived")
 
 
 @dataclass(frozen=True)

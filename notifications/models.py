@@ -9,6 +9,7 @@ from django.core.serializers.json import DjangoJSONEncoder
 from django.db import models
 from django.db.models import Q
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 
 from registry.models import Professional
 
@@ -18,15 +19,16 @@ from .events import Event
 class PrintBatch(models.Model):
     """The letters of one day, gathered into one PDF (one letter per page) and a CSV manifest."""
 
-    day = models.DateField(unique=True)
-    letter_count = models.PositiveIntegerField(default=0)
-    pdf_path = models.CharField(max_length=500, blank=True)
-    manifest_path = models.CharField(max_length=500, blank=True)
-    created_at = models.DateTimeField(auto_now_add=True)
+    day = models.DateField(unique=True, verbose_name=_("day"))
+    letter_count = models.PositiveIntegerField(default=0, verbose_name=_("letter count"))
+    pdf_path = models.CharField(max_length=500, blank=True, verbose_name=_("PDF path"))
+    manifest_path = models.CharField(max_length=500, blank=True, verbose_name=_("manifest path"))
+    created_at = models.DateTimeField(auto_now_add=True, verbose_name=_("created at"))
 
     class Meta:
+        verbose_name = _("print batch")
         ordering = ["-day"]
-        verbose_name_plural = "print batches"
+        verbose_name_plural = _("print batches")
 
     def __str__(self) -> str:
         return f"{self.day} ({self.letter_count} letters)"
@@ -34,40 +36,53 @@ class PrintBatch(models.Model):
 
 class Notification(models.Model):
     class Channel(models.TextChoices):
-        EMAIL = "email", "E-mail"
-        LETTER = "letter", "Courrier"
-        IN_APP = "in_app", "Message"
+        EMAIL = "email", _("E-mail")
+        LETTER = "letter", _("Letter")
+        IN_APP = "in_app", _("Message")
 
     class State(models.TextChoices):
-        PENDING = "pending", "À envoyer"
-        SENT = "sent", "Envoyé"
-        FAILED = "failed", "Échec définitif"
+        PENDING = "pending", _("To send")
+        SENT = "sent", _("Sent")
+        FAILED = "failed", _("Failed for good")
 
     class Language(models.TextChoices):
         FR = "fr", "Français"
         EN = "en", "English"
 
-    recipient = models.ForeignKey(Professional, on_delete=models.PROTECT, related_name="notifications")
-    channel = models.CharField(max_length=8, choices=Channel.choices)
-    event = models.CharField(max_length=32, choices=Event.choices)
-    language = models.CharField(max_length=2, choices=Language.choices, default=Language.FR)
-    context = models.JSONField(default=dict, blank=True, encoder=DjangoJSONEncoder)
-    dedup_key = models.CharField(max_length=200)
-    state = models.CharField(max_length=8, choices=State.choices, default=State.PENDING)
-    attempts = models.PositiveIntegerField(default=0)
-    next_attempt_at = models.DateTimeField(default=timezone.now)
-    claim_token = models.UUIDField(null=True, blank=True, editable=False)
-    last_error = models.TextField(blank=True)
-    sent_at = models.DateTimeField(null=True, blank=True)
-    read_at = models.DateTimeField(null=True, blank=True)
-    # Letters: the address checked at delivery, printed as is by the daily batch.
-    postal_address = models.TextField(blank=True)
-    print_batch = models.ForeignKey(
-        PrintBatch, null=True, blank=True, on_delete=models.PROTECT, related_name="letters"
+    recipient = models.ForeignKey(
+        Professional, on_delete=models.PROTECT, related_name="notifications", verbose_name=_("recipient")
     )
-    created_at = models.DateTimeField(auto_now_add=True)
+    channel = models.CharField(max_length=8, choices=Channel.choices, verbose_name=_("channel"))
+    event = models.CharField(max_length=32, choices=Event.choices, verbose_name=_("event"))
+    language = models.CharField(
+        max_length=2, choices=Language.choices, default=Language.FR, verbose_name=_("language")
+    )
+    context = models.JSONField(default=dict, blank=True, encoder=DjangoJSONEncoder, verbose_name=_("context"))
+    dedup_key = models.CharField(max_length=200, verbose_name=_("dedup key"))
+    state = models.CharField(
+        max_length=8, choices=State.choices, default=State.PENDING, verbose_name=_("state")
+    )
+    attempts = models.PositiveIntegerField(default=0, verbose_name=_("attempts"))
+    next_attempt_at = models.DateTimeField(default=timezone.now, verbose_name=_("next attempt at"))
+    claim_token = models.UUIDField(null=True, blank=True, editable=False, verbose_name=_("claim token"))
+    last_error = models.TextField(blank=True, verbose_name=_("last error"))
+    sent_at = models.DateTimeField(null=True, blank=True, verbose_name=_("sent at"))
+    read_at = models.DateTimeField(null=True, blank=True, verbose_name=_("read at"))
+    # Letters: the address checked at delivery, printed as is by the daily batch.
+    postal_address = models.TextField(blank=True, verbose_name=_("postal address"))
+    print_batch = models.ForeignKey(
+        PrintBatch,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="letters",
+        verbose_name=_("print batch"),
+    )
+    created_at = models.DateTimeField(auto_now_add=True, verbose_name=_("created at"))
 
     class Meta:
+        verbose_name = _("notification")
+        verbose_name_plural = _("notifications")
         ordering = ["-created_at", "-id"]
         constraints = [
             models.UniqueConstraint(fields=["dedup_key", "channel"], name="notification_unique_dedup"),

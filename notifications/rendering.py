@@ -22,6 +22,7 @@ from reportlab.lib.pagesizes import A4
 from reportlab.lib.units import mm
 from reportlab.pdfgen.canvas import Canvas
 
+from core.formats import format_money
 from registry.models import Activity, Professional
 
 from .models import Notification
@@ -67,7 +68,7 @@ def _localized(key: str, value: object) -> object:
     """Dates travel through the JSON context as ISO strings (``*_on``, ``*_at``) and amounts as decimal
     strings; show them as people read them in the message's language."""
     if key == "amount":
-        return formats.number_format(Decimal(str(value)), 2)
+        return format_money(Decimal(str(value)))
     if not isinstance(value, str):
         return value
     try:

@@ -1,5 +1,6 @@
 """REST API of payments and invoices: record a transfer or cheque, pay online, the invoice PDF, the list of
-payments. The same conventions as ``orders.api`` (whose shared pieces it uses)."""
+payments, bank statements (import a camt.053, list them). The same conventions as ``orders.api`` (whose
+shared pieces it uses)."""
 
 from __future__ import annotations
 
@@ -12,12 +13,13 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_view
 from rest_framework import mixins, serializers, status
 from rest_framework.generics import GenericAPIView
+from rest_framework.parsers import MultiPartParser
 from rest_framework.renderers import JSONRenderer
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.viewsets import GenericViewSet
 
-from core.api import error_responses
+from core.api import ApiErrorSerializer, error_responses
 
 from . import errors, payment_services
 from .api import (
@@ -29,7 +31,8 @@ from .api import (
     PaymentSerializer,
 )
 from .invoices import invoice_filename, invoice_pdf
-from .models import Payment
+from .models import BankStatement, BankStatementEntry, Payment
+from .reconciliation import statement_reconcile, statements_visible_to
 from .scoping import payments_visible_to
 
 # --- payments and invoices -----------------------------------------------------------------------------
@@ -192,3 +195,76 @@ class PaymentViewSet(OrdersApiView, mixins.ListModelMixin, mixins.RetrieveModelM
         if payment is None:
             raise errors.OrderNotFound(_("No such payment."))
         return payment
+
+
+# --- bank statements (orders.reconciliation) -------------------------------------------------------------
+
+
+class StatementEntrySerializer(serializers.ModelSerializer):
+    class Meta:
+        model = BankStatementEntry
+        fields = [
+            "entry_ref",
+            "amount",
+            "currency",
+            "credit",
+            "booked_on",
+            "remittance",
+            "end_to_end_id",
+            "debtor",
+            "transfer_reference",
+            "outcome",
+            "order",
+            "payment",
+        ]
+
+
+class StatementSerializer(serializers.ModelSerializer):
+    entries = StatementEntrySerializer(many=True, read_only=True)
+
+    class Meta:
+        model = BankStatement
+        fields = ["id", "statement_id", "account_iban", "created_on", "filename", "uploaded_at", "entries"]
+
+
+class StatementUploadSerializer(serializers.Serializer):
+    statement = serializers.FileField(help_text="The bank's camt.053 statement (XML, 10 MB at most).")
+
+
+@extend_schema_view(
+    get=extend_schema(
+        operation_id="bank_statements_list",
+        summary="Imported bank statements and what each entry did (ANS operators, auditor)",
+        responses={200: StatementSerializer(many=True), **error_responses(401, 403)},
+        tags=["payments"],
+    ),
+    post=extend_schema(
+        operation_id="bank_statements_import",
+        summary="Import a camt.053 statement: matching transfers pay their orders, the rest is listed",
+        description="Refused whole (400) when malformed, with the line and element at fault; 409 when the "
+        "statement was already imported (nothing is paid twice). ANS operators only.",
+        request={"multipart/form-data": StatementUploadSerializer},
+        responses={
+            201: StatementSerializer(many=True),
+            **error_responses(400, 401, 403),
+            409: OpenApiResponse(ApiErrorSerializer, description="Already imported: nothing paid again."),
+        },
+        tags=["payments"],
+    ),
+)
+class BankStatementsView(OrdersApiView, GenericAPIView):
+    serializer_class = StatementUploadSerializer
+    parser_classes = [MultiPartParser]
+
+    def get(self, request: Request) -> Response:
+        statements = statements_visible_to(request.user).prefetch_related("entries")[:100]
+        return Response(StatementSerializer(statements, many=True).data)
+
+    def post(self, request: Request) -> Response:
+        data = StatementUploadSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        upload = data.validated_data["statement"]
+        result = statement_reconcile(content=upload.read(), actor=request.user, filename=upload.name or "")
+        return Response(
+            StatementSerializer(result.statements, many=True).data, status=status.HTTP_201_CREATED
+        )

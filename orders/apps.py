@@ -23,6 +23,9 @@ class OrdersConfig(AppConfig):
 
     def ready(self) -> None:
         post_migrate.connect(_ensure_first_tariff, sender=self, dispatch_uid="orders_first_tariff")
-        from . import waivers  # the two-person approval of a fee waiver
+        from . import (
+            checks,  # noqa: F401  (the payments' system checks, registered on import)
+            waivers,  # the two-person approval of a fee waiver
+        )
 
         waivers.register()

@@ -10,6 +10,7 @@ A card "slot" is what one physical card covers: a professional exercise, or for 
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 from django.conf import settings
@@ -19,7 +20,8 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from cards.models import Card
-from registry.models import CardType, StructureMember
+from registry.models import Authority, CardType, Exercise, Professional, StructureMember
+from registry.routing import authority_for_exercise
 
 from .errors import Reason
 from .models import Order
@@ -222,3 +224,61 @@ KIND_RULES: dict[str, Callable[[Order, Facts], list[Reason]]] = {
     Order.Kind.REPLACEMENT: replacement_rules,
     Order.Kind.UPDATE: update_rules,
 }
+
+
+# --- what a holder may order, explained before they order it -------------------------------------------
+
+# The card a professional exercise is issued, by category: students (category E) a CPF, everyone else a CPS.
+EXERCISE_CARD_TYPES = (CardType.CPS, CardType.CPF)
+
+
+@dataclass(frozen=True)
+class ExerciseEligibility:
+    """One exercise of a professional and the first card it may have: ``card_types`` those that may be
+    ordered now (empty when none), ``reasons`` why not (the rules of the card the exercise is issued)."""
+
+    exercise: Exercise
+    authority: Authority
+    card_types: tuple[str, ...]
+    reasons: tuple[Reason, ...]
+
+    @property
+    def eligible(self) -> bool:
+        return bool(self.card_types)
+
+
+def card_type_for(exercise: Exercise) -> str:
+    """The card an exercise is issued: a CPF for a student (category E), a CPS otherwise."""
+    return CardType.CPF if exercise.category_id == STUDENT_CATEGORY else CardType.CPS
+
+
+def first_cards_for(professional: Professional) -> list[ExerciseEligibility]:
+    """Each exercise of ``professional`` (active ones first) with the first cards (CPS, CPF) it may be
+    ordered now and, when none, the reasons: the very rules of submission (``check``) run on the order that
+    would be placed, so the page never promises what submission would refuse."""
+    exercises = professional.exercises.select_related("profession", "category").order_by("-is_active", "pk")
+    return [exercise_eligibility(professional, exercise) for exercise in exercises]
+
+
+def exercise_eligibility(professional: Professional, exercise: Exercise) -> ExerciseEligibility:
+    authority = authority_for_exercise(exercise, professional)
+    checked: dict[str, list[Reason]] = {
+        card_type: check(first_order(professional, exercise, card_type, authority))
+        for card_type in EXERCISE_CARD_TYPES
+    }
+    allowed = tuple(card_type for card_type, reasons in checked.items() if not reasons)
+    reasons = () if allowed else tuple(checked[card_type_for(exercise)])
+    return ExerciseEligibility(exercise=exercise, authority=authority, card_types=allowed, reasons=reasons)
+
+
+def first_order(
+    professional: Professional, exercise: Exercise, card_type: str, authority: Authority
+) -> Order:
+    """The first order that would be placed (unsaved), as ``orders.services.order_create`` builds it."""
+    return Order(
+        professional=professional,
+        exercise=exercise,
+        card_type=card_type,
+        kind=Order.Kind.FIRST,
+        authority=authority,
+    )

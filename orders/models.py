@@ -24,6 +24,7 @@ from django.utils.translation import gettext_lazy as _
 from django_fsm import ConcurrentTransitionMixin, FSMField, transition
 
 from cards.models import Card
+from core.formats import format_date, format_money
 from registry.models import Authority, CardType, Exercise, Professional, Structure
 
 from .permissions import may
@@ -93,15 +94,17 @@ class Order(ConcurrentTransitionMixin, models.Model):
     # Replacements for these reasons are the holder's doing and are paid; the others are free.
     PAID_REASONS = (ReplacementReason.LOST, ReplacementReason.STOLEN, ReplacementReason.DAMAGED)
 
-    professional = models.ForeignKey(Professional, on_delete=models.PROTECT, related_name="orders")
+    professional = models.ForeignKey(
+        Professional, on_delete=models.PROTECT, related_name="orders", verbose_name=_("professional")
+    )
     exercise = models.ForeignKey(
         Exercise, null=True, blank=True, on_delete=models.PROTECT, related_name="orders"
     )
     structure = models.ForeignKey(
         Structure, null=True, blank=True, on_delete=models.PROTECT, related_name="orders"
     )
-    card_type = models.CharField(max_length=3, choices=CardType.choices)
-    kind = models.CharField(max_length=12, choices=Kind.choices)
+    card_type = models.CharField(max_length=3, choices=CardType.choices, verbose_name=_("card type"))
+    kind = models.CharField(max_length=12, choices=Kind.choices, verbose_name=_("kind"))
     replacement_reason = models.CharField(max_length=12, choices=ReplacementReason.choices, blank=True)
     replaces = models.ForeignKey(
         Card, null=True, blank=True, on_delete=models.PROTECT, related_name="replacement_orders"
@@ -110,8 +113,12 @@ class Order(ConcurrentTransitionMixin, models.Model):
     produced_card = models.OneToOneField(
         Card, null=True, blank=True, on_delete=models.PROTECT, related_name="order"
     )
-    authority = models.ForeignKey(Authority, on_delete=models.PROTECT, related_name="orders")
-    state = FSMField(default=State.DRAFT, choices=State.choices, protected=True, db_index=True)
+    authority = models.ForeignKey(
+        Authority, on_delete=models.PROTECT, related_name="orders", verbose_name=_("authority")
+    )
+    state = FSMField(
+        default=State.DRAFT, choices=State.choices, protected=True, db_index=True, verbose_name=_("state")
+    )
     fee = models.DecimalField(max_digits=8, decimal_places=2, null=True, blank=True)
     failure_count = models.PositiveIntegerField(default=0)
     created_by = models.ForeignKey(
@@ -119,9 +126,13 @@ class Order(ConcurrentTransitionMixin, models.Model):
     )
     created_at = models.DateTimeField(default=timezone.now)
     updated_at = models.DateTimeField(auto_now=True)
-    state_changed_at = models.DateTimeField(default=timezone.now, db_index=True)
+    state_changed_at = models.DateTimeField(
+        default=timezone.now, db_index=True, verbose_name=_("state changed at")
+    )
 
     class Meta:
+        verbose_name = _("order")
+        verbose_name_plural = _("orders")
         ordering = ["-created_at", "-id"]
         indexes = [
             models.Index(fields=["authority", "state"]),
@@ -223,17 +234,23 @@ class OrderEvent(models.Model):
     """One row per transition (and per creation or re-routing): the order's history, never rewritten."""
 
     order = models.ForeignKey(Order, on_delete=models.CASCADE, related_name="events")
-    at = models.DateTimeField(default=timezone.now)
+    at = models.DateTimeField(default=timezone.now, verbose_name=_("at"))
     actor = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+        settings.AUTH_USER_MODEL,
+        null=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        verbose_name=_("actor"),
     )
-    actor_role = models.CharField(max_length=24, blank=True)
-    transition = models.CharField(max_length=32)
-    from_state = models.CharField(max_length=20, blank=True)
-    to_state = models.CharField(max_length=20)
-    reason = models.TextField(blank=True)
+    actor_role = models.CharField(max_length=24, blank=True, verbose_name=_("actor role"))
+    transition = models.CharField(max_length=32, verbose_name=_("transition"))
+    from_state = models.CharField(max_length=20, blank=True, verbose_name=_("from state"))
+    to_state = models.CharField(max_length=20, verbose_name=_("to state"))
+    reason = models.TextField(blank=True, verbose_name=_("reason"))
 
     class Meta:
+        verbose_name = _("order event")
+        verbose_name_plural = _("order events")
         ordering = ["at", "id"]
         indexes = [models.Index(fields=["order", "at"])]
 
@@ -244,15 +261,20 @@ class OrderEvent(models.Model):
 class Tariff(models.Model):
     """The replacement fee, dated: a price applies from ``valid_from`` until the next one starts."""
 
-    valid_from = models.DateField(unique=True)
-    amount = models.DecimalField(max_digits=8, decimal_places=2)
-    currency = models.CharField(max_length=3, default="EUR")
+    valid_from = models.DateField(unique=True, verbose_name=_("valid from"))
+    amount = models.DecimalField(max_digits=8, decimal_places=2, verbose_name=_("amount"))
+    currency = models.CharField(max_length=3, default="EUR", verbose_name=_("currency"))
 
     class Meta:
+        verbose_name = _("tariff")
+        verbose_name_plural = _("tariffs")
         ordering = ["-valid_from"]
 
     def __str__(self) -> str:
-        return f"{self.amount} {self.currency} from {self.valid_from}"
+        return _("%(amount)s from %(date)s") % {
+            "amount": format_money(self.amount, self.currency),
+            "date": format_date(self.valid_from),
+        }
 
 
 class Payment(models.Model):
@@ -265,21 +287,32 @@ class Payment(models.Model):
         # A fee waived by two-person approval (orders.waivers): a zero payment, the approval its reference.
         WAIVER = "waiver", _("Fee waived")
 
-    order = models.OneToOneField(Order, on_delete=models.PROTECT, related_name="payment")
-    amount = models.DecimalField(max_digits=8, decimal_places=2)
-    currency = models.CharField(max_length=3, default="EUR")
-    method = models.CharField(max_length=12, choices=Method.choices)
-    reference = models.CharField(max_length=100)
-    recorded_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+    order = models.OneToOneField(
+        Order, on_delete=models.PROTECT, related_name="payment", verbose_name=_("order")
     )
-    at = models.DateTimeField(default=timezone.now)
+    amount = models.DecimalField(max_digits=8, decimal_places=2, verbose_name=_("amount"))
+    currency = models.CharField(max_length=3, default="EUR")
+    method = models.CharField(max_length=12, choices=Method.choices, verbose_name=_("method"))
+    reference = models.CharField(max_length=100, verbose_name=_("reference"))
+    recorded_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        verbose_name=_("recorded by"),
+    )
+    at = models.DateTimeField(default=timezone.now, verbose_name=_("at"))
 
     class Meta:
+        verbose_name = _("payment")
+        verbose_name_plural = _("payments")
         ordering = ["-at", "-id"]
 
     def __str__(self) -> str:
-        return f"{self.amount} {self.currency} for order {self.order_id}"
+        return _("%(amount)s for order no. %(order)s") % {
+            "amount": format_money(self.amount, self.currency),
+            "order": self.order_id,
+        }
 
     @property
     def invoice_number(self) -> str:
@@ -287,4 +320,129 @@ class Payment(models.Model):
 
     @property
     def amount_text(self) -> str:
-        return f"{self.amount.quantize(Decimal('0.01'))} {self.currency}"
+        return format_money(self.amount, self.currency)
+
+
+# --- payments: the development provider's checkouts, bank statements (orders.providers.dev,
+# orders.reconciliation) ------------------------------------------------------------------------------
+
+
+class DevCheckout(models.Model):
+    """A checkout of the development payment provider (``orders.providers.dev``): what a real provider keeps
+    on its side, kept here because the development provider is served by the platform itself."""
+
+    class State(models.TextChoices):
+        OPEN = "open", _("Waiting for the payer")
+        PAID = "paid", _("Paid")
+        DECLINED = "declined", _("Declined")
+        CANCELLED = "cancelled", _("Cancelled by the payer")
+
+    reference = models.CharField(max_length=64, unique=True)
+    order = models.ForeignKey(Order, on_delete=models.CASCADE, related_name="dev_checkouts")
+    amount = models.DecimalField(max_digits=8, decimal_places=2)
+    currency = models.CharField(max_length=3, default="EUR")
+    return_url = models.URLField(max_length=2000)
+    state = models.CharField(max_length=10, choices=State.choices, default=State.OPEN)
+    card_last4 = models.CharField(max_length=4, blank=True)
+    # The provider's signature of the outcome (HMAC, orders.providers.dev): ``confirm`` checks it.
+    signature = models.CharField(max_length=128, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    completed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"dev checkout {self.reference} for order {self.order_id} ({self.state})"
+
+
+class BankStatement(models.Model):
+    """An imported ISO 20022 camt.053 statement (``orders.reconciliation``): imported once, per account."""
+
+    statement_id = models.CharField(max_length=35)
+    account_iban = models.CharField(max_length=34, blank=True)
+    created_on = models.DateTimeField(null=True, blank=True)  # the bank's CreDtTm
+    message_id = models.CharField(max_length=35, blank=True)
+    namespace = models.CharField(max_length=80, blank=True)
+    filename = models.CharField(max_length=255, blank=True)
+    sha256 = models.CharField(max_length=64, db_index=True)  # of the file (one file may hold several)
+    uploaded_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    uploaded_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["-uploaded_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(fields=["account_iban", "statement_id"], name="bank_statement_once"),
+        ]
+
+    def __str__(self) -> str:
+        return f"statement {self.statement_id} ({self.account_iban})"
+
+
+class BankStatementEntry(models.Model):
+    """One entry (``Ntry``/``TxDtls``) of an imported statement and what reconciliation did with it."""
+
+    class Outcome(models.TextChoices):
+        MATCHED = "matched", _("Order paid")
+        UNKNOWN_REFERENCE = "unknown_reference", _("No order has this reference")
+        WRONG_AMOUNT = "wrong_amount", _("The amount differs from the fee")
+        ALREADY_PAID = "already_paid", _("The order is already paid")
+        NOT_AWAITING = "not_awaiting", _("The order is not awaiting payment")
+        ALREADY_IMPORTED = "already_imported", _("Entry already imported")
+        DEBIT = "debit", _("Debit or reversal")
+        NOT_BOOKED = "not_booked", _("Not booked")
+        OTHER_CURRENCY = "other_currency", _("Not in euros")
+
+    statement = models.ForeignKey(BankStatement, on_delete=models.CASCADE, related_name="entries")
+    entry_ref = models.CharField(max_length=140)  # the bank's AcctSvcrRef (or NtryRef / EndToEndId)
+    amount = models.DecimalField(max_digits=14, decimal_places=2)
+    currency = models.CharField(max_length=3)
+    credit = models.BooleanField()
+    booked_on = models.DateField(null=True, blank=True)
+    remittance = models.TextField(blank=True)
+    end_to_end_id = models.CharField(max_length=35, blank=True)
+    debtor = models.CharField(max_length=140, blank=True)
+    transfer_reference = models.CharField(max_length=40, blank=True)  # the CPX-... reference read in it
+    outcome = models.CharField(max_length=20, choices=Outcome.choices)
+    order = models.ForeignKey(
+        Order, null=True, blank=True, on_delete=models.SET_NULL, related_name="statement_entries"
+    )
+    payment = models.ForeignKey(
+        Payment, null=True, blank=True, on_delete=models.SET_NULL, related_name="statement_entries"
+    )
+
+    class Meta:
+        ordering = ["statement", "id"]
+        indexes = [models.Index(fields=["entry_ref"])]
+        constraints = [
+            # An entry of the bank pays at most once, whatever statements repeat it.
+            models.UniqueConstraint(
+                fields=["entry_ref"], condition=Q(outcome="matched"), name="bank_entry_pays_once"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.entry_ref} {self.amount} {self.currency} ({self.outcome})"
+
+
+class OrderComment(models.Model):
+    """A note of an operator on an order: seen by the operators who may see the order, and by its holder
+    when ``visible_to_holder`` (``orders.comments``). Comments are never edited: a correction is another."""
+
+    order = models.ForeignKey(Order, on_delete=models.CASCADE, related_name="comments")
+    author = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="order_comments"
+    )
+    author_role = models.CharField(max_length=24, blank=True)
+    text = models.TextField()
+    visible_to_holder = models.BooleanField(default=False)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["created_at", "id"]
+        indexes = [models.Index(fields=["order", "created_at"])]
+
+    def __str__(self) -> str:
+        return f"comment {self.pk} on order {self.order_id}"

@@ -12,18 +12,20 @@ the provider confirmed it (``payment_confirm_online``); it is started by the hol
 from __future__ import annotations
 
 import datetime
+from collections.abc import Callable, Mapping
 from decimal import Decimal
 
 from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from core.formats import format_money
 from core.roles import HOLDER_SIDE, Role, role_of
 from core.transitions import Step, allowed, check
 
 from .errors import InvalidOrder, InvalidTransition, NotPermitted, OrderNotFound, PaymentRefused
 from .models import Order, Payment
-from .payments import Checkout, Confirmation, PaymentProvider, configured_provider
+from .payments import Checkout, Confirmation, PaymentProvider, SignedReturns, configured_provider
 from .scoping import orders_visible_to
 from .services import User, _fire, _lock, _pk, system_user, tells_current_state
 
@@ -56,8 +58,19 @@ def payment_record(
             )
             raise InvalidOrder(message, field="method")
         if Decimal(amount) != order.fee:
-            raise PaymentRefused(_("The amount due is %(fee)s EUR.") % {"fee": order.fee})
-        order = _fire(order, actor, [Step("record_payment", f"{method} {reference}"), "queue"])
+            raise PaymentRefused(_("The amount due is %(fee)s.") % {"fee": format_money(order.fee)})
+        order = _fire(
+            order,
+            actor,
+            [
+                Step(
+                    "record_payment",
+                    _("%(method)s, reference %(reference)s")
+                    % {"method": Payment.Method(method).label, "reference": reference},
+                ),
+                "queue",
+            ],
+        )
         assert order.fee is not None  # record_payment comes only from awaiting_payment
         return Payment.objects.create(
             order=order,
@@ -97,11 +110,32 @@ def payment_confirm_online(
     provider = provider or configured_provider()
     if provider is None:
         raise PaymentRefused(_("Online payment is not available."))
-    pk = _pk(order)
+    return _record_online(_pk(order), reference, lambda: provider.confirm(reference=reference))
+
+
+def payment_confirm_signed(
+    *, params: Mapping[str, str], order: Order | int | None = None, provider: PaymentProvider | None = None
+) -> Payment:
+    """Record the online payment that a provider's signed return or notification reports, as the platform.
+
+    The signature is checked first (``SignedReturns.verify``: nothing unsigned is believed); then the same
+    rules as ``payment_confirm_online``: once per provider reference, for the order it was opened for
+    (``order``, when the caller knows it: the payer's return to an order's page)."""
+    provider = provider or configured_provider()
+    if not isinstance(provider, SignedReturns):
+        raise PaymentRefused(_("Online payment is not available."))
+    confirmation = provider.verify(params=params)
+    pk = _pk(order) if order is not None else confirmation.order_id
+    if pk is None:
+        raise PaymentRefused(_("The payment provider did not say which order was paid."))
+    return _record_online(pk, confirmation.reference, lambda: confirmation)
+
+
+def _record_online(pk: int, reference: str, confirmation_of: Callable[[], Confirmation]) -> Payment:
     existing = _online_payment(reference)
     if existing is not None:
         return _same_order(existing, pk)
-    confirmation = provider.confirm(reference=reference)
+    confirmation = confirmation_of()
     _check_confirmation(confirmation, pk)
     try:
         return payment_record(
@@ -129,6 +163,8 @@ def _same_order(payment: Payment, order_id: int) -> Payment:
 
 
 def _check_confirmation(confirmation: Confirmation, order_id: int) -> None:
+    if confirmation.cancelled:
+        raise PaymentRefused(_("The payment was cancelled: nothing was paid, the order still awaits it."))
     if not confirmation.paid:
         raise PaymentRefused(_("The payment provider has not received the payment."))
     if confirmation.order_id is not None and confirmation.order_id != order_id:

@@ -16,8 +16,9 @@ from django.conf import settings
 
 from core.roles import HOLDER_SIDE, OPERATORS, Role, role_in, role_of
 
-# Order creation is not a transition but follows the same rule as submission.
-CREATE_ROLES = HOLDER_SIDE | {Role.SYSTEM}
+# Order creation is not a transition but follows the same rule as submission. Operators order on a
+# holder's behalf (the back office's holder page), only within their own authority (``orders.services``).
+CREATE_ROLES = HOLDER_SIDE | OPERATORS | {Role.SYSTEM}
 
 TRANSITION_ROLES: dict[str, frozenset[str]] = {
     "submit": CREATE_ROLES,

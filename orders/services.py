@@ -217,6 +217,8 @@ def order_create(
         authority=authority_for_exercise(exercise, professional),
         created_by=actor,
     )
+    if role_of(actor) == Role.AUTHORITY_OPERATOR and order.authority_id != actor.account.authority_id:
+        raise NotPermitted(_("An Ordre's operator orders only cards its own Ordre reviews."))
     if order.replaces is None and kind in (Order.Kind.RENEWAL, Order.Kind.UPDATE):
         order.replaces = eligibility.live_cards(order).order_by("-valid_until").first()
     with transaction.atomic():
@@ -465,7 +467,9 @@ def order_mark_failed(*, order: Order | int, reason: str, actor: User | None = N
     with transaction.atomic():
         order = _fire(_lock(order, actor), actor, [Step("mark_failed", reason)])
         if may_fire(order, "requeue", actor):
-            note = f"automatic requeue after failure {order.failure_count}"
+            note = _("Sent back to production automatically after failure %(count)d") % {
+                "count": order.failure_count
+            }
             order = _fire(order, actor, [Step("requeue", note)])
         return order
 

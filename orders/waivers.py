@@ -100,7 +100,18 @@ def payment_waive(*, order: Order | int, actor: User, fee: Decimal, approval_id:
         if locked.fee != fee:
             raise OrderChanged(_("The order's fee changed since the waiver was asked for; ask again."))
         reference = f"REMISE-{approval_id}"
-        locked = _fire(locked, actor, [Step("record_payment", f"waiver {reference}"), "queue"])
+        locked = _fire(
+            locked,
+            actor,
+            [
+                Step(
+                    "record_payment",
+                    _("%(method)s, reference %(reference)s")
+                    % {"method": Payment.Method.WAIVER.label, "reference": reference},
+                ),
+                "queue",
+            ],
+        )
         payment = Payment.objects.create(
             order=locked,
             amount=Decimal("0.00"),

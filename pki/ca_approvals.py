@@ -11,6 +11,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.utils.translation import gettext_lazy as _
+
 from approvals import services as approvals
 from core.roles import Role, role_of
 
@@ -18,8 +20,8 @@ OCSP_ROLL = "pki.ocsp_roll"
 ROOT_CRL = "pki.root_crl"
 OBJECT_TYPE = "pki_operation"
 OPERATIONS = {
-    OCSP_ROLL: "Renouvellement de la clé du répondeur OCSP",
-    ROOT_CRL: "Signature de la CRL de l'autorité racine",
+    OCSP_ROLL: _("Renewal of the OCSP responder key"),
+    ROOT_CRL: _("Signature of the root authority's CRL"),
 }
 
 
@@ -33,7 +35,7 @@ def register() -> None:
     for action, label in OPERATIONS.items():
         approvals.register(
             action,
-            label=label,
+            label=str(label),
             may_request=_ans_operator,
             may_approve=_ans_operator,
             execute=approvals.grant,

@@ -1,6 +1,7 @@
 """The platform's PKI: its certification authorities and the card certificates they issued."""
 
 from django.db import models
+from django.utils.translation import gettext_lazy as _
 
 
 class CertificateAuthority(models.Model):
@@ -9,26 +10,30 @@ class CertificateAuthority(models.Model):
     CRLs it publishes are ``Crl`` rows; base and delta CRLs share one number sequence (RFC 5280 §5.2.4)."""
 
     class TokenRole(models.TextChoices):
-        ROOT = "root", "Racine (hors ligne)"
-        CA = "ca", "AC émettrice (service de signature)"
+        ROOT = "root", _("Root (offline)")
+        CA = "ca", _("Issuing CA (signing service)")
 
-    slug = models.SlugField(max_length=40, unique=True)  # /pki/crl/<slug>.crl
-    name = models.CharField(max_length=200)
+    slug = models.SlugField(max_length=40, unique=True, verbose_name=_("slug"))  # /pki/crl/<slug>.crl
+    name = models.CharField(max_length=200, verbose_name=_("name"))
     parent = models.ForeignKey(
         "self", null=True, blank=True, on_delete=models.PROTECT, related_name="children"
     )
     der = models.BinaryField()
-    token_role = models.CharField(max_length=4, choices=TokenRole.choices, default=TokenRole.CA)
+    token_role = models.CharField(
+        max_length=4, choices=TokenRole.choices, default=TokenRole.CA, verbose_name=_("token role")
+    )
     key_label = models.CharField(max_length=64)
-    algorithm = models.CharField(max_length=16)  # pki.keys.ALGORITHMS
+    algorithm = models.CharField(max_length=16, verbose_name=_("algorithm"))  # pki.keys.ALGORITHMS
     # The card types whose certificates this CA issues (issuing CAs; empty for the root).
     card_types = models.JSONField(default=list, blank=True)
     is_test = models.BooleanField(default=True)
-    crl_number = models.PositiveBigIntegerField(default=0)  # the last number used, base or delta
+    # the last number used, base or delta
+    crl_number = models.PositiveBigIntegerField(default=0, verbose_name=_("CRL number"))
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
-        verbose_name_plural = "certificate authorities"
+        verbose_name = _("certificate authority")
+        verbose_name_plural = _("certificate authorities")
 
     def __str__(self) -> str:
         return self.name
@@ -38,20 +43,24 @@ class Crl(models.Model):
     """A CRL as published: the newest base and the newest delta of each CA are served under /pki/crl/."""
 
     class Kind(models.TextChoices):
-        BASE = "base", "LCR complète"
-        DELTA = "delta", "Delta-LCR"
+        BASE = "base", _("Full CRL")
+        DELTA = "delta", _("Delta CRL")
 
-    authority = models.ForeignKey(CertificateAuthority, on_delete=models.PROTECT, related_name="crls")
-    kind = models.CharField(max_length=5, choices=Kind.choices)
-    number = models.PositiveBigIntegerField()
+    authority = models.ForeignKey(
+        CertificateAuthority, on_delete=models.PROTECT, related_name="crls", verbose_name=_("authority")
+    )
+    kind = models.CharField(max_length=5, choices=Kind.choices, verbose_name=_("kind"))
+    number = models.PositiveBigIntegerField(verbose_name=_("number"))
     base_number = models.PositiveBigIntegerField(null=True, blank=True)  # a delta's BaseCRLNumber
-    this_update = models.DateTimeField()
-    next_update = models.DateTimeField()
-    entries = models.PositiveIntegerField(default=0)
+    this_update = models.DateTimeField(verbose_name=_("this update"))
+    next_update = models.DateTimeField(verbose_name=_("next update"))
+    entries = models.PositiveIntegerField(default=0, verbose_name=_("entries"))
     der = models.BinaryField()
     published_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
+        verbose_name = _("CRL")
+        verbose_name_plural = _("CRLs")
         constraints = [models.UniqueConstraint(fields=["authority", "number"], name="crl_unique_number")]
         indexes = [models.Index(fields=["authority", "kind", "-number"])]
 
@@ -81,28 +90,36 @@ class AuditEvent(models.Model):
     effect: who or what asked, what was done, on which certificates."""
 
     class Operation(models.TextChoices):
-        CA_CREATE = "ca_create", "Création d'AC"
-        ISSUE = "issue", "Émission de certificat"
-        REFUSE = "refuse", "Demande de signature refusée"
-        REVOKE = "revoke", "Révocation"
-        CRL = "crl", "LCR complète"
-        DELTA_CRL = "delta_crl", "Delta-LCR"
-        ROOT_CRL = "root_crl", "LCR de la racine"
-        OCSP_KEY = "ocsp_key", "Clé du répondeur OCSP"
-        SIGN_DATA = "sign_data", "Données de carte signées"
+        CA_CREATE = "ca_create", _("CA created")
+        ISSUE = "issue", _("Certificate issued")
+        REFUSE = "refuse", _("Signing request refused")
+        REVOKE = "revoke", _("Revocation")
+        CRL = "crl", _("Full CRL")
+        DELTA_CRL = "delta_crl", _("Delta CRL")
+        ROOT_CRL = "root_crl", _("Root CRL")
+        OCSP_KEY = "ocsp_key", _("OCSP responder key")
+        SIGN_DATA = "sign_data", _("Card data signed")
 
-    at = models.DateTimeField(auto_now_add=True, db_index=True)
-    operation = models.CharField(max_length=12, choices=Operation.choices)
+    at = models.DateTimeField(auto_now_add=True, db_index=True, verbose_name=_("at"))
+    operation = models.CharField(max_length=12, choices=Operation.choices, verbose_name=_("operation"))
     authority = models.ForeignKey(
-        CertificateAuthority, null=True, blank=True, on_delete=models.PROTECT, related_name="audit_events"
+        CertificateAuthority,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="audit_events",
+        verbose_name=_("authority"),
     )
     # Who or what asked: "station:site1 job 12", "ordre_operator:42 oppose card …", "command pki_init".
-    actor = models.CharField(max_length=200)
-    request_id = models.UUIDField(null=True, blank=True, db_index=True)  # a signing request's id
+    actor = models.CharField(max_length=200, verbose_name=_("actor"))
+    # a signing request's id
+    request_id = models.UUIDField(null=True, blank=True, db_index=True, verbose_name=_("request id"))
     serials = models.JSONField(default=list, blank=True)  # hex serials of the certificates concerned
     detail = models.JSONField(default=dict, blank=True)
 
     class Meta:
+        verbose_name = _("PKI audit event")
+        verbose_name_plural = _("PKI audit events")
         indexes = [models.Index(fields=["operation", "at"])]
 
     def __str__(self) -> str:
@@ -114,33 +131,37 @@ class Certificate(models.Model):
     blank's certificates can be found and revoked."""
 
     class Usage(models.TextChoices):
-        AUTH = "auth", "Authentification"
-        SIGN = "sign", "Signature"
+        AUTH = "auth", _("Authentication")
+        SIGN = "sign", _("Signature")
 
     class Reason(models.TextChoices):
         # RFC 5280 CRLReason names, as cryptography's x509.ReasonFlags values.
-        UNSPECIFIED = "unspecified", "Non précisée"
-        KEY_COMPROMISE = "keyCompromise", "Compromission de clé"
-        AFFILIATION_CHANGED = "affiliationChanged", "Changement d'affiliation"
-        SUPERSEDED = "superseded", "Remplacée"
-        CESSATION = "cessationOfOperation", "Cessation d'activité"
+        UNSPECIFIED = "unspecified", _("Unspecified")
+        KEY_COMPROMISE = "keyCompromise", _("Key compromise")
+        AFFILIATION_CHANGED = "affiliationChanged", _("Affiliation changed")
+        SUPERSEDED = "superseded", _("Superseded")
+        CESSATION = "cessationOfOperation", _("Cessation of operation")
 
     authority = models.ForeignKey(CertificateAuthority, on_delete=models.PROTECT, related_name="certificates")
-    serial = models.CharField(max_length=40, unique=True)  # lower-case hex
+    serial = models.CharField(max_length=40, unique=True, verbose_name=_("serial number"))  # lower-case hex
     # The card that holds the key, once recorded (the PKI never follows this link; cards read it).
     card = models.ForeignKey(
         "cards.Card", null=True, blank=True, on_delete=models.PROTECT, related_name="certificates"
     )
-    card_number = models.CharField(max_length=20, db_index=True)
-    usage = models.CharField(max_length=4, choices=Usage.choices)
+    card_number = models.CharField(max_length=20, db_index=True, verbose_name=_("card number"))
+    usage = models.CharField(max_length=4, choices=Usage.choices, verbose_name=_("usage"))
     subject = models.CharField(max_length=500)
     not_before = models.DateTimeField()
-    not_after = models.DateTimeField()
-    revoked_at = models.DateTimeField(null=True, blank=True)
-    revocation_reason = models.CharField(max_length=24, choices=Reason.choices, blank=True)
+    not_after = models.DateTimeField(verbose_name=_("not after"))
+    revoked_at = models.DateTimeField(null=True, blank=True, verbose_name=_("revoked at"))
+    revocation_reason = models.CharField(
+        max_length=24, choices=Reason.choices, blank=True, verbose_name=_("revocation reason")
+    )
     der = models.BinaryField()
 
     class Meta:
+        verbose_name = _("certificate")
+        verbose_name_plural = _("certificates")
         indexes = [models.Index(fields=["authority", "revoked_at"])]
 
     def __str__(self) -> str:

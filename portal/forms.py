@@ -12,7 +12,7 @@ from lifecycle.models import Opposition
 from orders.models import Order
 from orders.payment_services import OPERATOR_METHODS
 from orders.services import REJECTION_REASON_MIN_LENGTH
-from registry.models import CardType, StructureMember
+from registry.models import CardType
 
 
 class AccessibleForm(forms.Form):
@@ -93,29 +93,6 @@ class QueueFilterForm(forms.Form):
     card_type = forms.ChoiceField(
         label=_("Card type"), required=False, choices=[("", _("All"))] + list(CardType.choices)
     )
-
-
-STRUCTURE_CARD_TYPES = [(t, t) for t in (CardType.CPE, CardType.CPA, CardType.CDE)]
-
-
-class StructureOrderForm(AccessibleForm):
-    member = forms.ModelChoiceField(label=_("Staff member"), queryset=StructureMember.objects.none())
-    card_type = forms.ChoiceField(
-        label=_("Card type"), choices=STRUCTURE_CARD_TYPES, widget=forms.RadioSelect
-    )
-
-    def __init__(self, *args: Any, structure_id: int, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        members = StructureMember.objects.filter(structure_id=structure_id, is_active=True)
-        field = self.fields["member"]
-        assert isinstance(field, forms.ModelChoiceField)
-        field.queryset = members.select_related("professional").order_by("professional__last_name")
-        field.label_from_instance = member_label  # type: ignore[method-assign,assignment]
-
-
-def member_label(member: StructureMember) -> str:
-    person = member.professional
-    return f"{person.last_name.upper()} {person.first_name} — {member.get_role_display()}"
 
 
 class ShippingForm(AccessibleForm):

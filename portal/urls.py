@@ -55,7 +55,7 @@ urlpatterns = [
 ]
 
 # One module per area (portal/routes/), each adding its pages under the same namespace.
-from .routes import dashboard, holder_orders, operators, payments, structure  # noqa: E402
+from .routes import dashboard, holder_orders, legal, operators, payments, structure  # noqa: E402
 
-for _area in (holder_orders, payments, structure, operators, dashboard):
+for _area in (holder_orders, payments, structure, operators, dashboard, legal):
     urlpatterns += _area.urlpatterns

@@ -14,16 +14,11 @@ the first attempt left nothing behind but its own ``running`` row, removed in th
 
 from __future__ import annotations
 
-import re
-import uuid
 from pathlib import Path
 from typing import Any
 
-from django.conf import settings
-from django.core.files.uploadedfile import UploadedFile
 from django.http import FileResponse, Http404
 from django.urls import path as route
-from django.utils import timezone
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import exceptions, serializers, status
@@ -33,16 +28,13 @@ from rest_framework.renderers import JSONRenderer
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from approvals.errors import ApprovalRequired
 from core.api import MAX_ID, ApiErrorSerializer, ApiView, error_responses
-from core.errors import DomainError
 from core.roles import Role, role_of
 
-from . import forced_import
-from .extraction import header_problem
 from .models import RegistryImport
-from .tasks import import_upload
-from .textfile import FileRefused, TextStream, file_sha256, open_binary, read_lines
+from .uploads import QueueUnavailable, UploadRefused, format_problem, upload_import_start, upload_store
+
+__all__ = ["QueueUnavailable", "format_problem", "upload_store", "urlpatterns"]
 
 Status = RegistryImport.Status
 
@@ -52,12 +44,6 @@ class IsAnsOperator(BasePermission):
 
     def has_permission(self, request: Any, view: Any) -> bool:
         return role_of(request.user) == Role.ANS_OPERATOR
-
-
-class QueueUnavailable(DomainError):
-    code = "unavailable"
-    status = 503
-    default_message = "The import queue is unavailable; try again later."
 
 
 # --- serializers -----------------------------------------------------------------------------------------
@@ -143,46 +129,6 @@ def _report_available(record: RegistryImport) -> bool:
     return bool(record.status == Status.DONE and record.reject_report and Path(record.reject_report).exists())
 
 
-# --- the upload ------------------------------------------------------------------------------------------
-
-
-def _safe_name(name: str) -> str:
-    cleaned = re.sub(r"[^A-Za-z0-9._-]+", "_", Path(name or "upload").name).strip("._")
-    return cleaned[:120] or "upload.txt"
-
-
-def upload_store(upload: UploadedFile) -> Path:
-    """Keep the upload where the worker can read it: VAR_DIR/imports/<uuid>/<name>."""
-    folder = Path(settings.VAR_DIR) / "imports" / uuid.uuid4().hex
-    folder.mkdir(parents=True, exist_ok=True)
-    path = folder / _safe_name(upload.name or "")
-    with path.open("wb") as out:
-        for chunk in upload.chunks():
-            out.write(chunk)
-    return path
-
-
-def format_problem(path: Path) -> str | None:
-    """Why the file is not an extraction at all (read with the registry's own reader), or None.
-    Row-level problems are the import's business: they go to the reject report."""
-    stream = TextStream(path=path)
-    try:
-        with open_binary(path) as handle:
-            first = next(read_lines(stream, handle), None)
-    except FileRefused as exc:
-        return str(exc).replace(f"{path}: ", "")
-    if first is None or not first[1].strip():
-        return "the file is empty (no header line)"
-    problem = header_problem(first[1])
-    return f"{problem}: not a PS_LibreAcces_Personne_activite extraction" if problem else None
-
-
-def _refuse_upload(path: Path, message: str) -> None:
-    path.unlink(missing_ok=True)
-    path.parent.rmdir()
-    raise exceptions.ValidationError({"file": [message]})
-
-
 # --- views -----------------------------------------------------------------------------------------------
 
 ID_PARAMETER = OpenApiParameter("id", OpenApiTypes.INT, OpenApiParameter.PATH, description="Import id.")
@@ -230,55 +176,17 @@ class RegistryImportCreateView(ImportsApiView):
     def post(self, request: Request) -> Response:
         data = ImportUploadSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        path = upload_store(data.validated_data["file"])
-        problem = format_problem(path)
-        if problem:
-            _refuse_upload(path, problem)
-        approval_id = _forced_approval(request, path, data.validated_data)
-        record = RegistryImport.objects.create(
-            file_name=str(path), file_sha256=file_sha256(path), full=data.validated_data["full"]
-        )
         try:
-            import_upload.delay(record.pk, *([approval_id] if approval_id else []))
-        except Exception as exc:  # the broker is down: say so now rather than leave the import "running"
-            RegistryImport.objects.filter(pk=record.pk).update(
-                status=Status.REFUSED,
-                error=f"not queued ({type(exc).__name__}): upload it again later",
-                finished_at=timezone.now(),
+            record = upload_import_start(
+                upload=data.validated_data["file"],
+                actor=request.user,
+                full=data.validated_data["full"],
+                force=data.validated_data["force"],
+                approval_id=data.validated_data.get("approval"),
             )
-            raise QueueUnavailable() from exc
+        except UploadRefused as exc:
+            raise exceptions.ValidationError({"file": [exc.problem]}) from exc
         return Response(RegistryImportSerializer(record).data, status=status.HTTP_202_ACCEPTED)
-
-
-def _forced_approval(request: Request, path: Path, data: dict) -> int | None:
-    """A forced import runs only with an approval granted for this file (checked now, used by the import);
-    without one, the request for it is made, the upload dropped, and the answer says which to approve."""
-    if not data["force"]:
-        return None
-    if "approval" in data:
-        try:
-            forced_import.forced_import_check(approval_id=data["approval"], path=path)
-        except DomainError:
-            _drop_upload(path)
-            raise
-        return int(data["approval"])
-    upload = data["file"]
-    try:
-        asked = forced_import.forced_import_request(
-            path=path, actor=request.user, file_name=upload.name or ""
-        )
-    finally:
-        _drop_upload(path)
-    raise ApprovalRequired(
-        f"approval request {asked.pk} created: once another ANS operator approves it, upload the same file "
-        f"again with force=true and approval={asked.pk}",
-        request_id=asked.pk,
-    )
-
-
-def _drop_upload(path: Path) -> None:
-    path.unlink(missing_ok=True)
-    path.parent.rmdir()
 
 
 class RegistryImportDetailView(ImportsApiView):

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from django.db import connection
+from django.utils.translation import gettext as _
 
 from . import identifiers
 from .extraction import normalize_label
@@ -52,19 +53,31 @@ SELECT line, adeli, col, rule, value FROM (
     SELECT line, adeli,
         CASE WHEN line <> first_adeli_line OR professional_id IS NULL THEN '{ADELI_COLUMN}'
              ELSE '{RPPS_COLUMN}' END AS col,
-        CASE WHEN line <> first_adeli_line THEN 'duplicate ADELI number: already on line ' || first_adeli_line
-             WHEN line <> first_rpps_line
-                 THEN 'RPPS number already given to another ADELI number on line ' || first_rpps_line
-             WHEN professional_id IS NULL THEN 'unknown ADELI number: no professional in the registry has it'
-             WHEN current_rpps IS NOT NULL AND current_rpps <> rpps
-                 THEN 'the professional already has another RPPS number, ' || current_rpps
-             WHEN rpps_owner IS NOT NULL THEN 'RPPS number already belongs to professional ' || rpps_owner
+        CASE WHEN line <> first_adeli_line THEN format(%(duplicate_adeli)s, first_adeli_line)
+             WHEN line <> first_rpps_line THEN format(%(duplicate_rpps)s, first_rpps_line)
+             WHEN professional_id IS NULL THEN %(unknown_adeli)s
+             WHEN current_rpps IS NOT NULL AND current_rpps <> rpps THEN format(%(other_rpps)s, current_rpps)
+             WHEN rpps_owner IS NOT NULL THEN format(%(rpps_taken)s, rpps_owner)
         END AS rule,
         CASE WHEN line <> first_adeli_line OR professional_id IS NULL THEN adeli ELSE rpps END AS value
     FROM import_matches
 ) checked
 WHERE rule IS NOT NULL
 """
+
+
+def match_rules() -> dict[str, str]:
+    """The words of MATCH_REJECTS_SQL's rules, in the language of the import, as PostgreSQL format()
+    templates (%s: the other line, or number)."""
+    return {
+        "duplicate_adeli": _("duplicate ADELI number: already on line %(line)s") % {"line": "%s"},
+        "duplicate_rpps": _("RPPS number already given to another ADELI number on line %(line)s")
+        % {"line": "%s"},
+        "unknown_adeli": _("unknown ADELI number: no professional in the registry has it"),
+        "other_rpps": _("the professional already has another RPPS number, %(rpps)s") % {"rpps": "%s"},
+        "rpps_taken": _("RPPS number already belongs to professional %(owner)s") % {"owner": "%s"},
+    }
+
 
 SWITCH_SQL = """
 UPDATE registry_professional p
@@ -92,7 +105,7 @@ def correspondence_load(
         if progress:
             progress("switching ADELI professionals to RPPS")
         cursor.execute(MATCHES_SQL)
-        cursor.execute(MATCH_REJECTS_SQL)
+        cursor.execute(MATCH_REJECTS_SQL, match_rules())
         cursor.execute(SWITCH_SQL)
         updated = int(cursor.rowcount)
         rejected = count_rejects(cursor)
@@ -126,7 +139,7 @@ def _stage(cursor: Any, stream: TextStream, spool: RejectSpool) -> int:
                 if pair:
                     copy.write(f"{number}\t{pair[0]}\t{pair[1]}\n")
     if count == 0:
-        raise stream.refuse("no data lines after the header (empty correspondence file)")
+        raise stream.refuse(_("no data lines after the header (empty correspondence file)"))
     return count
 
 
@@ -137,11 +150,12 @@ def _data_lines(lines: Iterator[tuple[int, str]]) -> Iterator[tuple[int, str]]:
 def _check_header(stream: TextStream, lines: Iterator[tuple[int, str]]) -> None:
     first = next(lines, None)
     if first is None or not first[1].strip():
-        raise stream.refuse("the file is empty (no header line)")
+        raise stream.refuse(_("the file is empty (no header line)"))
     labels = [normalize_label(label) for label in first[1].lstrip("\ufeff").rstrip(";").split(";")]
     if len(labels) != 2 or not labels[0].endswith("adeli") or not labels[1].endswith("rpps"):
         raise stream.refuse(
-            f"line 1: header {first[1]!r} is not 'N° ADELI;N° RPPS' (not a correspondence file)"
+            _("line 1: header %(header)s is not 'N° ADELI;N° RPPS' (not a correspondence file)")
+            % {"header": repr(first[1])}
         )
 
 
@@ -151,8 +165,11 @@ def _checked_pair(number: int, line: str, stream: TextStream, spool: RejectSpool
         fields.pop()
     if len(fields) != 2:
         if not stream.ends_with_newline:
-            raise stream.refuse(f"line {number}: truncated in the middle of a line (no line end)")
-        spool.add(number, fields[0], "", f"the line has {len(fields)} columns, expected 2")
+            raise stream.refuse(
+                _("line %(line)d: truncated in the middle of a line (no line end)") % {"line": number}
+            )
+        wrong = _("the line has %(count)d columns, expected %(width)d") % {"count": len(fields), "width": 2}
+        spool.add(number, fields[0], "", wrong)
         return None
     adeli, rpps = fields
     for column, rule, value in (

@@ -11,6 +11,8 @@ import unicodedata
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from django.utils.translation import gettext as _
+
 from . import identifiers
 from .models import (
     Activity,
@@ -128,10 +130,17 @@ def header_problem(line: str) -> str | None:
     if len(labels) == WIDTH + 1 and labels[-1] == "":
         labels.pop()
     if len(labels) != WIDTH:
-        return f"line 1: the header has {len(labels)} columns, expected the {WIDTH} of PS_LibreAcces"
+        return _("line 1: the header has %(count)d columns, expected the %(width)d of PS_LibreAcces") % {
+            "count": len(labels),
+            "width": WIDTH,
+        }
     for index, (label, expected) in enumerate(zip(labels, EXPECTED_HEADER, strict=True)):
         if normalize_label(label) != expected:
-            return f"line 1: header column {index + 1} is {label!r}, expected {COLUMNS[index][1]!r}"
+            return _("line 1: header column %(number)d is %(label)s, expected %(expected)s") % {
+                "number": index + 1,
+                "label": repr(label),
+                "expected": repr(COLUMNS[index][1]),
+            }
     return None
 
 
@@ -181,7 +190,9 @@ def clean_fields(fields: list[str]) -> Problem | None:
                 char for char in cleaned if unicodedata.category(char) in ("Cc", "Cf", "Cs", "Co", "Cn")
             ]
             if controls and index in NAME_COLUMNS:
-                rule = f"control character U+{ord(controls[0]):04X} in a name (not allowed)"
+                rule = _("control character %(code)s in a name (not allowed)") % {
+                    "code": f"U+{ord(controls[0]):04X}"
+                }
                 return Problem(index, rule, _shown(value))
             cleaned = "".join(char for char in cleaned if char not in controls)
         if "  " in cleaned:
@@ -247,19 +258,19 @@ class RowChecker:
 
     def _code_problem(self, fields: list[str]) -> Problem | None:
         if not fields[7]:
-            return Problem(7, "the name is missing")
+            return Problem(7, _("the name is missing"))
         if fields[9] not in self.professions:
-            return Problem(9, "unknown profession code (TRE_G15)", fields[9])
+            return Problem(9, _("unknown profession code (TRE_G15)"), fields[9])
         if fields[11] not in self.categories:
-            return Problem(11, "unknown professional category code (TRE_R09)", fields[11])
+            return Problem(11, _("unknown professional category code (TRE_R09)"), fields[11])
         if fields[17] not in self.modes:
-            return Problem(17, "unknown mode of exercise code (TRE_R23)", fields[17])
+            return Problem(17, _("unknown mode of exercise code (TRE_R23)"), fields[17])
         return None
 
     def _structure_problem(self, fields: list[str]) -> Problem | None:
         siret, siren = fields[19], fields[20]
         if siret and siren and not siret.startswith(siren):
-            return Problem(20, "SIREN must be the first 9 digits of the SIRET", siren)
+            return Problem(20, _("SIREN must be the first 9 digits of the SIRET"), siren)
         for index, check in STRUCTURE_IDS:
             value = fields[index]
             # Beside a SIRET, the SIREN is its first 9 digits, already covered by the SIRET's own key
@@ -282,12 +293,14 @@ class RowChecker:
 def _person_identity_problem(id_type: str, identifier: str, national_id: str) -> Problem | None:
     check = PERSON_CHECKS.get(id_type)
     if check is None:
-        return Problem(0, "identifier type must be 8 (RPPS) or 0 (ADELI)", id_type)
+        return Problem(0, _("identifier type must be 8 (RPPS) or 0 (ADELI)"), id_type)
     rule = check(identifier)
     if rule:
-        return Problem(1, f"{rule} (identifier type {id_type})", identifier)
+        return Problem(
+            1, _("%(rule)s (identifier type %(type)s)") % {"rule": rule, "type": id_type}, identifier
+        )
     if national_id != id_type + identifier:
         rule = identifiers.check_national_id(national_id, id_type, identifier)
-        rule = rule or "national identifier must be the type digit followed by the identifier"
+        rule = rule or _("national identifier must be the type digit followed by the identifier")
         return Problem(2, rule, national_id)
     return None

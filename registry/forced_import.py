@@ -13,6 +13,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from django.utils.translation import gettext_lazy as _
+
 from approvals import services as approvals
 from approvals.models import ApprovalRequest
 from core.roles import Role, role_of
@@ -32,7 +34,7 @@ def register() -> None:
     """Called from ``RegistryConfig.ready()``."""
     approvals.register(
         ACTION,
-        label="Import complet forcé du répertoire",
+        label=str(_("Forced full import of the registry")),
         may_request=_ans_operator,
         may_approve=_ans_operator,
         execute=approvals.grant,
@@ -47,8 +49,9 @@ def target(path: Path) -> dict[str, str]:
 
 def request_summary(path: Path, digest: str) -> dict[str, Any]:
     return {
-        "summary": (
-            f"Import complet forcé de {path.name} (SHA-256 {digest[:16]}…) au-delà du seuil de désactivation"
+        "summary": str(
+            _("Forced full import of %(file)s (SHA-256 %(digest)s…) beyond the deactivation threshold")
+            % {"file": path.name, "digest": digest[:16]}
         ),
         "payload": {"file_name": path.name, "file_sha256": digest},
     }

@@ -6,6 +6,8 @@ valid, or a short reason (in the words of the rule broken) so the import and the
 
 from collections.abc import Callable
 
+from django.utils.translation import gettext as _
+
 LENGTHS = {"rpps": 11, "adeli": 9, "finess": 9, "siren": 9, "siret": 14}
 
 
@@ -34,13 +36,17 @@ def luhn_complete(partial: str) -> str:
 def _check(kind: str, value: str) -> str | None:
     length = LENGTHS[kind]
     if not value:
-        return f"{kind.upper()} is missing"
+        return _("%(name)s is missing") % {"name": kind.upper()}
     if not value.isdigit():
-        return f"{kind.upper()} must contain digits only"
+        return _("%(name)s must contain digits only") % {"name": kind.upper()}
     if len(value) != length:
-        return f"{kind.upper()} must have {length} digits, not {len(value)}"
+        return _("%(name)s must have %(length)d digits, not %(count)d") % {
+            "name": kind.upper(),
+            "length": length,
+            "count": len(value),
+        }
     if not luhn_valid(value):
-        return f"{kind.upper()} check digit (Luhn) is wrong"
+        return _("%(name)s check digit (Luhn) is wrong") % {"name": kind.upper()}
     return None
 
 
@@ -83,26 +89,35 @@ def check_national_id(value: str, id_type: str | None = None, number: str | None
     """The national identifier: type digit + number; for 3/5 (structure staff) followed by an internal
     number. When ``id_type`` and ``number`` (columns 1 and 2 of the file) are given they must agree."""
     if not value:
-        return "national identifier is missing"
+        return _("national identifier is missing")
     type_digit, rest = value[0], value[1:]
     if type_digit not in NATIONAL_ID_TYPES:
-        return f"national identifier type digit {type_digit!r} is not one of 0, 3, 5, 8"
+        return _("national identifier type digit %(digit)s is not one of 0, 3, 5, 8") % {
+            "digit": repr(type_digit)
+        }
     if id_type is not None and id_type != type_digit:
-        return (
-            f"identifier type {id_type!r} does not match the national identifier's type digit {type_digit!r}"
-        )
+        return _("identifier type %(type)s does not match the national identifier's type digit %(digit)s") % {
+            "type": repr(id_type),
+            "digit": repr(type_digit),
+        }
     kind = NATIONAL_ID_TYPES[type_digit]
     length = LENGTHS[kind]
     if type_digit in {"0", "8"}:
         if len(rest) != length:
-            return f"national identifier must be {type_digit} + {length} digits"
+            return _("national identifier must be %(digit)s + %(length)d digits") % {
+                "digit": type_digit,
+                "length": length,
+            }
         problem = CHECKS[kind](rest)
     else:
         if len(rest) <= length:
-            return f"national identifier {type_digit} + {kind.upper()} must carry an internal number"
+            return _("national identifier %(digit)s + %(name)s must carry an internal number") % {
+                "digit": type_digit,
+                "name": kind.upper(),
+            }
         problem = CHECKS[kind](rest[:length])
     if problem:
         return problem
     if number is not None and number != rest[: len(number)]:
-        return "identifier does not match the national identifier"
+        return _("identifier does not match the national identifier")
     return None

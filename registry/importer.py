@@ -10,12 +10,14 @@ from __future__ import annotations
 
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from contextvars import ContextVar
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
 
 from django.db import connection
+from django.utils.translation import gettext as _
 
 from .extraction import (
     LIMITED,
@@ -39,6 +41,11 @@ from .textfile import TextStream, open_binary, read_lines
 
 BATCH = 4000
 PROGRESS_EVERY = 100_000
+
+# Who follows the rows read while the file is staged (the back-office page, through registry.progress):
+# called with the count every ROWS_STEP rows and once at the end of the file; it bounds its own rate.
+row_listener: ContextVar[Callable[[int], None] | None] = ContextVar("row_listener", default=None)
+ROWS_STEP = 500
 
 TEMP_TABLES = [
     "import_rows",
@@ -140,7 +147,7 @@ def stage_extraction(
         with cursor.copy(f"COPY import_rows (line, {', '.join(NAMES)}) FROM STDIN (DELIMITER '|')") as copy:
             rows = _copy_rows(copy, _rows(lines), checker, stream, spool, progress)
     if rows == 0:
-        raise stream.refuse("no data rows after the header (empty extraction)")
+        raise stream.refuse(_("no data rows after the header (empty extraction)"))
     return rows
 
 
@@ -148,10 +155,12 @@ def _check_header(stream: TextStream, lines: Iterator[tuple[int, str]]) -> bool:
     """Check the header line; return whether it ends with a ``|`` terminator."""
     first = next(lines, None)
     if first is None or not first[1].strip():
-        raise stream.refuse("the file is empty (no header line)")
+        raise stream.refuse(_("the file is empty (no header line)"))
     problem = header_problem(first[1])
     if problem:
-        raise stream.refuse(f"{problem}: not a PS_LibreAcces_Personne_activite extraction")
+        raise stream.refuse(
+            _("%(problem)s: not a PS_LibreAcces_Personne_activite extraction") % {"problem": problem}
+        )
     return first[1].rstrip().endswith("|")
 
 
@@ -170,8 +179,11 @@ def _copy_rows(
     batch: list[str] = []
     count = 0
     started = time.monotonic()
+    listener = row_listener.get()
     for number, line in rows:
         count += 1
+        if listener and count % ROWS_STEP == 0:
+            listener(count)
         staged = _staged_line(number, line, checker, stream, spool)
         if staged is not None:
             batch.append(staged)
@@ -181,6 +193,8 @@ def _copy_rows(
         if progress and count % PROGRESS_EVERY == 0:
             progress(f"read {count:,} rows ({count / (time.monotonic() - started):,.0f} rows/s)")
     copy.write("".join(batch))
+    if listener:
+        listener(count)
     return count
 
 
@@ -216,9 +230,14 @@ def _wrong_width(number: int, fields: list[str], read: int, stream: TextStream, 
         # Only the very last line can lack its line end: a short one is a file cut off mid-row (so a final
         # ``|`` there is no terminator: the columns read are all the separated values).
         raise stream.refuse(
-            f"line {number}: truncated in the middle of a row ({read} of {WIDTH} columns and no line end)"
+            _(
+                "line %(line)d: truncated in the middle of a row "
+                "(%(read)d of %(width)d columns and no line end)"
+            )
+            % {"line": number, "read": read, "width": WIDTH}
         )
-    rule = f"the row has {len(fields)} columns, expected {WIDTH}"  # its terminator already taken off
+    # its terminator already taken off
+    rule = _("the row has %(count)d columns, expected %(width)d") % {"count": len(fields), "width": WIDTH}
     spool.add(number, fields[2] if len(fields) > 2 else "", "", rule)
 
 
@@ -237,14 +256,15 @@ def _first_overlong(part: str) -> str:
 OVERLONG_SQL = f"""
 INSERT INTO import_rejects ({REJECT_COLUMNS})
 SELECT line, national_id, {_first_overlong("column")},
-       'longer than ' || {_first_overlong("limit")} || ' characters', left({_first_overlong("value")}, 60)
+       format(%s, {_first_overlong("limit")}), left({_first_overlong("value")}, 60)
 FROM import_rows
 WHERE {" OR ".join(f"length({NAMES[index]}) > {limit}" for index, limit in LIMITED)}
 """
 
 
 def reject_overlong(cursor: Any) -> None:
-    cursor.execute(OVERLONG_SQL)
+    # The rule's words, as a PostgreSQL format() template (%s: the field's limit).
+    cursor.execute(OVERLONG_SQL, [_("longer than %(limit)s characters") % {"limit": "%s"}])
     if cursor.rowcount:
         cursor.execute("DELETE FROM import_rows r USING import_rejects j WHERE j.line = r.line")
 
@@ -284,10 +304,18 @@ def _check_deactivation_share(
     if max_share is None or deactivated == 0 or deactivated <= max_share * active:
         return
     raise stream.refuse(
-        f"this --full import would deactivate {deactivated:,} of the {active:,} active professionals "
-        f"({deactivated / active:.1%}), more than the {max_share:.1%} allowed "
-        "(setting CPX_IMPORT_MAX_DEACTIVATION_SHARE): refused, the registry is unchanged; check that the "
-        "file is the complete extraction, or run again with --force (force=True) if this is intended"
+        _(
+            "this --full import would deactivate %(deactivated)s of the %(active)s active professionals "
+            "(%(share)s), more than the %(allowed)s allowed (setting CPX_IMPORT_MAX_DEACTIVATION_SHARE): "
+            "refused, the registry is unchanged; check that the file is the complete extraction, or run "
+            "again with --force (force=True) if this is intended"
+        )
+        % {
+            "deactivated": f"{deactivated:,}",
+            "active": f"{active:,}",
+            "share": f"{deactivated / active:.1%}",
+            "allowed": f"{max_share:.1%}",
+        }
     )
 
 
@@ -316,7 +344,7 @@ def extraction_load(
         imported, updated, unchanged = merge_extraction(cursor=cursor, progress=progress)
         deactivated = 0
         if full:
-            reason = f"absent from the full extraction {path.name}"
+            reason = _("absent from the full extraction %(file)s") % {"file": path.name}
             deactivated = deactivate_absent(cursor=cursor, reason=reason)
             _check_deactivation_share(stream, deactivated, active_before, max_deactivation_share)
         rejected = count_rejects(cursor)

@@ -11,6 +11,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from django.utils.translation import gettext
+
 from .extraction import column_label
 
 Progress = Callable[[str], None]
@@ -102,8 +104,7 @@ WITH conflicted AS (
 INSERT INTO import_rejects ({REJECT_COLUMNS})
 SELECT r.line, r.national_id,
        CASE {" ".join(f"WHEN r.{n} IS DISTINCT FROM f.{n} THEN {_label(i)}" for n, i in IDENTITY_FIELDS)} END,
-       'conflicting identity for the same national identifier (line ' || f.line || ' has '
-           || f.last_name || ' ' || f.first_name || ')',
+       format(%s, f.line, f.last_name || ' ' || f.first_name),
        left(r.last_name || ' ' || r.first_name, 60)
 FROM conflicted c
 JOIN import_rows f ON f.line = c.first_line
@@ -114,7 +115,9 @@ WHERE ({_cols("r.", IDENTITY_NAMES)}) IS DISTINCT FROM ({_cols("f.", IDENTITY_NA
 
 def reject_conflicting_identities(cursor: Any) -> None:
     """Reject the later rows of a person whose identity (names, civility) differs from their first row."""
-    cursor.execute(CONFLICTS_SQL)
+    # The rule's words as a PostgreSQL format() template (%1$s: the first row's line, %2$s: its name).
+    rule = gettext("conflicting identity for the same national identifier (line %(line)s has %(name)s)")
+    cursor.execute(CONFLICTS_SQL, [rule % {"line": "%1$s", "name": "%2$s"}])
     if cursor.rowcount:
         cursor.execute("DELETE FROM import_rows r USING import_rejects j WHERE j.line = r.line")
 
@@ -238,7 +241,7 @@ LEFT JOIN import_changed_structures cs ON cs.technical_id = r.technical_id
 DUPLICATES_SQL = f"""
 INSERT INTO import_rejects ({REJECT_COLUMNS})
 SELECT line, national_id, '{column_label(17)} + {column_label(23)}',
-       'duplicate activity: same person, profession, mode and structure as line ' || first_line,
+       format(%s, first_line),
        activity_key
 FROM import_activities WHERE line <> first_line
 """
@@ -355,13 +358,14 @@ def merge_extraction(*, cursor: Any, progress: Progress | None) -> tuple[int, in
         ("exercises", [EXERCISES_SQL, "ANALYZE import_changed_exercises"]),
         ("exercises", ["ANALYZE registry_exercise (id, professional_id, profession_id)"]),
         ("activities", [ACTIVITIES_SQL, "ANALYZE import_activities (line, first_line, exercise_id)"]),
-        ("activities", [DUPLICATES_SQL]),
     ]
     for name, statements in steps:
         if progress:
             progress(f"merging {name}")
         for statement in statements:
             cursor.execute(statement)
+    duplicate = gettext("duplicate activity: same person, profession, mode and structure as line %(line)s")
+    cursor.execute(DUPLICATES_SQL, [duplicate % {"line": "%s"}])
     cursor.execute(ACTIVITIES_UPSERT_SQL)
     merged, imported, updated = cursor.fetchone()
     if progress and rebuild:

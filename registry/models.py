@@ -10,6 +10,8 @@ registry is marked inactive, with the date, so orders and cards keep their histo
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
+from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 from core.roles import Role
 
@@ -149,7 +151,7 @@ class Professional(models.Model):
         FINESS = "3", "FINESS"
         SIREN = "4", "SIREN"
         SIRET = "5", "SIRET"
-        CABINET = "6", "Cabinet RPPS"
+        CABINET = "6", _("RPPS practice")
         RPPS = "8", "RPPS"
 
     national_id = models.CharField(max_length=32, unique=True)
@@ -236,15 +238,22 @@ class StructureMember(models.Model):
     """A structure's staff member (CPE/CPA holders) or its legal representative / mandataire (CDE)."""
 
     class Role(models.TextChoices):
-        STAFF = "staff", "Personnel d'établissement"
-        AUTHORISED = "authorised", "Personnel autorisé"
-        LEGAL_REPRESENTATIVE = "legal_representative", "Représentant légal"
-        MANDATAIRE = "mandataire", "Mandataire"
+        STAFF = "staff", _("Establishment staff")
+        AUTHORISED = "authorised", _("Authorised staff")
+        LEGAL_REPRESENTATIVE = "legal_representative", _("Legal representative")
+        MANDATAIRE = "mandataire", _("Authorised agent")
 
     structure = models.ForeignKey(Structure, on_delete=models.CASCADE, related_name="members")
     professional = models.ForeignKey(Professional, on_delete=models.CASCADE, related_name="memberships")
     role = models.CharField(max_length=24, choices=Role.choices)
     is_active = models.BooleanField(default=True)
+    # Declared by the structure's manager (``registry.staff``); empty for members known from elsewhere.
+    job_title = models.CharField(max_length=120, blank=True)
+    declared_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    declared_at = models.DateTimeField(null=True, blank=True)
+    ended_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         constraints = [
@@ -290,9 +299,9 @@ class RegistryImport(models.Model):
     """One run of import_registry: what it read, what it did, where its reject report is."""
 
     class Status(models.TextChoices):
-        RUNNING = "running", "En cours"
-        DONE = "done", "Terminé"
-        REFUSED = "refused", "Refusé"
+        RUNNING = "running", _("Running")
+        DONE = "done", pgettext_lazy("registry import", "Done")
+        REFUSED = "refused", pgettext_lazy("registry import", "Refused")
 
     file_name = models.CharField(max_length=500)
     file_sha256 = models.CharField(max_length=64, db_index=True)
@@ -321,8 +330,8 @@ class RegistryImport(models.Model):
 class CardType(models.TextChoices):
     """The physical card types (DOMAIN §1), shared by orders and cards."""
 
-    CPS = "CPS", "Carte de Professionnel de Santé"
-    CPF = "CPF", "Carte de Professionnel en Formation"
-    CPE = "CPE", "Carte de Personnel d'Établissement"
-    CPA = "CPA", "Carte de Personnel Autorisé"
-    CDE = "CDE", "Carte de Directeur d'Établissement"
+    CPS = "CPS", _("Health Professional Card")
+    CPF = "CPF", _("Professional in Training Card")
+    CPE = "CPE", _("Establishment Staff Card")
+    CPA = "CPA", _("Authorised Staff Card")
+    CDE = "CDE", _("Establishment Director Card")

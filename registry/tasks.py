@@ -7,6 +7,7 @@ from django.db import InterfaceError, OperationalError, connection
 
 from . import services
 from .models import RegistryImport
+from .progress import import_progress_published
 
 # A lost database connection (a server restart) is retried this often, this far apart (about a minute).
 RECONNECT_RETRIES = 12
@@ -23,7 +24,8 @@ def import_upload(self: Task, import_id: int, approval_id: int | None = None) ->
         record = RegistryImport.objects.filter(pk=import_id).first()
         if record is None:
             return "nothing to do"
-        return services.registry_upload_import(record=record, approval_id=approval_id)
+        with import_progress_published(record.pk):  # the rows read, for the back-office page
+            return services.registry_upload_import(record=record, approval_id=approval_id)
     except (OperationalError, InterfaceError) as exc:
         connection.close()  # the broken connection: the retry opens a new one
         raise self.retry(exc=exc, countdown=RECONNECT_PAUSE) from exc

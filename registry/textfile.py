@@ -20,6 +20,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import BinaryIO
 
+from django.utils.translation import gettext as _
+
 from core.errors import InvalidInput
 
 CHUNK = 1 << 20
@@ -63,7 +65,7 @@ class TextStream:
 def open_binary(path: Path) -> Iterator[BinaryIO]:
     """The file's bytes; for a .zip, its one text member (as ANS publishes them)."""
     if not path.exists():
-        raise FileRefused(f"{path}: no such file")
+        raise FileRefused(_("%(path)s: no such file") % {"path": path})
     if not zipfile.is_zipfile(path):
         with path.open("rb") as handle:
             yield handle
@@ -72,14 +74,19 @@ def open_binary(path: Path) -> Iterator[BinaryIO]:
         with zipfile.ZipFile(path) as archive, archive.open(_zip_member(path, archive)) as handle:
             yield handle  # type: ignore[misc]
     except (zipfile.BadZipFile, zlib.error, EOFError, zipfile.LargeZipFile) as exc:
-        raise FileRefused(f"{path}: damaged zip archive ({exc})") from exc
+        raise FileRefused(
+            _("%(path)s: damaged zip archive (%(error)s)") % {"path": path, "error": exc}
+        ) from exc
 
 
 def _zip_member(path: Path, archive: zipfile.ZipFile) -> str:
     names = [info.filename for info in archive.infolist() if not info.is_dir()]
     texts = [name for name in names if name.lower().endswith((".txt", ".csv"))] or names
     if len(texts) != 1:
-        raise FileRefused(f"{path}: the zip archive must hold exactly one text file, not {len(texts)}")
+        raise FileRefused(
+            _("%(path)s: the zip archive must hold exactly one text file, not %(count)d")
+            % {"path": path, "count": len(texts)}
+        )
     return texts[0]
 
 
@@ -91,7 +98,7 @@ def read_lines(stream: TextStream, handle: BinaryIO) -> Iterator[tuple[int, str]
     while chunk := handle.read(CHUNK):
         stream._hash.update(chunk)
         if b"\x00" in chunk:
-            raise stream.refuse("contains NUL bytes: not a text file (undecodable)")
+            raise stream.refuse(_("contains NUL bytes: not a text file (undecodable)"))
         if first:
             chunk, first = _strip_bom(stream, chunk), False
         block = pending + chunk
@@ -148,8 +155,11 @@ def _leave_utf8(stream: TextStream, raw: bytes, exc: UnicodeDecodeError, number:
     if stream._seen_utf8:
         byte = raw[exc.start]
         raise stream.refuse(
-            f"line {number}: byte 0x{byte:02X} is not UTF-8 although earlier lines are UTF-8 "
-            "(mixed or damaged encoding, undecodable)"
+            _(
+                "line %(line)d: byte %(byte)s is not UTF-8 although earlier lines are UTF-8 "
+                "(mixed or damaged encoding, undecodable)"
+            )
+            % {"line": number, "byte": f"0x{byte:02X}"}
         )
     stream.encoding = "iso-8859-1"
 

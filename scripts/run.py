@@ -3,8 +3,13 @@
 Embedded defaults, so it comes up with nothing configured:
 - DATABASE_URL unset: a private PostgreSQL cluster under var/pg (Debian's server binaries, started here,
   listening on a unix socket in var/pg and on 127.0.0.1:54329). Set DATABASE_URL to use your own server.
-- CELERY_BROKER_URL unset: the local Redis at 127.0.0.1:6379 when it answers, otherwise Celery's
-  filesystem transport under var/broker. Set CELERY_BROKER_URL to use your own broker.
+- CELERY_BROKER_URL unset: the local Redis at 127.0.0.1:6379 when it answers, on a database number of this
+  checkout's own (claimed in that database, so two checkouts on one machine never share queues), otherwise
+  Celery's filesystem transport under var/broker. Set CELERY_BROKER_URL to use your own broker.
+It runs as production does: gunicorn (deploy/gunicorn.conf.py, its control socket under var/), DEBUG off
+(DJANGO_DEBUG=true to turn it on), static files collected into var/run/static and served by WhiteNoise.
+What it chose (database, broker...) is written to var/run.env while it runs: `manage.py` reads it when
+DATABASE_URL is not set, so the README's commands reach this platform (`make manage ARGS=...` too).
 Every process (the signing service, web, Celery worker, Celery beat, the demo reader station) is started and
 supervised here; Ctrl-C stops them all. The operator's steps (migrate, demo_setup with pki_init) run with
 every token PIN; of the running processes only the signing service gets the CA token's PIN, none the root's,
@@ -14,17 +19,34 @@ and only the signing service and the station the unblock token's (the PUKs are d
 from __future__ import annotations
 
 import os
+import shlex
 import shutil
 import signal
 import socket
 import subprocess
 import time
+import zlib
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 VAR = ROOT / "var"
 PY = str(ROOT / ".venv" / "bin" / "python")
 PG_PORT = 54329
+RUN_ENV = VAR / "run.env"
+# Redis database numbers a checkout may claim: the test suite uses 0, 3 and 10 to 15.
+REDIS_DATABASES = (1, 2, 4, 5, 6, 7, 8, 9)
+REDIS_OWNER_KEY = "cpx:checkout"
+# What `make run` chose, recorded in var/run.env for `manage.py` (config.env.load_run_env).
+RECORDED = (
+    "DATABASE_URL",
+    "CELERY_BROKER_URL",
+    "CPX_BROKER_FILESYSTEM_DIR",
+    "DJANGO_DEBUG",
+    "DJANGO_STATIC_ROOT",
+    "DJANGO_EMAIL_BACKEND",
+    "EMAIL_FILE_PATH",
+    "CPX_SMS_BACKEND",
+)
 
 
 def log(message: str) -> None:
@@ -103,24 +125,70 @@ def stop_embedded_database() -> None:
         )
 
 
+def redis_database(host: str = "127.0.0.1", port: int = 6379, root: Path = ROOT) -> int | None:
+    """This checkout's own Redis database: the first free one from a number derived from its path, claimed
+    by writing the path into it (so another checkout that derives the same number takes the next one)."""
+    import redis
+
+    start = zlib.crc32(str(root).encode()) % len(REDIS_DATABASES)
+    for step in range(len(REDIS_DATABASES)):
+        number = REDIS_DATABASES[(start + step) % len(REDIS_DATABASES)]
+        client = redis.Redis(host=host, port=port, db=number, socket_timeout=2)
+        client.set(REDIS_OWNER_KEY, str(root), nx=True)
+        owner = client.get(REDIS_OWNER_KEY)
+        if isinstance(owner, bytes) and owner.decode() == str(root):
+            return number
+    return None
+
+
 def configure() -> dict[str, str]:
     env = dict(os.environ)
-    env.setdefault("DJANGO_DEBUG", "true")
+    env.setdefault("DJANGO_DEBUG", "false")
     env.setdefault("DJANGO_EMAIL_BACKEND", "django.core.mail.backends.filebased.EmailBackend")
     env.setdefault("EMAIL_FILE_PATH", str(VAR / "mail"))
+    env.setdefault("DJANGO_STATIC_ROOT", str(VAR / "run" / "static"))
+    # The demo's e-CPS activation codes and one-time codes are printed on the console (no SMS gateway).
+    env.setdefault("CPX_SMS_BACKEND", "ecps.sms.ConsoleSmsSender")
+    # The development payment provider (a checkout page served by the platform, clearly a test): never in
+    # production, where `check --deploy` refuses it (orders.E001).
+    env.setdefault("CPX_PAYMENT_PROVIDER", "orders.providers.dev.DevProvider")
+    env.setdefault("CPX_WEB_BIND", "127.0.0.1:8000")
+    env.setdefault("CPX_WEB_WORKERS", "2")
+    env.setdefault("CPX_WEB_CONTROL_SOCKET", str(VAR / "run" / "gunicorn.ctl"))
     if "DATABASE_URL" not in env:
         env["DATABASE_URL"] = embedded_database()
     if "CELERY_BROKER_URL" not in env:
-        if port_open("127.0.0.1", 6379):
-            env["CELERY_BROKER_URL"] = "redis://127.0.0.1:6379/0"
+        number = redis_database() if port_open("127.0.0.1", 6379) else None
+        if number is not None:
+            env["CELERY_BROKER_URL"] = f"redis://127.0.0.1:6379/{number}"
         else:
             for sub in ("in", "out", "processed"):
                 (VAR / "broker" / sub).mkdir(parents=True, exist_ok=True)
             env["CELERY_BROKER_URL"] = "filesystem://"
             env["CPX_BROKER_FILESYSTEM_DIR"] = str(VAR / "broker")
     log(f"database: {env['DATABASE_URL']}")
-    log(f"broker:   {env['CELERY_BROKER_URL']}")
+    log(
+        f"broker:   {env['CELERY_BROKER_URL']}"
+        + (" (this checkout's own Redis database)" if "redis" in env["CELERY_BROKER_URL"] else "")
+    )
+    log(f"DEBUG:    {env['DJANGO_DEBUG']}")
     return env
+
+
+def record_environment(env: dict[str, str], path: Path = RUN_ENV) -> None:
+    """var/run.env: what this run chose, for `manage.py` while it runs (removed when it stops)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    lines = [
+        "# Written by `make run` while it runs (scripts/run.py): manage.py reads it without DATABASE_URL.",
+        f"CPX_RUN_PID={os.getpid()}",
+        *(f"{name}={shlex.quote(env[name])}" for name in RECORDED if name in env),
+    ]
+    path.write_text("\n".join(lines) + "\n")
+    log(f"settings for manage.py: {path}")
+
+
+def forget_environment(path: Path = RUN_ENV) -> None:
+    path.unlink(missing_ok=True)
 
 
 def ensure_database(env: dict[str, str]) -> None:
@@ -158,6 +226,8 @@ def main() -> None:
     env = configure()
     ensure_database(env)
     manage(env, "migrate", "--noinput", "-v", "0")
+    manage(env, "collectstatic", "--noinput", "-v", "0")
+    record_environment(env)
     demo = manage(env, "demo_setup")  # an operator's step: with every PIN (pki_init makes the CA's keys)
     accounts = demo[demo.find("Demo accounts") :].strip()
     # Only the signing service gets the CA token's PIN; nothing running gets the root's (the root is offline).
@@ -167,7 +237,7 @@ def main() -> None:
     online = {**station_env, "CPX_UNBLOCK_TOKEN_PIN": ""}
     processes = {
         "signer": start(signer_env, "signer", [PY, "manage.py", "run_signer"]),
-        "web": start(online, "web", [PY, "manage.py", "runserver", "127.0.0.1:8000", "--noreload"]),
+        "web": start(online, "web", web_command()),
         "worker": start(
             online,
             "worker",
@@ -198,7 +268,10 @@ def main() -> None:
         "  The CPx platform runs on http://localhost:8000/ (also http://127.0.0.1:8000/; the e-CPS passkeys\n"
         "  need the name localhost: WebAuthn refuses IP addresses)\n"
         "  portals: /   admin: /admin/   API: /api/v1/ (docs /api/docs/)   CRL: /pki/crl/   OCSP: /pki/ocsp\n"
-        f"  processes: {', '.join(processes)}\n\n  {accounts.replace(chr(10), chr(10) + '  ')}\n\n"
+        f"  processes: {', '.join(processes)} (web: gunicorn, DEBUG {env['DJANGO_DEBUG']})\n"
+        f"  broker: {env['CELERY_BROKER_URL']}   database: {env['DATABASE_URL']}\n"
+        f"  manage.py commands reach this platform while it runs ({RUN_ENV.relative_to(ROOT)})\n\n"
+        f"  {accounts.replace(chr(10), chr(10) + '  ')}\n\n"
         "  Ctrl-C stops everything.\n" + "=" * 78,
         flush=True,
     )
@@ -212,7 +285,14 @@ def main() -> None:
         pass
     finally:
         stop_all(processes)
+        forget_environment()
         stop_embedded_database()
+
+
+def web_command() -> list[str]:
+    """gunicorn, as deploy/Procfile starts it (its settings in deploy/gunicorn.conf.py)."""
+    gunicorn = str(ROOT / ".venv" / "bin" / "gunicorn")
+    return [gunicorn, "config.wsgi:application", "--config", str(ROOT / "deploy" / "gunicorn.conf.py")]
 
 
 def has_command(env: dict[str, str], name: str) -> bool:

@@ -45,6 +45,7 @@ from django.utils import timezone
 from cards import mailers
 from cards import services as card_services
 from cards.models import Card, CardEvent, Mailer
+from core.formats import format_date
 from core.tasks import run_signing_task
 from orders import services as order_services
 from orders.models import Order
@@ -482,7 +483,7 @@ def _addressee(request: Request, number: str, valid_until: dt.date) -> mailers.A
         structure = activity.structure if activity else None
     lines = tuple(structure.address_lines) if structure else ()
     name = f"{person.exercise_civility or person.civility} {person.full_name}".strip()
-    return mailers.Addressee(name, lines, number, request.card_type, valid_until.strftime("%d/%m/%Y"))
+    return mailers.Addressee(name, lines, number, request.card_type, format_date(valid_until, language="fr"))
 
 
 def _letters(request: Request, number: str, valid_until: dt.date, *, pin: str, puk: str) -> dict[str, bytes]:

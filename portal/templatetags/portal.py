@@ -23,8 +23,11 @@ NAV: dict[str, list[tuple[str, Any]]] = {
     Role.STRUCTURE_MANAGER: [
         ("portal:structure", _("Staff and cards")),
         ("portal:structure-order", _("Order a card")),
+        ("portal:structure-staff-new", _("Declare a staff member")),
+        ("portal:structure-batch", _("Order in batch")),
     ],
     Role.AUTHORITY_OPERATOR: [
+        ("portal:dashboard", _("Dashboard")),
         ("portal:queue", _("Order queue")),
         ("portal:overdue", _("Overdue orders")),
         ("portal:bo-holders", _("Registry")),
@@ -32,16 +35,20 @@ NAV: dict[str, list[tuple[str, Any]]] = {
         ("portal:approvals", _("Approvals")),
     ],
     Role.ANS_OPERATOR: [
+        ("portal:dashboard", _("Dashboard")),
         ("portal:queue", _("Order queue")),
         ("portal:overdue", _("Overdue orders")),
         ("portal:bo-holders", _("Registry")),
         ("portal:production", _("Production")),
         ("portal:shipping", _("Shipping")),
         ("portal:imports", _("Registry imports")),
+        ("portal:print-runs", _("Print runs")),  # operators
         ("portal:bo-codes", _("Codes help desk")),
         ("portal:approvals", _("Approvals")),
+        ("portal:reconcile", _("Bank reconciliation")),  # payments
     ],
     Role.AUDITOR: [
+        ("portal:dashboard", _("Dashboard")),
         ("portal:queue", _("Order queue")),
         ("portal:overdue", _("Overdue orders")),
         ("portal:bo-holders", _("Registry")),

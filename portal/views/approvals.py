@@ -12,6 +12,7 @@ from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_POST
 
 from approvals import services as approvals
@@ -39,8 +40,8 @@ class ApproveForm(AccessibleForm):
 class RejectForm(AccessibleForm):
     prefix = "reject"
     comment = forms.CharField(
-        label="Motif du refus",
-        help_text="Le demandeur lit ce motif.",
+        label=_("Reason for the refusal"),
+        help_text=_("The requester reads this reason."),
         max_length=2000,
         widget=forms.Textarea(attrs={"rows": 2}),
     )
@@ -52,8 +53,8 @@ class FeeWaiverForm(AccessibleForm):
     prefix = "waiver"  # the order page has other "reason" fields (rejection, cancellation)
 
     reason = forms.CharField(
-        label="Motif de la remise",
-        help_text="L'opérateur qui approuve la remise lit ce motif.",
+        label=_("Reason for the waiver"),
+        help_text=_("The operator who approves the waiver reads this reason."),
         min_length=waivers.REASON_MIN_LENGTH,
         max_length=1000,
         widget=forms.Textarea(attrs={"rows": 2}),
@@ -135,10 +136,10 @@ def _decide(request: HttpRequest, pk: int, approve: bool) -> HttpResponse:
 
 def _outcome(decided: ApprovalRequest) -> str:
     if decided.state == ApprovalRequest.State.EXECUTED:
-        return "Demande approuvée : l'action a été exécutée."
+        return str(_("Request approved: the action was carried out."))
     if decided.state == ApprovalRequest.State.REJECTED:
-        return "Demande refusée."
-    return "Votre approbation est enregistrée ; d'autres approbations sont nécessaires."
+        return str(_("Request refused."))
+    return str(_("Your approval is recorded; more approvals are needed."))
 
 
 @require_POST
@@ -158,5 +159,5 @@ def approval_reject(request: HttpRequest, pk: int, account: Account) -> HttpResp
 def approval_cancel(request: HttpRequest, pk: int, account: Account) -> HttpResponse:
     found = _visible(request, pk)
     approvals.withdraw(request_id=found.pk, actor=request.user)
-    messages.success(request, "Demande retirée.")
+    messages.success(request, _("Request withdrawn."))
     return redirect("portal:approval", pk=found.pk)

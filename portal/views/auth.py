@@ -12,9 +12,9 @@ from core.roles import Role, role_of
 HOME_OF_ROLE: dict[str, str] = {
     Role.HOLDER: "portal:cards",
     Role.STRUCTURE_MANAGER: "portal:structure",
-    Role.AUTHORITY_OPERATOR: "portal:queue",
-    Role.ANS_OPERATOR: "portal:queue",
-    Role.AUDITOR: "portal:queue",
+    Role.AUTHORITY_OPERATOR: "portal:dashboard",
+    Role.ANS_OPERATOR: "portal:dashboard",
+    Role.AUDITOR: "portal:dashboard",
 }
 
 

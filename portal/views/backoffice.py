@@ -10,19 +10,23 @@ from django.core.paginator import Paginator
 from django.db.models import Q, QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.utils.formats import number_format
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from cards.models import Card
 from cards.scoping import cards_visible_to
-from core.roles import BACK_OFFICE, OPERATORS
+from cards.search import directory
+from core.roles import BACK_OFFICE, OPERATORS, role_of
 from core.transitions import allowed
 from core.web import for_roles
 from orders import eligibility, payment_services, waivers
 from orders import services as order_services
+from orders.comments import comment_add, comments_visible_to
 from orders.models import Order
 from orders.scoping import orders_visible_to
-from portal.forms import CancelForm, HolderSearchForm, PaymentForm, QueueFilterForm, RejectForm
+from portal.forms import CancelForm, PaymentForm, QueueFilterForm, RejectForm
+from portal.forms_operators import CommentForm, DirectoryForm, OnBehalfOrderForm
 from portal.views.approvals import FeeWaiverForm, open_fee_waiver
 from registry.models import Account
 from registry.scoping import professionals_visible_to
@@ -102,6 +106,9 @@ def order_page(request: HttpRequest, order: Order, forms: dict, status: int = 20
         "waiver_form": forms.get("fee_waiver") or FeeWaiverForm(),
         "fee_waiver": open_fee_waiver(order),
         "overdue": order_services.orders_overdue(orders=Order.objects.filter(pk=order.pk)).exists(),
+        "comments": comments_visible_to(order=order, user=request.user),
+        "comment_form": forms.get("comment") or CommentForm(),
+        "can_comment": role_of(request.user) in OPERATORS,
     }
     return render(request, "portal/backoffice/order.html", context, status=status)
 
@@ -173,21 +180,53 @@ def order_requeue(request: HttpRequest, pk: int, account: Account) -> HttpRespon
     return done(request, order, _("The order is back in the production queue."))
 
 
+@require_POST
+@for_roles(*OPERATORS)
+def order_comment(request: HttpRequest, pk: int, account: Account) -> HttpResponse:
+    """A note on the order, for the operators (and the holder if ticked)."""
+    order = get_object_or_404(queue_orders(request), pk=pk)
+    form = CommentForm(request.POST)
+    if not form.is_valid():
+        return invalid(request, order, "comment", form)
+    comment_add(order=order, actor=request.user, **form.cleaned_data)
+    return done(request, order, _("The comment is added."))
+
+
 def invalid(request: HttpRequest, order: Order, name: str, form: Any) -> HttpResponse:
     return order_page(request, order, {name: form}, status=400)
 
 
+def directory_people(request: HttpRequest, form: DirectoryForm) -> QuerySet:
+    """The directory as the page (and its export) shows it: the operator's people, found by name (accents
+    ignored), RPPS, ADELI, national identifier or card number (``cards.search``), sorted."""
+    people = professionals_visible_to(request.user)
+    if not form.is_valid():
+        return directory(people=people)
+    data = form.cleaned_data
+    return directory(people=people, text=data["q"] or "", sort=data["sort"] or "name")
+
+
 @for_roles(*BACK_OFFICE)
 def holders(request: HttpRequest, account: Account) -> HttpResponse:
-    """Look up the registry (the people of the operator's authority) by identifier or name."""
-    form = HolderSearchForm(request.GET or None)
-    people = professionals_visible_to(request.user).none()
-    if form.is_valid() and form.cleaned_data["q"]:
-        people = professionals_visible_to(request.user).filter(person_search(form.cleaned_data["q"].strip()))
-    page = Paginator(people.order_by("last_name", "first_name", "id"), PAGE_SIZE).get_page(
-        request.GET.get("page")
-    )
-    return render(request, "portal/backoffice/holders.html", {"form": form, "page": page})
+    """The directory of the operator's authority: every person, counted and paginated, or those found."""
+    form = DirectoryForm(request.GET or None)
+    page = Paginator(directory_people(request, form), PAGE_SIZE).get_page(request.GET.get("page"))
+    context = {
+        "form": form,
+        "page": page,
+        "pages": page.paginator.get_elided_page_range(page.number, on_each_side=2, on_ends=1),
+        "query": page_query(request),
+        "searched": bool(form.is_valid() and form.cleaned_data["q"]),
+        "total_display": number_format(page.paginator.count, force_grouping=True),  # "1 234"
+    }
+    return render(request, "portal/backoffice/holders.html", context)
+
+
+def page_query(request: HttpRequest) -> str:
+    """The list's query string without its page (the pagination links add theirs)."""
+    query = request.GET.copy()
+    query.pop("page", None)
+    return query.urlencode()
 
 
 def person_search(text: str) -> Q:
@@ -199,7 +238,12 @@ def person_search(text: str) -> Q:
 
 @for_roles(*BACK_OFFICE)
 def holder(request: HttpRequest, pk: int, account: Account) -> HttpResponse:
-    person = get_object_or_404(professionals_visible_to(request.user), pk=pk)
+    return holder_page(request, get_object_or_404(professionals_visible_to(request.user), pk=pk), account)
+
+
+def holder_page(
+    request: HttpRequest, person: Any, account: Account, order_form: OnBehalfOrderForm | None = None
+) -> HttpResponse:
     context = {
         "person": person,
         "exercises": person.exercises.select_related("profession", "category", "skill"),
@@ -207,5 +251,20 @@ def holder(request: HttpRequest, pk: int, account: Account) -> HttpResponse:
         "orders": orders_visible_to(request.user).filter(professional=person).order_by("-created_at"),
         "live_states": Card.LIVE_STATES,
         "can_act": account.role in OPERATORS,
+        "order_form": order_form or OnBehalfOrderForm(person=person),
     }
-    return render(request, "portal/backoffice/holder.html", context)
+    return render(request, "portal/backoffice/holder.html", context, status=400 if order_form else 200)
+
+
+@require_POST
+@for_roles(*OPERATORS)
+def holder_order(request: HttpRequest, pk: int, account: Account) -> HttpResponse:
+    """An order placed by the operator on the holder's behalf (created and submitted at once: the
+    eligibility rules apply as for the holder; a refusal comes back with its reasons, ``core.web``)."""
+    person = get_object_or_404(professionals_visible_to(request.user), pk=pk)
+    form = OnBehalfOrderForm(request.POST, person=person)
+    if not form.is_valid():
+        return holder_page(request, person, account, order_form=form)
+    order = order_services.order_place(actor=request.user, professional=person, **form.cleaned_data)
+    messages.success(request, _("Order no. %(pk)s is placed on the holder's behalf.") % {"pk": order.pk})
+    return redirect("portal:bo-order", pk=order.pk)

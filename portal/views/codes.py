@@ -12,6 +12,7 @@ from django import forms
 from django.contrib import messages
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.utils.translation import gettext_lazy as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_POST
 
@@ -25,16 +26,16 @@ from pki import unblock
 from portal.forms import AccessibleForm
 from registry.models import Account
 
-IDENTITY_HELP = (
-    "Ce que vous avez vérifié, et comment : questions posées et réponses contrôlées dans le registre, "
-    "pièce d'identité, rappel au numéro connu… Au moins 10 caractères ; conservé avec la demande."
+IDENTITY_HELP = _(
+    "What you checked, and how: questions asked and answers checked in the registry, identity document, "
+    "call back to the known number… At least 10 characters; kept with the request."
 )
 
 
 class PasswordForm(AccessibleForm):
     password = forms.CharField(
-        label="Votre mot de passe",
-        help_text="Pour vérifier que c'est bien vous : le mot de passe de votre compte CPx.",
+        label=_("Your password"),
+        help_text=_("To check that it is really you: the password of your CPx account."),
         strip=False,
         widget=forms.PasswordInput(attrs={"autocomplete": "current-password"}),
     )
@@ -42,7 +43,7 @@ class PasswordForm(AccessibleForm):
 
 class ReissueForm(AccessibleForm):
     identity_check = forms.CharField(
-        label="Vérification d'identité",
+        label=_("Identity check"),
         help_text=IDENTITY_HELP,
         min_length=codes.MIN_IDENTITY_CHECK,
         max_length=1000,
@@ -52,8 +53,8 @@ class ReissueForm(AccessibleForm):
 
 class UnblockForm(ReissueForm):
     challenge = forms.CharField(
-        label="Défi lu par le titulaire",
-        help_text="Ce qu'affiche « cpx-card helpdesk » sur son ordinateur (tirets et espaces facultatifs).",
+        label=_("Challenge read by the holder"),
+        help_text=_("What “cpx-card helpdesk” shows on their computer (dashes and spaces optional)."),
         max_length=120,
         widget=forms.TextInput(attrs={"autocomplete": "off", "spellcheck": "false"}),
     )
@@ -62,7 +63,7 @@ class UnblockForm(ReissueForm):
 
 
 class CardSearchForm(forms.Form):
-    number = forms.CharField(label="Numéro de carte", max_length=40)
+    number = forms.CharField(label=_("Card number"), max_length=40)
 
 
 # --- the holder ------------------------------------------------------------------------------------
@@ -78,8 +79,11 @@ def card_codes(request: HttpRequest, pk: int, account: Account) -> HttpResponse:
         reissue = codes.codes_reissue_request(card=card, actor=request.user, identity_check=check)
         messages.success(
             request,
-            f"Demande {reissue.reference} enregistrée. Une fois validée par le service CPx, un courrier avec "
-            "votre code de déblocage vous est posté.",
+            _(
+                "Request %(reference)s recorded. Once the CPx service has approved it, a letter with your "
+                "unblocking code is posted to you."
+            )
+            % {"reference": reissue.reference},
         )
         return redirect("portal:card", pk=card.pk)
     context = {
@@ -143,8 +147,11 @@ def card_reissue(request: HttpRequest, pk: int, account: Account) -> HttpRespons
     )
     messages.success(
         request,
-        f"Demande {reissue.reference} enregistrée : un second opérateur doit l'approuver (demande "
-        f"d'approbation n° {reissue.approval_id}).",
+        _(
+            "Request %(reference)s recorded: a second operator must approve it "
+            "(approval request no. %(approval)s)."
+        )
+        % {"reference": reissue.reference, "approval": reissue.approval_id},
     )
     return redirect("portal:bo-card-codes", pk=card.pk)
 
@@ -164,8 +171,11 @@ def card_unblock(request: HttpRequest, pk: int, account: Account) -> HttpRespons
     )
     messages.success(
         request,
-        f"Demande de déblocage enregistrée : un second opérateur doit l'approuver (demande d'approbation "
-        f"n° {row.approval_id}). La réponse s'affichera ici, pour vous seul, une fois.",
+        _(
+            "Unblock request recorded: a second operator must approve it "
+            "(approval request no. %(approval)s). The response will show here, for you only, once."
+        )
+        % {"approval": row.approval_id},
     )
     return redirect("portal:bo-unblock", pk=row.pk)
 

@@ -19,15 +19,18 @@ from core.roles import HOLDER_SIDE, OPERATORS, Role
 from core.transitions import allowed
 from core.web import for_roles
 from lifecycle.opposition import card_declare_opposition, declare_channels
+from lifecycle.timeline import order_timeline
 from notifications import services as inbox_services
 from notifications.models import Notification
 from notifications.rendering import render_notification
+from orders import eligibility
 from orders import services as order_services
 from orders.models import Order
 from orders.payments import configured_provider
 from orders.scoping import orders_visible_to
 from portal.cardface import card_face
 from portal.forms import DeclareForm, OperatorDeclareForm
+from portal.views.holder_orders import REORDER_STATES
 from registry.models import Account
 
 
@@ -42,8 +45,16 @@ def visible_orders(request: HttpRequest) -> QuerySet[Order]:
 
 @for_roles(Role.HOLDER)
 def cards(request: HttpRequest, account: Account) -> HttpResponse:
+    """The holder's cards; with none yet, the first cards they may order (and why not), explained."""
+    assert account.professional is not None
     items = [(card, card_face(card)) for card in visible_cards(request).order_by("-valid_until", "-id")]
-    return render(request, "portal/holder/cards.html", {"items": items})
+    eligibilities = [] if items else eligibility.first_cards_for(account.professional)
+    context = {
+        "items": items,
+        "eligibilities": eligibilities,
+        "may_order": any(e.eligible for e in eligibilities),
+    }
+    return render(request, "portal/holder/cards.html", context)
 
 
 @for_roles(*HOLDER_SIDE)
@@ -95,19 +106,27 @@ def card_url(card: Card) -> str:
 
 @for_roles(Role.HOLDER)
 def orders(request: HttpRequest, account: Account) -> HttpResponse:
-    items = visible_orders(request).order_by("-created_at", "-id")
+    items = visible_orders(request).select_related("exercise__profession").order_by("-created_at", "-id")
     return render(request, "portal/holder/orders.html", {"orders": items})
 
 
 @for_roles(*HOLDER_SIDE)
 def order_detail(request: HttpRequest, pk: int, account: Account) -> HttpResponse:
-    order = get_object_or_404(visible_orders(request), pk=pk)
+    """The order and its one timeline (``lifecycle.timeline``); what the holder may do with it now: submit a
+    draft (with the rules it does not meet yet, told before sending), cancel, order again after a
+    rejection, pay (the payment panel)."""
+    order = get_object_or_404(visible_orders(request).select_related("produced_card"), pk=pk)
+    may = allowed(order, request.user)
+    is_draft = order.state == Order.State.DRAFT
     context = {
         "order": order,
-        "events": order.events.select_related("actor"),
+        "timeline": order_timeline(order=order),
         "payment": getattr(order, "payment", None),
         "online_payment": configured_provider() is not None,
-        "cancellable": "cancel" in allowed(order, request.user),
+        "cancellable": "cancel" in may,
+        "submittable": is_draft and "submit" in may,
+        "draft_reasons": eligibility.check(order) if is_draft else [],
+        "reorderable": order.state in REORDER_STATES and account.role == Role.HOLDER,
     }
     return render(request, "portal/holder/order_detail.html", context)
 

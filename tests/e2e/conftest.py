@@ -96,5 +96,42 @@ def assert_accessible(page: Any) -> None:
     assert page.evaluate(UNLABELLED_CONTROLS) == []
     for picture in page.locator("svg[role=img]").all():
         assert picture.get_attribute("aria-labelledby") or picture.get_attribute("aria-label")
-    first = "document.querySelector('a[href], button, input:not([type=hidden]), select, textarea').className"
-    assert page.evaluate(first) == "skip-link"
+    first = """() => {
+      const el = document.querySelector('a[href], button, input:not([type=hidden]), select, textarea');
+      return el && el.closest('.fr-skiplinks') ? el.getAttribute('href') : el && el.outerHTML;
+    }"""
+    assert page.evaluate(first) == "#main"  # DSFR's skip links (fr-skiplinks), "Skip to content" first
+
+
+# axe-core's rules for WCAG 2.1 A and AA (RGAA 4 follows them), and its best practices; a serious or critical
+# violation fails the test, the rest is for the accessibility statement.
+AXE_OPTIONS = {
+    "resultTypes": ["violations"],
+    "runOnly": {"type": "tag", "values": ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa", "best-practice"]},
+}
+AXE_FAILING = ("serious", "critical")
+
+
+def axe_violations(page: Any) -> list[dict[str, Any]]:
+    """The serious and critical violations axe-core (bundled by axe-playwright-python) finds on the page."""
+    from axe_playwright_python.sync_playwright import Axe
+
+    results = Axe().run(page, options=AXE_OPTIONS)
+    return [v for v in results.response["violations"] if v.get("impact") in AXE_FAILING]
+
+
+def axe_report(violations: list[dict[str, Any]]) -> str:
+    lines = []
+    for violation in violations:
+        rule = f"[{violation['impact']}] {violation['id']}: {violation['help']}"
+        lines.append(f"{rule} ({violation['helpUrl']})")
+        for node in violation["nodes"][:5]:
+            lines.append(f"    at {' '.join(map(str, node['target']))}: {node.get('failureSummary', '')}")
+            lines.append(f"       {node['html'][:200]}")
+    return "\n".join(lines)
+
+
+def assert_no_axe_violations(page: Any) -> None:
+    """axe-core on the page as it is now: no serious or critical violation (rule id, where, and the help)."""
+    violations = axe_violations(page)
+    assert not violations, f"axe-core on {page.url}:\n{axe_report(violations)}"

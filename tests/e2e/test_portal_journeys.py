@@ -96,6 +96,7 @@ def test_an_ordre_operator_approves_an_order_and_cannot_see_another_ordres(page)
     operator = persona(Account.Role.AUTHORITY_OPERATOR, authority="CNOM")
 
     sign_in(page, operator)
+    page.goto("/backoffice/")  # operators land on their dashboard
     expect(page.get_by_role("heading", name="File des commandes")).to_be_visible()
     expect(page.locator("#queue-results")).to_contain_text("DURAND")
     expect(page.locator("#queue-results")).not_to_contain_text("LEROY")
@@ -198,7 +199,7 @@ def test_a_structure_manager_orders_a_cpe_and_declares_a_staff_card_lost(page):
 
     page.get_by_role("link", name="Commander une carte").first.click()
     page.get_by_label("Membre du personnel").select_option(str(newcomer.pk))
-    page.get_by_label("CPE").check()
+    page.get_by_label("CPE").check(force=True)
     screenshot(page, "manager_order_form")
     assert_accessible(page)
     page.get_by_role("button", name="Envoyer la commande").click()
@@ -241,6 +242,7 @@ def test_the_pages_work_without_javascript(browser, live_server):
     page = context.new_page()
     try:
         sign_in(page, operator)
+        page.goto("/backoffice/")  # operators land on their dashboard
         page.get_by_label("Identifiant ou nom").fill("ROUX")
         page.get_by_role("button", name="Filtrer").click()
         expect(page.locator("#queue-results")).to_contain_text("ROUX")

@@ -251,7 +251,7 @@ def test_a_refused_change_is_told_on_the_page_the_holder_came_from(client, docto
     form = {"action": "reinstate", "next": "/ecps/"}  # as the holder page's form posts it
     response = client.post(f"/ecps/{ecps.pk}/suspension/", form, follow=True)
     assert response.redirect_chain == [("/ecps/", 303)]
-    told = re.findall(r'class="message message-error">([^<]*)', response.content.decode())
+    told = re.findall(r'fr-alert--error">\s*<p>([^<]*)', response.content.decode())  # base.html's messages
     assert len(told) == 1 and "reinstate" in told[0]  # the transition refused, in the page's language
     assert ECps.objects.get(pk=ecps.pk).state == ECps.State.REVOKED
 

@@ -65,7 +65,7 @@ def test_it_does_not_html_escape_plain_text(holder):
 
 @pytest.mark.parametrize(
     ("amount", "language", "expected"),
-    [("36.00", "fr", "36,00 €"), ("36", "en", "36.00 EUR"), ("0", "fr", "gratuit"), ("0.00", "en", "free")],
+    [("36.00", "fr", "36,00\u00a0€"), ("36", "en", "€36.00"), ("0", "fr", "gratuit"), ("0.00", "en", "free")],
 )
 def test_replacement_tells_whether_it_is_paid(holder, amount, language, expected):
     context = {**context_for("replacement_ordered"), "amount": amount}

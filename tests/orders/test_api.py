@@ -9,7 +9,9 @@ from rest_framework.test import APIClient
 
 from cards.models import Card
 from core.transitions import allowed
+from orders.errors import NotPermitted
 from orders.models import Order, OrderEvent, Payment
+from orders.services import order_create
 from tests.factories import CardFactory, ExerciseFactory, ProfessionalFactory, persona
 
 from .helpers import doctor_order
@@ -161,10 +163,35 @@ def test_roles_that_do_not_order_cards_are_forbidden(doctor, cnom):
         "card_type": "CPS",
         "kind": "first",
     }
-    assert_error(client_for(cnom).post("/api/v1/orders/", payload, format="json"), 403, "not_permitted")
     assert_error(
         client_for(persona("auditor")).post("/api/v1/orders/", payload, format="json"), 403, "not_permitted"
     )
+
+
+def test_an_operator_orders_on_a_holders_behalf_only_within_its_authority(doctor, cnom):
+    """The Ordre's operator places a holder's order (a draft created by them); another Ordre's operator
+    cannot order for a person of the CNOM, even one it could see through another exercise."""
+    payload = {
+        "professional": doctor.professional_id,
+        "exercise": doctor.pk,
+        "card_type": "CPS",
+        "kind": "first",
+    }
+    response = client_for(cnom).post("/api/v1/orders/", payload, format="json")
+    assert response.status_code == 201, response.content
+    order = Order.objects.get(pk=response.json()["id"])
+    assert order.created_by == cnom and order.authority.code == "CNOM"
+    ExerciseFactory(professional=doctor.professional, profession_id="60")  # also a nurse: ONI sees them
+    nurse_operator = persona("authority_operator", authority="ONI")
+
+    with pytest.raises(NotPermitted):
+        order_create(
+            actor=nurse_operator,
+            professional=doctor.professional,
+            exercise=doctor,
+            card_type="CPS",
+            kind="first",
+        )
 
 
 # --- listing and reading --------------------------------------------------------------------------------

@@ -48,7 +48,7 @@ def test_english_is_available_through_the_switcher(people):
 
 
 def test_signing_in_sends_each_role_home(people):
-    cases = [(people.holder, "/cards/"), (people.manager, "/structure/"), (people.cnom, "/backoffice/")]
+    cases = [(people.holder, "/cards/"), (people.manager, "/structure/"), (people.cnom, "/dashboard/")]
     for user, home in cases:
         client = Client()
         client.post(reverse("login"), {"username": with_password(user).username, "password": PASSWORD})

@@ -74,3 +74,14 @@ def registry_snapshot() -> dict[str, list[tuple]]:
         "activities": list(Activity.objects.order_by("id").values_list()),
         "structures": list(Structure.objects.order_by("id").values_list()),
     }
+
+
+@pytest.fixture(autouse=True)
+def _rules_in_english():
+    """The reject report and refusals are written in the language of the import (French by default); these
+    tests read the rules in their English msgids (tests/registry/test_import_rules_french.py reads them
+    in French)."""
+    from django.utils import translation
+
+    with translation.override("en"):
+        yield

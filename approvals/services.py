@@ -35,6 +35,7 @@ from typing import Any
 from django.db import connection, transaction
 from django.db.models import Q, QuerySet
 from django.utils import timezone
+from django.utils.functional import Promise
 from django.utils.translation import gettext_lazy as _
 
 from audit import log as audit_log
@@ -54,7 +55,7 @@ Execute = Callable[[ApprovalRequest], "dict | None"]
 @dataclass(frozen=True)
 class Handler:
     action: str
-    label: str
+    label: str | Promise
     may_request: MayRequest
     may_approve: MayApprove
     execute: Execute
@@ -68,7 +69,7 @@ _handlers: dict[str, Handler] = {}
 def register(
     action: str,
     *,
-    label: str,
+    label: str | Promise,
     may_request: MayRequest,
     may_approve: MayApprove,
     execute: Execute,
@@ -95,7 +96,7 @@ def registered() -> dict[str, Handler]:
 
 def label_of(action: str) -> str:
     handler = _handlers.get(action)
-    return handler.label if handler else action
+    return str(handler.label) if handler else action
 
 
 # --- who sees and who decides ------------------------------------------------------------------------------

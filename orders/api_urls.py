@@ -3,7 +3,6 @@ from rest_framework.routers import SimpleRouter
 
 from .api import TRANSITION_VIEWS, OrderViewSet
 from .api_payments import (
-    BankStatementsView,
     InvoiceView,
     OnlinePaymentConfirmView,
     OnlinePaymentStartView,
@@ -18,7 +17,6 @@ router.register("payments", PaymentViewSet, basename="payment")
 
 urlpatterns = [
     *router.urls,
-    path("bank_statements/", BankStatementsView.as_view(), name="bank-statements"),
     path("orders/<str:pk>/record_payment/", RecordPaymentView.as_view(), name="order-record-payment"),
     path("orders/<str:pk>/invoice/", InvoiceView.as_view(), name="order-invoice"),
     path("orders/<str:pk>/fee_waiver/", FeeWaiverView.as_view(), name="order-fee-waiver"),

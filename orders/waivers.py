@@ -36,7 +36,7 @@ def register() -> None:
     """Called from ``OrdersConfig.ready()``."""
     approvals.register(
         ACTION,
-        label=str(_("Fee waiver")),
+        label=_("Fee waiver"),  # lazy: shown in the reader's language
         may_request=_may_request,
         may_approve=_may_approve,
         execute=_execute,

@@ -34,7 +34,7 @@ def register() -> None:
     """Called from ``RegistryConfig.ready()``."""
     approvals.register(
         ACTION,
-        label=str(_("Forced full import of the registry")),
+        label=_("Forced full import of the registry"),  # lazy: the reader's language
         may_request=_ans_operator,
         may_approve=_ans_operator,
         execute=approvals.grant,

@@ -33,7 +33,7 @@ from registry.scoping import professionals_visible_to
 
 # The transitions the order page has a button for, in the order they are shown. Which of them the page
 # shows is ``core.transitions.allowed(order, user)``: the API's ``your_transitions`` says the same.
-BUTTONS = ("approve", "reject", "record_payment", "requeue", "cancel")
+BUTTONS = ("submit", "approve", "reject", "record_payment", "requeue", "cancel")
 PAGE_SIZE = 50
 
 
@@ -170,6 +170,15 @@ def order_cancel(request: HttpRequest, pk: int, account: Account) -> HttpRespons
         return invalid(request, order, "cancel", form)
     order_services.order_cancel(order=order, actor=request.user, reason=form.cleaned_data["reason"])
     return done(request, order, _("The order is cancelled."))
+
+
+@require_POST
+@for_roles(*OPERATORS)
+def order_submit_draft(request: HttpRequest, pk: int, account: Account) -> HttpResponse:
+    """A draft (one an operator prepared on the holder's behalf, or the holder left) sent for review."""
+    order = get_object_or_404(queue_orders(request), pk=pk)
+    order_services.order_submit(order=order, actor=request.user)
+    return done(request, order, _("The order is submitted for review."))
 
 
 @require_POST

@@ -30,7 +30,7 @@ from orders.payments import configured_provider
 from orders.scoping import orders_visible_to
 from portal.cardface import card_face
 from portal.forms import DeclareForm, OperatorDeclareForm
-from portal.views.holder_orders import REORDER_STATES
+from portal.views.holder_orders import REORDER_STATES, sent_message
 from registry.models import Account
 
 
@@ -129,6 +129,15 @@ def order_detail(request: HttpRequest, pk: int, account: Account) -> HttpRespons
         "reorderable": order.state in REORDER_STATES and account.role == Role.HOLDER,
     }
     return render(request, "portal/holder/order_detail.html", context)
+
+
+@require_POST
+@for_roles(*HOLDER_SIDE)
+def order_submit(request: HttpRequest, pk: int, account: Account) -> HttpResponse:
+    order = get_object_or_404(orders_visible_to(request.user), pk=pk)
+    order = order_services.order_submit(order=order, actor=request.user)
+    messages.success(request, sent_message(order))
+    return redirect("portal:order", pk=order.pk)
 
 
 @require_POST

@@ -15,9 +15,8 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.http import urlencode
 from django.utils.translation import gettext as _
-from django.views.decorators.http import require_POST
 
-from core.roles import HOLDER_SIDE, Role
+from core.roles import Role
 from core.web import for_roles
 from orders import eligibility
 from orders import services as order_services
@@ -77,15 +76,6 @@ def place(request: HttpRequest, account: Account, form: FirstCardForm) -> HttpRe
 
 def sent_message(order: Order) -> str:
     return _("Your order is sent to %(authority)s for review.") % {"authority": order.authority.name}
-
-
-@require_POST
-@for_roles(*HOLDER_SIDE)
-def order_submit(request: HttpRequest, pk: int, account: Account) -> HttpResponse:
-    order = get_object_or_404(orders_visible_to(request.user), pk=pk)
-    order = order_services.order_submit(order=order, actor=request.user)
-    messages.success(request, sent_message(order))
-    return redirect("portal:order", pk=order.pk)
 
 
 @for_roles(Role.HOLDER)

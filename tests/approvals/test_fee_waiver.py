@@ -221,7 +221,7 @@ def test_the_order_page_asks_for_a_waiver_and_links_the_request(order, cnom, cno
     page = reverse("portal:bo-order", args=[order.pk])
     html = page_client(cnom).get(page).content.decode()
     assert "Demander la remise des frais</button>" in html
-    assert '<label for="id_waiver-reason">Motif de la remise' in html
+    assert '<label class="fr-label" for="id_waiver-reason">Motif de la remise' in html
     response = page_client(cnom).post(
         reverse("portal:bo-fee-waiver", args=[order.pk]), {"waiver-reason": REASON}, follow=True
     )

@@ -46,8 +46,8 @@ def test_the_detail_has_labelled_approve_and_reject_forms(sample, cnom, cnom2):
     assert "<h1>Demande d&#x27;approbation n° " in html or "<h1>Demande d'approbation n° " in html
     assert "Approuver</button>" in html and "Refuser</button>" in html
     assert 'name="csrfmiddlewaretoken"' in html
-    assert '<label for="id_reject-comment">Motif du refus' in html
-    assert '<label for="id_approve-comment">Commentaire (facultatif)' in html
+    assert '<label class="fr-label" for="id_reject-comment">Motif du refus' in html
+    assert '<label class="fr-label" for="id_approve-comment">Commentaire (facultatif)' in html
     assert "waive" in html
 
 

@@ -233,6 +233,6 @@ def test_an_adeli_holder_is_refused_the_email_path(phone):
     )
     holder_signed_in(phone, exercise)
     phone.locator(f"#exercise-{exercise.pk} [data-action=activate-codes]").click()
-    expect(phone.locator(".message-error")).to_contain_text("ADELI")
+    expect(phone.locator(".fr-alert--error")).to_contain_text("ADELI")
     assert not mail.outbox and not RecordingSmsSender.outbox
     screenshot(phone, "ecps_adeli_refused")

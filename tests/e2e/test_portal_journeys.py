@@ -72,7 +72,7 @@ def test_a_holder_declares_a_card_stolen_and_sees_it_blocked_and_the_replacement
 
     expect(page.get_by_role("status").first).to_contain_text("La carte est bloquée")
     expect(page.locator("#main")).to_contain_text("En opposition")
-    expect(page.locator("#main")).to_contain_text("36,00 EUR à payer")
+    expect(page.locator("#main")).to_contain_text("36,00\u00a0€ à payer")
     screenshot(page, "holder_card_blocked")
     assert Card.objects.get(pk=card.pk).state == Card.State.OPPOSED
 

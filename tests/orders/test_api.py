@@ -15,6 +15,7 @@ from orders.services import order_create
 from tests.factories import CardFactory, ExerciseFactory, ProfessionalFactory, persona
 
 from .helpers import doctor_order
+from .test_payment_invoice import pdf_text
 
 pytestmark = pytest.mark.django_db
 HUGE = 2**70
@@ -380,7 +381,7 @@ def test_payment_invoice_and_listing(cnom):
     )
     pdf = api.get(f"/api/v1/orders/{order.pk}/invoice/", HTTP_ACCEPT="application/pdf")
     assert pdf.status_code == 200 and pdf["Content-Type"] == "application/pdf"
-    assert pdf.content.startswith(b"%PDF") and b"36.00 EUR" in pdf.content
+    assert pdf.content.startswith(b"%PDF") and "36,00 €" in pdf_text(pdf.content).replace("\u00a0", " ")
     assert [p["id"] for p in api.get("/api/v1/payments/").json()["results"]] == [payment["id"]]
     assert api.get(f"/api/v1/payments/{payment['id']}/").json()["reference"] == "CHQ-1"
     oni = client_for(persona("authority_operator", authority="ONI"))

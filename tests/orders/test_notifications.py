@@ -101,7 +101,7 @@ def test_nothing_is_told_when_a_transition_is_forbidden_or_impossible(cnom):
     with pytest.raises(NotPermitted):
         services.order_reject(order=submitted, actor=holder_of(submitted), reason="no")
     with pytest.raises(NotPermitted):
-        services.order_submit(order=first(), actor=cnom)
+        services.order_submit(order=first(), actor=persona("auditor"))
     queued = first("queued")
     with pytest.raises(InvalidTransition):
         services.order_approve(order=queued, actor=cnom)

@@ -42,7 +42,7 @@ TARGET = {
 }
 OPS = {"authority_operator", "ans_operator"}
 MAY = {
-    "submit": {"holder", "structure_manager", "system"},
+    "submit": {"holder", "structure_manager", "authority_operator", "ans_operator", "system"},
     "approve": OPS,
     "reject": OPS,
     "cancel": OPS | {"holder", "structure_manager", "system"},

@@ -246,6 +246,7 @@ def test_the_registry_lookup_finds_the_authoritys_people_only(people, as_user):
 
 
 BUTTON_URLS = {
+    "submit": "portal:bo-submit",
     "approve": "portal:bo-approve",
     "reject": "portal:bo-reject",
     "record_payment": "portal:bo-payment",

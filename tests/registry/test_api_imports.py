@@ -130,7 +130,9 @@ def test_a_file_refused_by_the_service_ends_refused_with_its_reason(tmp_path, qu
     import_id = upload(client, only_header).json()["id"]
     assert run_task(import_id) == "refused"
     body = client.get(f"{URL}{import_id}/").json()
-    assert body["status"] == "refused" and "no data rows" in body["error"]
+    assert body["status"] == "refused" and (
+        "no data rows" in body["error"] or "aucune ligne de données" in body["error"]
+    )
     assert str(tmp_path) not in body["error"]  # server paths are not shown
     assert RegistryImport.objects.count() == 1
 

@@ -27,7 +27,8 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.viewsets import GenericViewSet
 
-from core.api import ApiErrorSerializer, ApiView, error_responses
+from core.api import ApiErrorSerializer, ApiView, QueryBooleanField, error_responses
+from core.errors import NotPermitted
 
 from . import errors, services
 from .models import ApprovalDecision, ApprovalRequest
@@ -121,10 +122,8 @@ class ApprovalDetailSerializer(ApprovalSerializer):
 class ApprovalFilterSerializer(serializers.Serializer):
     state = serializers.ChoiceField(choices=ApprovalRequest.State.choices, required=False)
     action = serializers.CharField(required=False, max_length=64)
-    awaiting_me = serializers.BooleanField(
-        required=False, help_text="true: only the requests you may decide now."
-    )
-    mine = serializers.BooleanField(required=False, help_text="true: only the requests you made.")
+    awaiting_me = QueryBooleanField(required=False, help_text="true: only the requests you may decide now.")
+    mine = QueryBooleanField(required=False, help_text="true: only the requests you made.")
 
 
 class DecisionInputSerializer(serializers.Serializer):
@@ -132,7 +131,10 @@ class DecisionInputSerializer(serializers.Serializer):
 
 
 class RejectInputSerializer(serializers.Serializer):
-    comment = serializers.CharField(max_length=2000, help_text="Why (kept with the decision).")
+    # Spaces alone are no reason: the pattern (a visible character, no NUL) says so in the schema.
+    comment = serializers.RegexField(
+        r"^[^\x00]*[^\x00\s][^\x00]*$", max_length=2000, help_text="Why (kept with the decision)."
+    )
 
 
 def filter_requests(
@@ -157,6 +159,14 @@ class ApprovalsApiView(ApiView):
             raise errors.RequestNotFound()
         return found
 
+    def check_may_decide(self, found: ApprovalRequest) -> None:
+        """403 for a request one may see but not decide on (one's own: ``self_approval``), whatever its
+        state: the state (409) and the body (400) are for those who may decide."""
+        if found.requested_by_id == self.request.user.pk:
+            raise errors.SelfApproval()
+        if not services.may_decide(self.request.user, found):
+            raise NotPermitted()
+
 
 @extend_schema_view(
     list=extend_schema(
@@ -172,7 +182,7 @@ class ApprovalsApiView(ApiView):
 )
 class ApprovalViewSet(ApprovalsApiView, mixins.ListModelMixin, mixins.RetrieveModelMixin, GenericViewSet):
     serializer_class = ApprovalSerializer
-    lookup_value_regex = "[^/]+"
+    lookup_value_regex = "[0-9]+"  # an id; a larger one than a bigint is not found (check_id)
     queryset = ApprovalRequest.objects.none()
 
     def get_queryset(self) -> QuerySet[ApprovalRequest]:
@@ -192,9 +202,10 @@ class DecideView(ApprovalsApiView, GenericAPIView):
     approve = True
     serializer_class: Any = DecisionInputSerializer
 
-    def post(self, request: Request, pk: str) -> Response:
-        data = self.validated(self.serializer_class, request.data)
+    def post(self, request: Request, pk: int) -> Response:
         found = self.visible_request()
+        self.check_may_decide(found)  # who may, before what they send
+        data = self.validated(self.serializer_class, request.data)
         services.decide(
             request_id=found.pk, actor=request.user, approve=self.approve, comment=data["comment"]
         )

@@ -8,6 +8,6 @@ router.register("approvals", ApprovalViewSet, basename="approval")
 
 urlpatterns = [
     *router.urls,
-    path("approvals/<str:pk>/approve/", ApproveView.as_view(), name="approval-approve"),
-    path("approvals/<str:pk>/reject/", RejectView.as_view(), name="approval-reject"),
+    path("approvals/<int:pk>/approve/", ApproveView.as_view(), name="approval-approve"),
+    path("approvals/<int:pk>/reject/", RejectView.as_view(), name="approval-reject"),
 ]

@@ -6,7 +6,7 @@ Runs in its own database (``cpx_bench_load`` on the server of DATABASE_URL, drop
 run) and its own Redis database number (13), with the real processes of deploy/Procfile: gunicorn
 (``CPX_WEB_WORKERS``, default 2 per core), the Celery worker and beat.
 
-Ours: C client threads (keep-alive http.client connections, token auth) for S seconds: holders reading
+Ours: C client threads (keep-alive http.client connections, Bearer tokens) for S seconds: holders reading
 their cards (``GET /api/v1/cards/``, 9 requests in 10) and Ordre operators approving submitted orders
 (``POST /api/v1/orders/{id}/approve/``, 1 in 10, each order once: a real transition with its row lock,
 eligibility re-check, event row and on-commit hand-off). Every answer must be 200: any error fails the run.
@@ -84,14 +84,16 @@ def reset_database() -> None:
 
 
 def seed() -> dict:
-    """In a child process set up on the bench database: holders with a card, an operator, orders."""
+    """In a child process set up on the bench database: holders with a card, an operator, orders. Each
+    account gets an integrator client and a Bearer token from /o/token/ (client credentials, in process;
+    tokens live CPX_OIDC_ACCESS_TOKEN_SECONDS, 300 s, well past a run)."""
     import django
 
     django.setup()
     from django.core.management import call_command
-    from rest_framework.authtoken.models import Token
 
     from registry.models import Account
+    from tests.api_auth import authorization
     from tests.factories import CardFactory, OrderFactory, persona
 
     call_command("migrate", verbosity=0, skip_checks=True)
@@ -99,8 +101,8 @@ def seed() -> dict:
     for _ in range(HOLDERS):
         user = persona(Account.Role.HOLDER)
         CardFactory(exercise__professional=user.account.professional)
-        holders.append(Token.objects.create(user=user).key)
-    operators = [Token.objects.create(user=persona(Account.Role.AUTHORITY_OPERATOR)).key for _ in range(4)]
+        holders.append(authorization(user))
+    operators = [authorization(persona(Account.Role.AUTHORITY_OPERATOR)) for _ in range(4)]
     orders: list[int] = [OrderFactory(state="submitted").pk for _ in range(ORDERS)]  # type: ignore[attr-defined]
     # (first CPS orders of RPPS doctors: CNOM reviews them)
     return {"holders": holders, "operators": operators, "orders": orders}
@@ -108,7 +110,12 @@ def seed() -> dict:
 
 def seeded(env: dict[str, str]) -> dict:
     result = subprocess.run(
-        [PYTHON, __file__, "--seed"], cwd=ROOT, env=env, capture_output=True, text=True, check=False
+        [PYTHON, __file__, "--seed"],
+        cwd=ROOT,
+        env={**env, "CPX_RATE_LIMITS_ENABLED": "false"},  # 200 tokens in a row: set-up, not an attack
+        capture_output=True,
+        text=True,
+        check=False,
     )
     if result.returncode != 0:
         raise RuntimeError(f"seeding failed:\n{result.stderr[-3000:]}")
@@ -133,10 +140,10 @@ class Client(threading.Thread):
             request = self.pick()
             if request is None:
                 continue
-            method, path, token = request
+            method, path, authorization = request
             headers = {"Accept": "application/json", "Content-Type": "application/json"}
-            if token:
-                headers["Authorization"] = f"Token {token}"
+            if authorization:
+                headers["Authorization"] = authorization
             started = time.perf_counter()
             try:
                 conn.request(method, path, body=b"{}" if method == "POST" else None, headers=headers)

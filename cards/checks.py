@@ -6,6 +6,8 @@ open every sealed PIN mailer. A production platform gives it as CPX_SECRETS_KEY_
 
 from __future__ import annotations
 
+import base64
+import hashlib
 from typing import Any
 
 from cryptography.fernet import Fernet
@@ -42,7 +44,25 @@ def check_sealing_key(app_configs: Any = None, **kwargs: Any) -> list[checks.Che
                 "CPX_SECRETS_KEY is SECRET_KEY: it must be a secret of its own.", hint=hint, id="cards.E003"
             )
         ]
+    if key in {derived_key(settings.SECRET_KEY), derived_key(DEVELOPMENT_SECRET_KEY)}:
+        return [
+            checks.Error(
+                "CPX_SECRETS_KEY is the key derived from SECRET_KEY (or from its development default): "
+                "whoever has SECRET_KEY could open the PIN mailers.",
+                hint=hint,
+                id="cards.E005",
+            )
+        ]
     return []
+
+
+DEVELOPMENT_SECRET_KEY = "insecure-development-key-change-me"  # noqa: S105 - config.settings' public default
+
+
+def derived_key(secret_key: str) -> str:
+    """The key cards.mailers derives from SECRET_KEY when CPX_SECRETS_KEY is empty (development)."""
+    digest = hashlib.sha256(f"cpx-pin-mailer:{secret_key}".encode()).digest()
+    return base64.urlsafe_b64encode(digest).decode()
 
 
 # The default opposition number is in a range ARCEP reserves for fiction: a letter printed with it would send

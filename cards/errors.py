@@ -48,3 +48,11 @@ class CardChanged(ConcurrentUpdate):
 
     code = "invalid_state"
     default_message = _("The card was changed at the same time; retry.")
+
+
+class CardSlotTaken(ConcurrentUpdate):
+    """Another card of the same slot (exercise, or structure and card type) is already active: the database
+    refuses a second one (constraint trigger ``card_one_active_per_slot``, cards migration 0005)."""
+
+    code = "card_slot_taken"
+    default_message = _("The holder already has an active card for this exercise.")

@@ -18,6 +18,7 @@ import secrets
 from typing import Any
 
 from django.conf import settings
+from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
 from core.roles import role_of
@@ -25,7 +26,7 @@ from core.transitions import fire, lock, may_fire
 from pki import services as pki_services
 
 from . import mailers
-from .errors import CardChanged, InvalidCardState
+from .errors import CardChanged, CardSlotTaken, InvalidCardState
 from .models import Card, CardEvent, Mailer
 
 # --- state changes ---------------------------------------------------------------------------------
@@ -52,6 +53,26 @@ def card_ship(*, card: Card, actor: Any, **detail: Any) -> Card:
 def card_activate(*, card: Card, actor: Any, **detail: Any) -> Card:
     """Received by its holder: ``shipped`` → ``active``."""
     return _fire(card, "activate", actor, detail)
+
+
+# The database's guarantee of one active card per slot (cards migration 0005): checked at commit, because
+# an activation makes the new card active before it revokes the one it supersedes.
+ONE_ACTIVE_PER_SLOT = "card_one_active_per_slot"
+
+
+def card_slot_settle() -> None:
+    """Check now, not at commit, that no slot touched in this transaction has two active cards, and raise
+    ``CardSlotTaken`` (409) if one has: for a use case that made a card active and withdrew what it
+    supersedes, so that a violation is a clean conflict rather than a failed commit."""
+    try:
+        with transaction.atomic(), connection.cursor() as cursor:
+            cursor.execute(f"SET CONSTRAINTS {ONE_ACTIVE_PER_SLOT} IMMEDIATE")
+    except IntegrityError as error:
+        if getattr(getattr(error.__cause__, "diag", None), "constraint_name", None) == ONE_ACTIVE_PER_SLOT:
+            raise CardSlotTaken() from None
+        raise
+    with connection.cursor() as cursor:
+        cursor.execute(f"SET CONSTRAINTS {ONE_ACTIVE_PER_SLOT} DEFERRED")
 
 
 def card_oppose(*, card: Card, actor: Any, crl_reason: str, **detail: Any) -> int:

@@ -20,7 +20,10 @@ def api_root(request: HttpRequest) -> JsonResponse:
             "resources": resources,
             "schema": request.build_absolute_uri(reverse("schema")),
             "docs": request.build_absolute_uri(reverse("api-docs")),
-            "authentication": "Authorization: Token <key>, or the portal's session",
+            "authentication": (
+                "Authorization: Bearer <token> (OAuth 2.0 client credentials at /o/token/, "
+                "docs/api_auth.md), or the portal's session"
+            ),
         }
     )
 

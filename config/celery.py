@@ -104,6 +104,18 @@ app.conf.beat_schedule.update(
     }
 )
 
+# --- ecps ---
+app.conf.beat_schedule.update(
+    {
+        # Back-channel logout tokens whose delivery failed, sent again (each logout is also sent at once).
+        "ecps-backchannel-logout-sweep": {
+            "task": "ecps.backchannel_logout_sweep",
+            "schedule": 300.0,
+            "options": {"expires": 300},
+        },
+    }
+)
+
 # --- approvals ---
 app.conf.beat_schedule.update(
     {

@@ -24,10 +24,10 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "rest_framework",
-    "rest_framework.authtoken",
     "drf_spectacular",
     "django_fsm",
     "django_htmx",
+    "csp",
     "dsfr",  # the State's design system (DSFR): its CSS, JS, icons and fonts, served locally
     "drf_spectacular_sidecar",
     "axes",
@@ -48,6 +48,8 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    # Content-Security-Policy with per-page additions, Permissions-Policy, Cache-Control (core.headers).
+    "core.headers.SecurityHeadersMiddleware",
     # Static files served by the application itself (make run and a container need no nginx for them).
     "config.storage.WhiteNoiseMiddleware",  # whitenoise.middleware.WhiteNoiseMiddleware
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -55,6 +57,8 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    # Rate limits by URL name or path (CPX_RATE_LIMITS): refused before the view, 429 with Retry-After.
+    "core.ratelimit.RateLimitMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
@@ -149,23 +153,50 @@ AXES_COOLOFF_TIME = timedelta(minutes=env_int("AXES_COOLOFF_MINUTES", 15))
 AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
 AXES_ENABLED = env_bool("AXES_ENABLED", True)
 AXES_LOCKOUT_TEMPLATE = "registration/lockout.html"
+AXES_LOCKOUT_CALLABLE = "core.ratelimit.axes_lockout"  # that page, 429 with Retry-After (the cool-off)
 
 REST_FRAMEWORK = {
-    # Token first, so an anonymous request is told how to authenticate (401 with WWW-Authenticate, not 403).
+    # Bearer tokens of integrator clients (OAuth 2.0 client credentials, core.auth) first, so an anonymous
+    # request is told how to authenticate (401 with WWW-Authenticate, not 403); the portal's session next.
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "rest_framework.authentication.TokenAuthentication",
+        "core.auth.IntegratorTokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
     # Every API error in one shape: {"code", "message"[, "fields"]}.
     "EXCEPTION_HANDLER": "core.api.api_exception_handler",
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
-    "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.LimitOffsetPagination",
+    # One bounded, strict limit/offset page and one bounded JSON parser for every view (core.pagination,
+    # core.parsers).
+    "DEFAULT_PAGINATION_CLASS": "core.pagination.Pagination",
     "PAGE_SIZE": 50,
+    "DEFAULT_PARSER_CLASSES": ["core.parsers.JSONParser"],
+    # JSON only, also for DRF's generic views (no browsable HTML API under /api/).
+    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
 }
 SPECTACULAR_SETTINGS: dict[str, Any] = {
     "TITLE": "CPx card platform API",
-    "DESCRIPTION": "Registry, orders, cards and their lifecycle for French health-professional smart cards.",
+    "DESCRIPTION": """Registry, orders, cards and their lifecycle for French health-professional smart cards.
+
+## Authentication
+
+Programs use **OAuth 2.0 client credentials** (RFC 6749 §4.4, security scheme `oauth2`). An administrator
+creates an *integrator client* for a platform account (`/admin/`, "Integrator clients"): the client acts as
+that account, with its role and authority, and sees exactly what the account sees. Its secret is shown
+once. Ask for a token (short-lived: `expires_in` seconds) at `/o/token/`, then send it as a Bearer token:
+
+```sh
+TOKEN=$(curl -s -u "$CLIENT_ID:$CLIENT_SECRET" -d grant_type=client_credentials \\
+  https://cpx.example.fr/o/token/ | jq -r .access_token)
+curl -H "Authorization: Bearer $TOKEN" https://cpx.example.fr/api/v1/cards/
+```
+
+Scopes: `api:read` (GET) and `api:write` (every other method); without `scope`, the token gets all the
+scopes of the account's role (an auditor's clients: `api:read` only); a scope the role lacks is refused
+(`invalid_scope`). A missing, unknown or expired token answers 401, a token without the needed scope 403.
+The portal's pages call the API with the signed-in session (`cookieAuth`, with the CSRF token on writes).
+See docs/api_auth.md.
+""",
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
     # Swagger UI's assets are served by the platform itself (no CDN: the docs work offline).
@@ -173,6 +204,8 @@ SPECTACULAR_SETTINGS: dict[str, Any] = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
+    # Registers the OAuth 2.0 client-credentials security scheme of core.auth (see core.auth_schema).
+    "PREPROCESSING_HOOKS": ["core.auth_schema.register_security_schemes"],
     # Several models have a `state`/`reason` field with their own choices: name each enum after its model.
     "ENUM_NAME_OVERRIDES": {
         "OrderStateEnum": "orders.models.Order.State",
@@ -400,6 +433,8 @@ OAUTH2_PROVIDER: dict[str, Any] = {
     "PKCE_REQUIRED": True,
     "OIDC_RSA_PRIVATE_KEY": env("CPX_OIDC_RSA_PRIVATE_KEY", ""),
     "OAUTH2_VALIDATOR_CLASS": "ecps.oidc.EcpsValidator",
+    # Integrator clients' scopes are their account's role's (registry.integrators; client credentials).
+    "SCOPES_BACKEND_CLASS": "registry.integrators.IntegratorScopes",
     "SCOPES": {
         "openid": "OpenID Connect",
         "profile": "Identité, profession et situations d'exercice",
@@ -420,5 +455,189 @@ OAUTH2_PROVIDER: dict[str, Any] = {
     "COMPLIANT_BCP_RFC9700_AUTHZ_RESPONSE_ISS": True,
     "COMPLIANT_BCP_RFC9700_TOKEN_STORAGE": True,
     "COMPLIANT_BCP_RFC9700_REFRESH_TOKEN": True,
+    "COMPLIANT_BCP_RFC9700_REDIRECT_URI_MATCHING": True,
+    "COMPLIANT_BCP_RFC9700_PKCE_REQUIRED": True,
     "REFRESH_TOKEN_REUSE_PROTECTION": True,
+    # What the provider does, and so what discovery says (ecps.provider.DISCOVERY; docs/oidc.md): the
+    # authorization code flow only (no implicit nor hybrid response type), client secrets by Basic or POST;
+    # client credentials for integrator clients (registry.integrators).
+    "OIDC_RESPONSE_TYPES_SUPPORTED": ["code"],
+    "OIDC_TOKEN_ENDPOINT_AUTH_METHODS_SUPPORTED": ["client_secret_basic", "client_secret_post"],
+    "OAUTH2_RESPONSE_TYPES_SUPPORTED": ["code"],
+    "OAUTH2_GRANT_TYPES_SUPPORTED": ["authorization_code", "refresh_token", "client_credentials"],
+    # RP-initiated logout: post_logout_redirect_uri matched exactly against the client's registered ones;
+    # no question asked when the id_token_hint names the holder signed in here.
+    "OIDC_RP_INITIATED_LOGOUT_ENABLED": True,
+    "OIDC_RP_INITIATED_LOGOUT_ALWAYS_PROMPT": False,
+    "OIDC_RP_INITIATED_LOGOUT_STRICT_REDIRECT_URIS": True,
+    "OIDC_RP_INITIATED_LOGOUT_ACCEPT_EXPIRED_TOKENS": True,
+    "OIDC_RP_INITIATED_LOGOUT_DELETE_TOKENS": True,
 }
+
+# === hardening (issue 15) ================================================================================
+# Each block below has one owner; keep your settings inside your block.
+
+# --- API input: body size and depth, text, pagination, JSON errors (core.parsers, core.api) ---
+# A JSON body larger than this answers 413, nested deeper 400 (core.parsers). Django's own limit on form and
+# multipart fields (DATA_UPLOAD_MAX_MEMORY_SIZE) answers the same 413 under /api/ (config.errors).
+CPX_API_JSON_MAX_BYTES = env_int("CPX_API_JSON_MAX_BYTES", 2_621_440)  # 2.5 MB, as Django's own limit
+CPX_API_JSON_MAX_DEPTH = env_int("CPX_API_JSON_MAX_DEPTH", 32)
+# The schema states those rules: a 400 for every operation with input, no NUL in text (core.schema).
+SPECTACULAR_SETTINGS["POSTPROCESSING_HOOKS"] = [
+    *SPECTACULAR_SETTINGS.get("POSTPROCESSING_HOOKS", ["drf_spectacular.hooks.postprocess_schema_enums"]),
+    "core.schema.postprocess_input_rules",
+]
+
+# --- rate limits (core.ratelimit) and response headers: CSP, Permissions-Policy, Cache-Control ---
+# Fixed-window counters in Redis (the broker's database, which `make run` gives each checkout; without
+# Redis, each process counts alone). A request over a limit answers 429 with Retry-After. "key": address,
+# account (the signed-in user, else the address) or username (the POSTed field); "count": requests,
+# failures (sign-in answers that are not a redirect) or a list of statuses. docs in core/ratelimit.py.
+CPX_RATE_LIMITS_ENABLED = env_bool("CPX_RATE_LIMITS_ENABLED", True)
+CPX_RATE_LIMIT_REDIS_URL = env("CPX_RATE_LIMIT_REDIS_URL", CELERY_BROKER_URL)
+CPX_RATE_LIMIT_PREFIX = env("CPX_RATE_LIMIT_PREFIX", "cpx:ratelimit:")
+# Proxies in front of the platform that append the client's address to X-Forwarded-For (0: none).
+CPX_RATE_LIMIT_TRUSTED_PROXIES = env_int(
+    "CPX_RATE_LIMIT_TRUSTED_PROXIES", 1 if env_bool("DJANGO_BEHIND_PROXY") else 0
+)
+_SIGNIN_VIEWS = ["login", "admin:login"]
+_ECPS_ACTIVATION_VIEWS = ["ecps:activate-card", "ecps:activate-codes", "ecps:card-proof", "ecps:codes-proof"]
+CPX_RATE_LIMITS: dict[str, dict[str, Any]] = {
+    # Failed sign-ins from one address over any usernames (password spraying), and on one username from
+    # any address; axes still locks a username on one address after AXES_FAILURE_LIMIT failures.
+    "signin-address": {
+        "rate": env("CPX_RATE_SIGNIN_ADDRESS", "20/10m"),
+        "key": "address",
+        "views": _SIGNIN_VIEWS,
+        "methods": ["POST"],
+        "count": "failures",
+    },
+    "signin-account": {
+        "rate": env("CPX_RATE_SIGNIN_ACCOUNT", "10/10m"),
+        "key": "username",
+        "views": _SIGNIN_VIEWS,
+        "methods": ["POST"],
+        "count": "failures",
+    },
+    "oidc-token": {
+        "rate": env("CPX_RATE_OIDC_TOKEN", "60/m"),
+        "key": "address",
+        "views": ["oauth2_provider:token"],
+        "prefixes": ["/o/token/"],
+    },
+    "oidc-introspection": {
+        "rate": env("CPX_RATE_OIDC_INTROSPECTION", "300/m"),
+        "key": "address",
+        "views": ["ecps-introspect", "oauth2_provider:introspect"],
+        "prefixes": ["/o/introspect/"],
+    },
+    "ecps-activation-address": {
+        "rate": env("CPX_RATE_ECPS_ACTIVATION_ADDRESS", "30/h"),
+        "key": "address",
+        "views": _ECPS_ACTIVATION_VIEWS,
+        "methods": ["POST"],
+    },
+    "ecps-activation-account": {
+        "rate": env("CPX_RATE_ECPS_ACTIVATION_ACCOUNT", "15/h"),
+        "key": "account",
+        "views": _ECPS_ACTIVATION_VIEWS,
+        "methods": ["POST"],
+    },
+    "ecps-enrolment": {
+        "rate": env("CPX_RATE_ECPS_ENROLMENT", "30/h"),
+        "key": "address",
+        "prefixes": ["/ecps/enrol/"],  # the page, the code's check (options) and the passkey's registration
+    },
+    "renewal-links": {
+        "rate": env("CPX_RATE_RENEWAL_LINKS", "30/h"),
+        "key": "address",
+        "prefixes": ["/api/v1/renewal-links/", "/renew/"],  # the link's page, its preview and confirmation
+    },
+    # Wrong or missing API credentials (and bearer tokens at userinfo): 401 answers counted per address;
+    # past the limit every request there from that address waits for the window's end.
+    "api-unauthenticated": {
+        "rate": env("CPX_RATE_API_UNAUTHENTICATED", "30/m"),
+        "key": "address",
+        "prefixes": ["/api/", "/o/userinfo/"],
+        "count": [401],
+    },
+    # OCSP through Django: generous (a relying party behind one address checks many certificates). The
+    # standalone responder (`manage.py run_ocsp`, pki.ocsp_server) does not go through Django: not limited.
+    "ocsp": {"rate": env("CPX_RATE_OCSP", "6000/m"), "key": "address", "prefixes": ["/pki/ocsp"]},
+}
+
+# Content-Security-Policy (django-csp): scripts and styles from this site only, no inline code (a script
+# the platform writes into a page carries the request's nonce). core.headers adds, per page, what a form
+# posts to elsewhere: the payment provider's form, the relying party an authorization returns to.
+from csp.constants import NONCE, NONE, SELF  # noqa: E402
+
+CONTENT_SECURITY_POLICY: dict[str, Any] = {
+    "DIRECTIVES": {
+        "default-src": [SELF],
+        "script-src": [SELF, NONCE],
+        "style-src": [SELF],
+        "img-src": [SELF, "data:"],
+        "font-src": [SELF],
+        "connect-src": [SELF],
+        "frame-ancestors": [NONE],
+        "form-action": [SELF],
+        "base-uri": [NONE],
+        "object-src": [NONE],
+    },
+}
+# Additions to the policy by path prefix: the admin's change list writes one fixed <style> when a model
+# has no actions (django/contrib/admin/templates/admin/change_list.html), allowed by its hash only.
+CPX_CSP_UPDATES_BY_PREFIX = {
+    "/admin/": {"style-src": ["'sha256-blvLUW3UscWqsXGByNOqdBboM+ShWAuugp2mC/wbafU='"]}
+}
+# Pages whose form posts to another site (URL name: the sources it may post to).
+CPX_CSP_FORM_ACTION_BY_VIEW = {"portal:order-pay": [CPX_SYSTEMPAY_URL]}
+# Browser features the platform never uses are denied; WebAuthn (the e-CPS passkeys) and the clipboard
+# (copying a cpx-card command) stay allowed for this site only.
+CPX_PERMISSIONS_POLICY = {
+    "accelerometer": "()",
+    "autoplay": "()",
+    "camera": "()",
+    "display-capture": "()",
+    "encrypted-media": "()",
+    "geolocation": "()",
+    "gyroscope": "()",
+    "hid": "()",
+    "magnetometer": "()",
+    "microphone": "()",
+    "midi": "()",
+    "payment": "()",
+    "picture-in-picture": "()",
+    "screen-wake-lock": "()",
+    "serial": "()",
+    "usb": "()",
+    "xr-spatial-tracking": "()",
+    "clipboard-read": "()",
+    "clipboard-write": "(self)",
+    "fullscreen": "(self)",
+    "publickey-credentials-create": "(self)",
+    "publickey-credentials-get": "(self)",
+}
+# Paths whose answers are public and keep their own caching; every other answer is `no-store` (personal
+# pages, API answers, OAuth tokens: RFC 6749 §5.1). Static files are answered before this (WhiteNoise).
+CPX_CACHEABLE_PREFIXES = (
+    "/static/",
+    "/pki/",
+    "/api/schema/",
+    "/api/docs/",
+    "/.well-known/",
+    "/o/.well-known/",
+    "/healthz",
+    "/ping",
+)
+
+# --- integrator credentials: OAuth 2.0 client credentials, API authentication, deploy checks ---
+# Integrator clients (registry.integrators) get tokens at django-oauth-toolkit's /o/token/ (client
+# credentials); their tokens live OAUTH2_PROVIDER["ACCESS_TOKEN_EXPIRE_SECONDS"]
+# (CPX_OIDC_ACCESS_TOKEN_SECONDS)
+# and are stored hashed (COMPLIANT_BCP_RFC9700_TOKEN_STORAGE). Their scopes are their account's role's.
+# Whether the OpenID Connect signing key came from the environment (ecps.apps fills in a generated one at
+# start-up otherwise, which `check --deploy` refuses: config.checks).
+CPX_OIDC_KEY_GIVEN = bool(OAUTH2_PROVIDER["OIDC_RSA_PRIVATE_KEY"])
+# `check --deploy` refuses a default or missing secret: SECRET_KEY, the OIDC key, service passwords.
+from . import checks as _secret_checks  # noqa: E402,F401  (registers them; imports no app)

@@ -1,9 +1,9 @@
 from django.contrib import admin
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
-from oauth2_provider.views import ConnectDiscoveryInfoView
 
 from config import health
+from ecps.provider import EcpsDiscoveryView
 from portal.views import auth as portal_auth
 
 urlpatterns = [
@@ -21,7 +21,9 @@ urlpatterns = [
     # The OpenID Connect provider: the e-CPS's own authorize and introspection views come first.
     path("o/", include("ecps.provider_urls")),
     path("o/", include("oauth2_provider.urls", namespace="oauth2_provider")),
-    path(".well-known/openid-configuration", ConnectDiscoveryInfoView.as_view(), name="oidc-discovery"),
+    # The discovery document at the issuer's root too (OpenID Connect Discovery 1.0 §4, RFC 8414 §3).
+    path(".well-known/openid-configuration", EcpsDiscoveryView.as_view(), name="oidc-discovery"),
+    path(".well-known/oauth-authorization-server", EcpsDiscoveryView.as_view(), name="oauth-discovery"),
     path("", include("portal.urls")),
 ]
 

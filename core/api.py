@@ -10,18 +10,21 @@ from __future__ import annotations
 from typing import Any
 
 from django.http import Http404
+from django.utils.text import capfirst
 from django.utils.translation import gettext as _
 from drf_spectacular.utils import OpenApiResponse
 from rest_framework import exceptions, serializers
-from rest_framework.authentication import SessionAuthentication, TokenAuthentication
-from rest_framework.pagination import LimitOffsetPagination
-from rest_framework.parsers import JSONParser
+from rest_framework.authentication import SessionAuthentication
 from rest_framework.renderers import JSONRenderer
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView, exception_handler
 
+from .auth import IntegratorTokenAuthentication
 from .errors import DomainError
+from .pagination import Pagination, bounded_int
+from .parsers import UNSAFE_TEXT, JSONParser, safe_name, unsafe_text_message
+from .schema import AutoSchema
 
 MAX_ID = 2**63 - 1  # PostgreSQL bigint: a larger id cannot exist (and must not reach the database)
 
@@ -80,10 +83,12 @@ def api_exception_handler(exc: Exception, context: dict) -> Response | None:
     response = exception_handler(exc, context)
     if response is None:
         return None
-    code = next((c for cls, c in CODES.items() if isinstance(exc, cls)), "error")
+    code = next((c for cls, c in CODES.items() if isinstance(exc, cls)), None)
+    code = code or getattr(exc, "default_code", "error")
     if isinstance(exc, Http404):
         code = "not_found"
-    if isinstance(exc, exceptions.ValidationError):
+        response.data = {"code": code, "message": not_found_message(context.get("view"))}
+    elif isinstance(exc, exceptions.ValidationError):
         response.data = {"code": code, "message": str(_("Invalid input.")), "fields": _flatten(exc.detail)}
     elif isinstance(exc, ReferencedNotFound):
         response.data = {"code": code, "message": str(exc.detail), "fields": _flatten(exc.fields)}
@@ -91,6 +96,16 @@ def api_exception_handler(exc: Exception, context: dict) -> Response | None:
         detail = getattr(exc, "detail", None) or response.data.get("detail", "")
         response.data = {"code": code, "message": str(detail)}
     return response
+
+
+def not_found_message(view: Any) -> str:
+    """One style for every 404: "No such <object>." as the apps' own errors say it (``OrderNotFound``...),
+    rather than Django's "No Card matches the given query." (English only, and a model's class name)."""
+    try:
+        model = view.get_queryset().model
+    except Exception:  # not a model view, or one whose queryset cannot be built: the kind is unknown
+        return str(_("Not found."))
+    return capfirst(_("No such %(object)s.") % {"object": model._meta.verbose_name})
 
 
 def validate_or_404(serializer: serializers.Serializer) -> None:
@@ -128,56 +143,73 @@ def error_responses(*statuses: int) -> dict[int, OpenApiResponse]:
     return {s: OpenApiResponse(descriptions[s][1], description=descriptions[s][0]) for s in statuses}
 
 
-class Pagination(LimitOffsetPagination):
-    """limit/offset, strictly validated: a bad value is a 400, not silently replaced."""
+class BooleanField(serializers.BooleanField):
+    """A boolean of a JSON body: ``true`` or ``false`` only (DRF's own also takes ``0``, ``"yes"``, ``"on"``:
+    a client sending those has a bug the API should show, not guess around)."""
 
-    default_limit = 50
-    max_limit = 500
-    MAX_OFFSET = 10**9
-    BOUNDS = {"limit": (1, max_limit), "offset": (0, MAX_OFFSET)}
+    def to_internal_value(self, data: Any) -> bool:
+        if isinstance(data, bool):
+            return data
+        self.fail("invalid", input=data)
 
-    def _param(self, request: Any, name: str, default: int) -> int:
-        raw = request.query_params.get(name)
-        if raw is None:
-            return default
-        low, high = self.BOUNDS[name]
-        try:
-            value = int(raw)
-        except ValueError:
-            value = low - 1
-        if not low <= value <= high:
-            raise exceptions.ValidationError({name: [f"Expected an integer from {low} to {high}."]})
-        return value
 
-    def get_limit(self, request: Any) -> int:
-        return self._param(request, "limit", self.default_limit)
+class QueryBooleanField(serializers.BooleanField):
+    """A boolean of a query string or a form, where everything is text: ``true`` or ``false`` (as
+    OpenAPI writes a boolean parameter), in any case."""
 
-    def get_offset(self, request: Any) -> int:
-        return self._param(request, "offset", 0)
+    TEXT = {"true": True, "false": False}
 
-    def get_schema_operation_parameters(self, view: Any) -> list[dict]:
-        parameters = super().get_schema_operation_parameters(view)
-        for parameter in parameters:
-            low, high = self.BOUNDS[parameter["name"]]
-            parameter["schema"].update(minimum=low, maximum=high)
-        return parameters
+    def to_internal_value(self, data: Any) -> bool:
+        if isinstance(data, bool):
+            return data
+        if isinstance(data, str) and data.lower() in self.TEXT:
+            return self.TEXT[data.lower()]
+        self.fail("invalid", input=data)
+
+
+def loose_booleans(fields: Any, data: Any, prefix: str = "") -> dict[str, list[str]]:
+    """The body's booleans that are not JSON booleans (``{"enabled": 0}``), for a serializer whose fields
+    are DRF's lenient ``BooleanField``: ``ApiView.validated`` refuses them for every view that uses it."""
+    if not isinstance(data, dict):
+        return {}
+    found: dict[str, list[str]] = {}
+    for name, field in fields.items():
+        value = data.get(name)
+        if name not in data or field.read_only:
+            continue
+        if isinstance(field, serializers.BooleanField) and not isinstance(value, bool):
+            if value is not None or not field.allow_null:
+                found[prefix + name] = [str(serializers.BooleanField.default_error_messages["invalid"])]
+        elif isinstance(field, serializers.Serializer):
+            found.update(loose_booleans(field.fields, value, f"{prefix}{name}."))
+    return found
 
 
 class ApiView(APIView):
     # The conventions of every CPx endpoint (mixed into DRF views). A comment, not a docstring: OpenAPI
     # would show a docstring as the description of every endpoint that has none of its own.
 
-    # Token first, so an anonymous request is told how to authenticate (401, not 403).
-    authentication_classes: Any = [TokenAuthentication, SessionAuthentication]
+    # Integrator Bearer tokens first (core.auth), so an anonymous request is told how to authenticate (401,
+    # not 403).
+    authentication_classes: Any = [IntegratorTokenAuthentication, SessionAuthentication]
     renderer_classes: Any = [JSONRenderer]
     parser_classes: Any = [JSONParser]
     pagination_class: Any = Pagination
+    schema: Any = AutoSchema()
+
+    def initial(self, request: Request, *args: Any, **kwargs: Any) -> None:
+        super().initial(request, *args, **kwargs)
+        refuse_unsafe_query(request)
 
     def validated(self, serializer_class: type[serializers.Serializer], data: Any) -> dict[str, Any]:
-        """The request body, which must be a JSON object, validated by ``serializer_class`` (400 if not)."""
+        """The request body, which must be a JSON object, validated by ``serializer_class`` (400 if not);
+        its booleans must be JSON booleans."""
         if not isinstance(data, dict):
             raise exceptions.ValidationError({"non_field_errors": ["Expected a JSON object."]})
         serializer = serializer_class(data=data)
+        loose = loose_booleans(serializer.fields, data)
+        if loose:
+            raise exceptions.ValidationError(loose)
         serializer.is_valid(raise_exception=True)
         return dict(serializer.validated_data)
 
@@ -193,14 +225,23 @@ class ApiView(APIView):
 
 
 def int_param(request: Request, name: str, default: int, low: int, high: int) -> int:
-    """An integer query parameter within bounds; anything else is a 400 naming the parameter."""
+    """An integer query parameter within bounds; anything else is a 400 naming the parameter. A list
+    paged by hand must not go past ``Pagination``'s bounds (``limit`` 1 to 500, ``offset`` 0 to 10⁹)."""
+    if name in Pagination.BOUNDS:
+        low, high = max(low, Pagination.BOUNDS[name][0]), min(high, Pagination.BOUNDS[name][1])
     raw = request.query_params.get(name)
     if raw is None:
         return default
-    try:
-        value = int(raw)
-    except ValueError:
-        raise exceptions.ValidationError({name: ["An integer is required."]}) from None
-    if not low <= value <= high:
-        raise exceptions.ValidationError({name: [f"Between {low} and {high}."]})
-    return value
+    return bounded_int(name, raw, low, high)
+
+
+def refuse_unsafe_query(request: Request) -> None:
+    """A query parameter holding NUL (PostgreSQL refuses it in text) is a 400 naming it, before any view
+    filters on it. (Django already replaces undecodable bytes, so no lone surrogate gets here.)"""
+    unsafe = {
+        safe_name(name): [unsafe_text_message()]
+        for name, values in request.query_params.lists()
+        if UNSAFE_TEXT.search(name) or any(UNSAFE_TEXT.search(value) for value in values)
+    }
+    if unsafe:
+        raise exceptions.ValidationError(unsafe)

@@ -14,6 +14,9 @@ graceful_timeout = 30
 max_requests = 2000
 max_requests_jitter = 200
 accesslog = "-"
+# The path without its query string (%(U)s, not the request line %(r)s), and no Referer: one-time codes and
+# tokens that reach a URL's query (?code=..., a Referer carrying one) never land in the access log.
+access_log_format = '%(h)s %(l)s %(u)s %(t)s "%(m)s %(U)s %(H)s" %(s)s %(b)s %(L)s "%(a)s"'
 forwarded_allow_ips = os.environ.get("CPX_FORWARDED_ALLOW_IPS", "127.0.0.1")
 
 

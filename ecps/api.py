@@ -11,7 +11,7 @@ from rest_framework import serializers, status
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from core.api import ApiErrorSerializer, ApiView, error_responses, int_param
+from core.api import ApiErrorSerializer, ApiView, BooleanField, error_responses, int_param
 from registry.scoping import professionals_visible_to
 
 from . import relying_parties, services
@@ -63,19 +63,60 @@ class SignInEventSerializer(serializers.ModelSerializer):
 
 class RelyingPartySerializer(serializers.ModelSerializer):
     redirect_uris = serializers.SerializerMethodField()
+    post_logout_redirect_uris = serializers.SerializerMethodField()
+    backchannel_logout_uri = serializers.SerializerMethodField()
+    resource_server = serializers.SerializerMethodField()
 
     class Meta:
         model = get_application_model()
-        fields = ["id", "name", "client_id", "redirect_uris", "created"]
+        fields = [
+            "id",
+            "name",
+            "client_id",
+            "redirect_uris",
+            "post_logout_redirect_uris",
+            "backchannel_logout_uri",
+            "resource_server",
+            "created",
+        ]
 
     def get_redirect_uris(self, application: Any) -> list[str]:
         return str(application.redirect_uris).split()
+
+    def get_post_logout_redirect_uris(self, application: Any) -> list[str]:
+        return str(application.post_logout_redirect_uris).split()
+
+    def get_backchannel_logout_uri(self, application: Any) -> str:
+        profile = getattr(application, "ecps_profile", None)
+        return profile.backchannel_logout_uri if profile else ""
+
+    def get_resource_server(self, application: Any) -> bool:
+        profile = getattr(application, "ecps_profile", None)
+        return bool(profile and profile.is_resource_server)
 
 
 class RelyingPartyInputSerializer(serializers.Serializer):
     name = serializers.CharField(max_length=255)
     redirect_uris = serializers.ListField(
         child=serializers.URLField(max_length=500), min_length=1, max_length=10
+    )
+    post_logout_redirect_uris = serializers.ListField(
+        child=serializers.URLField(max_length=500),
+        max_length=10,
+        default=list,
+        help_text="Where RP-initiated logout may send the browser back (matched exactly).",
+    )
+    backchannel_logout_uri = serializers.URLField(
+        max_length=500,
+        required=False,
+        allow_blank=True,
+        default="",
+        help_text="Receives the signed logout tokens (OpenID Connect Back-Channel Logout 1.0).",
+    )
+    resource_server = BooleanField(
+        default=False,
+        help_text="An API receiving the relying parties' access tokens: may introspect any token (every "
+        "other client introspects only its own).",
     )
 
 
@@ -214,7 +255,12 @@ class RelyingPartyListView(EcpsAPIView):
     def post(self, request: Request) -> Response:
         data = self.validated(RelyingPartyInputSerializer, request.data)
         application, secret = relying_parties.relying_party_register(
-            actor=request.user, name=data["name"], redirect_uris=data["redirect_uris"]
+            actor=request.user,
+            name=data["name"],
+            redirect_uris=data["redirect_uris"],
+            post_logout_redirect_uris=data["post_logout_redirect_uris"],
+            backchannel_logout_uri=data["backchannel_logout_uri"],
+            resource_server=data["resource_server"],
         )
         application.client_secret = secret
         return Response(RelyingPartyCreatedSerializer(application).data, status=status.HTTP_201_CREATED)

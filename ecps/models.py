@@ -39,6 +39,7 @@ class ECps(ConcurrentTransitionMixin, models.Model):
         STOLEN = "stolen", _("Phone stolen")
         HOLDER_INACTIVE = "holder_inactive", _("Holder struck off or inactive")
         EXERCISE_INACTIVE = "exercise_inactive", _("Exercise closed")
+        CARD_OPPOSED = "card_opposed", _("Card of the exercise in opposition")
 
     class Method(models.TextChoices):
         CARD = "card", _("CPx card")
@@ -194,10 +195,13 @@ class SignInEvent(models.Model):
 
 
 class GrantBinding(models.Model):
-    """Which e-CPS signed the holder in for an authorization code (kept until the code is exchanged)."""
+    """Which e-CPS signed the holder in for an authorization code (kept until the code is exchanged), in
+    which provider session (``sid``) and when (the passkey sign-in: the ID token's ``auth_time``)."""
 
     grant = models.OneToOneField("oauth2_provider.Grant", on_delete=models.CASCADE, related_name="+")
     ecps = models.ForeignKey(ECps, on_delete=models.CASCADE, related_name="+")
+    sid = models.CharField(max_length=64, blank=True)
+    auth_time = models.DateTimeField(null=True, blank=True)
 
     def __str__(self) -> str:
         return f"grant {self.grant_id} → e-CPS {self.ecps_id}"
@@ -210,6 +214,68 @@ class TokenBinding(models.Model):
         "oauth2_provider.AccessToken", on_delete=models.CASCADE, related_name="ecps_binding"
     )
     ecps = models.ForeignKey(ECps, on_delete=models.CASCADE, related_name="+")
+    sid = models.CharField(max_length=64, blank=True)
+    auth_time = models.DateTimeField(null=True, blank=True)
+    # SHA-256 of the authorization code the token (or the refresh chain it belongs to) came from: a
+    # replayed code revokes every token issued from it (RFC 6749 §4.1.2).
+    code_hash = models.CharField(max_length=64, blank=True, db_index=True)
 
     def __str__(self) -> str:
         return f"token {self.access_token_id} → e-CPS {self.ecps_id}"
+
+
+class Consent(models.Model):
+    """What the holder allowed a relying party to receive with this e-CPS: an authorization with
+    ``prompt=none`` is answered silently only within it (else ``consent_required``)."""
+
+    ecps = models.ForeignKey(ECps, on_delete=models.CASCADE, related_name="consents")
+    application = models.ForeignKey("oauth2_provider.Application", on_delete=models.CASCADE, related_name="+")
+    scopes = models.CharField(max_length=255)
+    granted_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["ecps", "application"], name="ecps_one_consent_per_rp"),
+        ]
+
+    def __str__(self) -> str:
+        return f"e-CPS {self.ecps_id} → {self.application_id}: {self.scopes}"
+
+
+class ProviderSession(models.Model):
+    """A relying party's session at the provider: the holder signed in there with this e-CPS in the
+    browser session ``sid`` (the ID token's ``sid``). Ended when the holder signs out or the e-CPS is
+    revoked, which sends the relying party a back-channel logout token."""
+
+    sid = models.CharField(max_length=64)
+    ecps = models.ForeignKey(ECps, on_delete=models.CASCADE, related_name="provider_sessions")
+    application = models.ForeignKey("oauth2_provider.Application", on_delete=models.CASCADE, related_name="+")
+    issuer = models.CharField(max_length=300)  # the ``iss`` of its ID tokens, for its logout token
+    started_at = models.DateTimeField(auto_now_add=True)
+    ended_at = models.DateTimeField(null=True, blank=True)
+    logout_sent_at = models.DateTimeField(null=True, blank=True)
+    logout_attempts = models.PositiveSmallIntegerField(default=0)
+    logout_error = models.CharField(max_length=200, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["sid", "application"], name="ecps_one_session_per_sid_rp"),
+        ]
+
+    def __str__(self) -> str:
+        return f"session {self.sid[:8]} e-CPS {self.ecps_id} → {self.application_id}"
+
+
+class RelyingPartyProfile(models.Model):
+    """What the provider knows of an application beyond django-oauth-toolkit's columns: where it receives
+    back-channel logout tokens, and whether it is a registered resource server (an API that may introspect
+    any token; every other client introspects only its own)."""
+
+    application = models.OneToOneField(
+        "oauth2_provider.Application", on_delete=models.CASCADE, related_name="ecps_profile"
+    )
+    backchannel_logout_uri = models.URLField(max_length=500, blank=True)
+    is_resource_server = models.BooleanField(default=False)
+
+    def __str__(self) -> str:
+        return f"{self.application_id} (resource server: {self.is_resource_server})"

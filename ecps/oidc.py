@@ -6,19 +6,26 @@ the e-CPS's exercise and its active situations."""
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 from collections import OrderedDict
 from typing import Any
 
+from django.utils import timezone
 from oauth2_provider.models import get_access_token_model, get_grant_model
 from oauth2_provider.oauth2_validators import OAuth2Validator
 
 from registry.models import Activity
 
-from .models import ECps, GrantBinding, TokenBinding
+from .models import ECps, GrantBinding, ProviderSession, TokenBinding
 from .services import ecps_usable
 
 PROFILE_CLAIMS = ("national_id_type", "rpps", "adeli", "profession", "situations")
+# Every claim the provider emits, in the ID token (the first line) or at userinfo: discovery lists these.
+CLAIMS_SUPPORTED = (
+    *("iss", "sub", "aud", "azp", "exp", "iat", "auth_time", "nonce", "jti", "at_hash", "sid"),
+    *("family_name", "given_name", "name", *PROFILE_CLAIMS),
+)
 
 
 def holder_claims(ecps: ECps) -> dict[str, Any]:
@@ -84,6 +91,31 @@ def _invalid(request: Any) -> bool:
     return False
 
 
+def _bind(request: Any, binding: GrantBinding | TokenBinding) -> None:
+    request.ecps_id = binding.ecps_id
+    request.ecps_sid = binding.sid
+    request.ecps_auth_datetime = binding.auth_time or timezone.now()
+    request.ecps_code_hash = getattr(binding, "code_hash", "")
+
+
+def code_hash(code: str) -> str:
+    return hashlib.sha256(code.encode("utf-8")).hexdigest()
+
+
+def revoke_tokens_of_code(code: str, client: Any) -> int:
+    """A code presented again after its exchange: every token issued from it is revoked (the code may
+    have leaked; RFC 6749 §4.1.2, OAuth 2.0 Security BCP §4.5)."""
+    bindings = TokenBinding.objects.filter(code_hash=code_hash(code), access_token__application=client)
+    tokens = list(get_access_token_model().objects.filter(ecps_binding__in=bindings))
+    for token in tokens:
+        refresh = getattr(token, "refresh_token", None)
+        if refresh is not None and refresh.revoked is None:
+            refresh.revoke()
+        else:
+            token.revoke()
+    return len(tokens)
+
+
 class EcpsValidator(OAuth2Validator):
     oidc_claim_scope = {
         **OAuth2Validator.oidc_claim_scope,
@@ -99,21 +131,25 @@ class EcpsValidator(OAuth2Validator):
         ecps_id = getattr(request, "ecps_id", None)
         if ecps_id is not None:  # without a binding, the code cannot be exchanged (validate_code)
             grant = get_grant_model().objects.get(code=code["code"])
-            GrantBinding.objects.create(grant=grant, ecps_id=ecps_id)
+            auth_time = getattr(request, "ecps_auth_time", None)
+            GrantBinding.objects.create(
+                grant=grant,
+                ecps_id=ecps_id,
+                sid=getattr(request, "ecps_sid", "") or "",
+                auth_time=dt.datetime.fromtimestamp(auth_time, tz=dt.UTC) if auth_time else None,
+            )
 
     def validate_code(
         self, client_id: str, code: str, client: Any, request: Any, *args: Any, **kwargs: Any
     ) -> bool:
         if not super().validate_code(client_id, code, client, request, *args, **kwargs):
+            revoke_tokens_of_code(code, client)
             return False
-        ecps_id = (
-            GrantBinding.objects.filter(grant__code=code, grant__application=client)
-            .values_list("ecps_id", flat=True)
-            .first()
-        )
-        if not ecps_usable(ecps_id):
+        binding = GrantBinding.objects.filter(grant__code=code, grant__application=client).first()
+        if binding is None or not ecps_usable(binding.ecps_id):
             return False
-        request.ecps_id = ecps_id
+        _bind(request, binding)
+        request.ecps_code_hash = code_hash(code)
         return True
 
     def validate_refresh_token(
@@ -122,18 +158,37 @@ class EcpsValidator(OAuth2Validator):
         if not super().validate_refresh_token(refresh_token, client, request, *args, **kwargs):
             return False
         previous = getattr(request, "refresh_token_instance", None)
-        ecps_id = token_ecps_id(previous.access_token) if previous and previous.access_token else None
-        if not ecps_usable(ecps_id):
+        binding = (
+            TokenBinding.objects.filter(access_token=previous.access_token).first()
+            if previous and previous.access_token
+            else None
+        )
+        if binding is None or not ecps_usable(binding.ecps_id):
             return False
-        request.ecps_id = ecps_id
+        _bind(request, binding)
         return True
 
     def save_bearer_token(self, token: dict, request: Any, *args: Any, **kwargs: Any) -> Any:
+        """Bind the token to its e-CPS and open the relying party's provider session (``sid``)."""
         result = super().save_bearer_token(token, request, *args, **kwargs)
         ecps_id = getattr(request, "ecps_id", None)
         access_token = self._load_access_token(token["access_token"]) if ecps_id else None
-        if ecps_id is not None and access_token is not None:
-            TokenBinding.objects.create(access_token=access_token, ecps_id=int(ecps_id))
+        if ecps_id is None or access_token is None:
+            return result
+        sid = getattr(request, "ecps_sid", "") or ""
+        TokenBinding.objects.create(
+            access_token=access_token,
+            ecps_id=int(ecps_id),
+            sid=sid,
+            auth_time=getattr(request, "ecps_auth_datetime", None),
+            code_hash=getattr(request, "ecps_code_hash", ""),
+        )
+        if sid:
+            ProviderSession.objects.get_or_create(
+                sid=sid,
+                application=request.client,
+                defaults={"ecps_id": int(ecps_id), "issuer": self.get_oidc_issuer_endpoint(request)},
+            )
         return result
 
     def validate_bearer_token(self, token: str, scopes: list[str], request: Any) -> bool:
@@ -145,7 +200,27 @@ class EcpsValidator(OAuth2Validator):
         request.ecps_id = ecps_id
         return True
 
+    # --- prompt=none: the authorization view has decided (ecps.provider.EcpsAuthorizationView.silent) ---
+
+    def validate_silent_login(self, request: Any) -> bool:
+        return True
+
+    def validate_silent_authorization(self, request: Any) -> bool:
+        return True
+
     # --- claims ---------------------------------------------------------------------------------------
+
+    def get_id_token_dictionary(self, token: Any, token_handler: Any, request: Any) -> Any:
+        """``auth_time`` is the passkey sign-in's (not the account's last login), ``sid`` the provider
+        session the back-channel logout names, ``azp`` the client."""
+        claims, expiration = super().get_id_token_dictionary(token, token_handler, request)
+        auth_time = getattr(request, "ecps_auth_datetime", None)
+        if auth_time is not None:
+            claims["auth_time"] = int(auth_time.timestamp())
+        if getattr(request, "ecps_sid", ""):
+            claims["sid"] = request.ecps_sid
+        claims["azp"] = request.client.client_id
+        return claims, expiration
 
     def get_additional_claims(self, request: Any) -> dict[str, Any]:
         ecps_id = getattr(request, "ecps_id", None)

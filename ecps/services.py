@@ -9,20 +9,27 @@ OpenID Connect provider, periodic tasks, commands) calls these.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
 from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from oauth2_provider.models import get_access_token_model, get_refresh_token_model
 
+from cards.models import Card
 from core import transitions
 from core.errors import InvalidInput, NotFound
 from core.roles import role_of
+from notifications.services import notify
 
-from . import errors
+from . import errors, logout
 from .models import ECps, ECpsEvent
 from .scoping import ecps_visible_to
+
+# The notification that tells a holder their e-CPS is revoked (registered by ecps.apps).
+ECPS_REVOKED_EVENT = "ecps_revoked"
 
 User = Any  # a django.contrib.auth user with a registry Account
 LIVE = ECps.LIVE_STATES
@@ -58,7 +65,7 @@ def ecps_for(*, actor: User, ecps_id: int) -> ECps:
 
 def ecps_declare_opposition(*, ecps: ECps, actor: User, reason: str = ECps.Reason.LOST) -> ECps:
     """Loss or theft of the phone: the e-CPS is revoked at once and for good (a new one is activated
-    afterwards). Tokens it obtained stop working at their next check (introspection, userinfo)."""
+    afterwards), with what follows every revocation (``_revoked_effects``)."""
     if reason not in OPPOSITION_REASONS:
         raise InvalidInput(_("The reason is lost or stolen."), field="reason")
     step = transitions.Step("revoke", reason, {"reason": reason})
@@ -87,7 +94,7 @@ def _fire(
     ecps_for(actor=actor, ecps_id=ecps.pk)
     with transaction.atomic():
         locked = transitions.lock(ECps.objects, ecps.pk)
-        return transitions.fire(
+        fired = transitions.fire(
             locked,
             [step],
             actor=actor,
@@ -95,6 +102,9 @@ def _fire(
             fields=FIELDS[step.name],
             invalid=invalid,
         )
+        if step.name == "revoke":
+            _revoked_effects([fired.pk])
+        return fired
 
 
 def _event(**detail: Any) -> transitions.EventFactory:
@@ -151,4 +161,76 @@ def _revoke_chunk(reason: str, condition: Q, chunk: int) -> int:
         ECpsEvent.objects.bulk_create(
             ECpsEvent(ecps_id=pk, kind=ECps.State.REVOKED, detail={"reason": reason}) for pk in ids
         )
+        _revoked_effects(ids)
     return len(ids)
+
+
+# --- a card of the exercise in opposition --------------------------------------------------------------
+
+
+def ecps_revoke_for_card_opposition(*, card: Card) -> list[int]:
+    """The rule (docs/ecps.md, "Opposition of a card"): a card that goes to ``opposed`` (lost, stolen or
+    never received: its keys are treated as compromised) revokes the live e-CPS of the same exercise,
+    however it was activated (with that card, or by codes): whoever holds the card may hold the phone or
+    the mailbox too, and the holder activates a new e-CPS with the replacement card. Runs in the card's
+    transition's transaction (``ecps.apps`` subscribes to the card's ``post_transition``). A damaged or
+    defective card (``revoked``, superseded) leaves the e-CPS alone: it never left the holder's hands."""
+    if card.exercise_id is None:
+        return []
+    with transaction.atomic():
+        ids = list(
+            ECps.objects.select_for_update()
+            .filter(exercise_id=card.exercise_id, state__in=LIVE)
+            .values_list("pk", flat=True)
+        )
+        if not ids:
+            return []
+        ECps.objects.filter(pk__in=ids).update(
+            state=ECps.State.REVOKED, revoked_at=timezone.now(), revocation_reason=ECps.Reason.CARD_OPPOSED
+        )
+        detail = {"reason": ECps.Reason.CARD_OPPOSED, "card": card.pk}
+        ECpsEvent.objects.bulk_create(
+            ECpsEvent(ecps_id=pk, kind=ECps.State.REVOKED, detail=detail) for pk in ids
+        )
+        _revoked_effects(ids)
+    return ids
+
+
+# --- what follows every revocation ---------------------------------------------------------------------
+
+
+def _revoked_effects(ecps_ids: list[int]) -> None:
+    """In the revocation's transaction: every access and refresh token the e-CPS obtained is revoked, the
+    relying parties' sessions it opened end (their back-channel logout tokens leave on commit), and the
+    holder is told (the outbox)."""
+    _tokens_revoke(ecps_ids)
+    logout.sessions_end_for_ecps(ecps_ids)
+    for ecps in ECps.objects.filter(pk__in=ecps_ids).select_related("holder", "exercise__profession"):
+        notify(
+            recipient=ecps.holder,
+            event=ECPS_REVOKED_EVENT,
+            context={
+                "profession": str(ecps.exercise.profession.label),
+                "reason": str(ecps.get_revocation_reason_display()),
+                "revoked_at": (ecps.revoked_at or timezone.now()).isoformat(),
+            },
+            dedup_key=f"ecps_revoked:{ecps.pk}",
+        )
+
+
+def _tokens_revoke(ecps_ids: Iterable[int]) -> None:
+    access_ids = list(
+        get_access_token_model()
+        .objects.filter(ecps_binding__ecps_id__in=list(ecps_ids))
+        .values_list("pk", flat=True)
+    )
+    if not access_ids:
+        return
+    for refresh in get_refresh_token_model().objects.filter(
+        access_token_id__in=access_ids, revoked__isnull=True
+    ):
+        refresh.revoke()  # and its access token
+    for access in get_access_token_model().objects.filter(pk__in=access_ids).select_related("id_token"):
+        if access.id_token:
+            access.id_token.revoke()
+        access.revoke()

@@ -22,7 +22,8 @@ from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.safestring import mark_safe
 from django.utils.translation import gettext as _
-from django.views.decorators.http import require_GET, require_POST
+from django.views.decorators.debug import sensitive_post_parameters, sensitive_variables
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from oauth2_provider.models import get_application_model
 
 from cards import proof
@@ -127,14 +128,19 @@ def _own_activation(account: Account, pk: int, method: str) -> Activation:
     return own
 
 
+@sensitive_variables("code", "url")
 def _show_code(request: HttpRequest, proven: Activation, code: str) -> HttpResponse:
-    """The activation code as a QR code (scanned by the phone), valid 90 seconds, shown this once."""
-    url = request.build_absolute_uri(reverse("ecps:enrol")) + f"?code={code}"
+    """The activation code as a QR code (scanned by the phone), valid 90 seconds, shown this once.
+
+    The code never travels in a URL a server sees: the QR code carries it in the fragment
+    (``/ecps/enrol/#code=…``, which browsers never send; the page moves it into its form and wipes it
+    from the address bar), and "Use this device" posts it."""
+    url = request.build_absolute_uri(reverse("ecps:enrol")) + f"#code={code}"
     svg = segno.make(url, error="m").svg_inline(scale=5, title=_("e-CPS activation code"))
     context = {
         "activation": proven,
         "code": activation.display_code(code),
-        "url": url,
+        "raw_code": code,
         "qr": mark_safe(svg),  # noqa: S308 - segno's own SVG of our URL
         "seconds": int((proven.code_expires_at - proven.proven_at).total_seconds())
         if proven.code_expires_at and proven.proven_at
@@ -173,11 +179,16 @@ def suspension(request: HttpRequest, pk: int, account: Account) -> HttpResponse:
 # --- the phone: registration of the passkey -------------------------------------------------------------
 
 
-@require_GET
+@require_http_methods(["GET", "POST"])
+@sensitive_post_parameters("code")
 def enrol(request: HttpRequest) -> HttpResponse:
-    """Opened from the QR code on the phone (or the link below it): no platform sign-in here, the
-    activation code is the credential."""
-    return render(request, "ecps/enrol.html", {"code": request.GET.get("code", "")[:40]})
+    """Opened from the QR code on the phone (the code in the URL's fragment, never sent here), or posted
+    by "Use this device" (the code in the body): no platform sign-in here, the activation code is the
+    credential. A code in the query string is ignored: it would be in every access log."""
+    code = request.POST.get("code", "")[:40] if request.method == "POST" else ""
+    response = render(request, "ecps/enrol.html", {"code": code})
+    response["Cache-Control"] = "no-store"
+    return response
 
 
 def json_errors(view: Callable[..., JsonResponse]) -> Callable[..., JsonResponse]:
@@ -295,6 +306,9 @@ def relying_parties(request: HttpRequest, account: Account) -> HttpResponse:
             actor=request.user,
             name=request.POST.get("name", ""),
             redirect_uris=request.POST.get("redirect_uris", "").split(),
+            post_logout_redirect_uris=request.POST.get("post_logout_redirect_uris", "").split(),
+            backchannel_logout_uri=request.POST.get("backchannel_logout_uri", ""),
+            resource_server=request.POST.get("resource_server") == "on",
         )
         context.update(created=application, secret=secret)
     context["applications"] = parties.relying_parties_for(actor=request.user)

@@ -45,7 +45,7 @@ RECEIPT = "receipt_confirmation"
 def activation_challenge(*, card: Card | int, actor: Any) -> ActivationChallenge:
     """A new challenge for the holder to sign with this shipped card; the card's earlier open challenges
     are closed (one at a time)."""
-    _check_activator(actor, card)
+    activation_check(actor=actor, card=card)
     with transaction.atomic():
         locked = card_services.card_lock(card)
         _check_activable(locked)
@@ -80,7 +80,7 @@ def card_activate_with_proof(*, card: Card | int, actor: Any, challenge: str, si
     authentication key's signature of ``challenge``, an open challenge of this card, checked with the
     card's current, unrevoked authentication certificate. A wrong signature is counted on the challenge
     (committed, then refused); at ``MAX_BAD_SIGNATURES`` the challenge is closed."""
-    _check_activator(actor, card)
+    activation_check(actor=actor, card=card)
     raw = proof.signature_from_text(signature)
     with transaction.atomic():
         locked = card_services.card_lock(card)
@@ -99,7 +99,7 @@ def card_activate_with_proof(*, card: Card | int, actor: Any, challenge: str, si
 
 def card_confirm_receipt(*, card: Card | int, actor: Any) -> Card:
     """Activation by a confirmation of receipt, without proof: only where the card's authority allows it."""
-    _check_activator(actor, card)
+    activation_check(actor=actor, card=card)
     with transaction.atomic():
         locked = card_services.card_lock(card)
         _check_activable(locked)
@@ -127,6 +127,8 @@ def _activate(card: Card, actor: Any, method: str, **detail: Any) -> Card:
     for old in _superseded_by(card):
         why = _("replaced by card %(n)s") % {"n": card.display_number}
         card_withdraw(old, crl_reason=Certificate.Reason.SUPERSEDED, why=why, actor=actor)
+    # One active card per slot (a constraint checked at commit): a second active card is a clean 409 here.
+    card_services.card_slot_settle()
     audit_log.append(
         "card.activated",
         actor=actor,
@@ -141,7 +143,9 @@ def _activate(card: Card, actor: Any, method: str, **detail: Any) -> Card:
 # --- rules ---------------------------------------------------------------------------------------------
 
 
-def _check_activator(actor: Any, card: Card | int) -> None:
+def activation_check(*, actor: Any, card: Card | int) -> None:
+    """Whether ``actor`` may activate this card at all (its holder's side), before anything they send is
+    read: a card they may not see is not found, another role is not permitted."""
     pk = card if isinstance(card, int) else card.pk
     if not cards_visible_to(actor).filter(pk=pk).exists():
         raise CardNotFound()

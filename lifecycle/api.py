@@ -7,7 +7,8 @@ status; a card the caller may not see is 404.
 
 from __future__ import annotations
 
-from drf_spectacular.utils import OpenApiResponse, extend_schema, inline_serializer
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, inline_serializer
 from rest_framework import serializers, status
 from rest_framework.permissions import AllowAny
 from rest_framework.request import Request
@@ -15,10 +16,10 @@ from rest_framework.response import Response
 
 from cards.models import Card
 from cards.scoping import card_for
-from core.api import ApiErrorSerializer, ApiView, error_responses, int_param
+from core.api import MAX_ID, ApiErrorSerializer, ApiView, BooleanField, Pagination, error_responses, int_param
 from orders.models import Order
 
-from . import activation, opposition, renewal, shipping
+from . import activation, errors, opposition, renewal, shipping
 from .models import AutoRenewalPolicy, Opposition, Shipment, ShippingBatch
 
 # --- serializers -----------------------------------------------------------------------------------------
@@ -71,7 +72,7 @@ class ActivationInputSerializer(serializers.Serializer):
             "SHA-256), standard base64; spaces and line breaks are ignored."
         ),
     )
-    confirm_receipt = serializers.BooleanField(
+    confirm_receipt = BooleanField(
         required=False,
         default=False,
         help_text="Activate by confirming receipt, without proof: only where the card's authority allows it.",
@@ -112,15 +113,31 @@ class RenewalOrderSerializer(serializers.Serializer):
     kind = serializers.CharField()
 
 
+def _text(**kwargs: object) -> serializers.RegexField:
+    """Required text with at least one visible character (the schema's ``pattern``), as the service
+    requires: spaces alone are refused, not stored."""
+    return serializers.RegexField(VISIBLE_TEXT, max_length=60, **kwargs)  # type: ignore[arg-type]
+
+
+# At least one visible character, and no NUL (which PostgreSQL refuses in text, and core.parsers too).
+VISIBLE_TEXT = r"^[^\x00]*[^\x00\s][^\x00]*$"
+
+
 class ShipmentLineSerializer(serializers.Serializer):
-    card = serializers.IntegerField(min_value=1)
-    tracking_reference = serializers.CharField(max_length=60)
+    card = serializers.IntegerField(min_value=1, max_value=MAX_ID)
+    tracking_reference = _text()
 
 
 class ShippingBatchInputSerializer(serializers.Serializer):
-    carrier = serializers.CharField(max_length=60)
-    reference = serializers.CharField(max_length=60)
-    cards = ShipmentLineSerializer(many=True, allow_empty=False)
+    carrier = _text()
+    reference = _text(help_text="The batch's reference, unique: a second batch with it answers 409.")
+    # A ListField, not many=True: its min_length is what the schema declares (minItems).
+    cards = serializers.ListField(
+        child=ShipmentLineSerializer(),
+        allow_empty=False,
+        min_length=1,
+        help_text="At least one card, each once.",
+    )
 
 
 class ShipmentSerializer(serializers.ModelSerializer):
@@ -151,6 +168,19 @@ def _errors(*codes: int) -> dict[int, OpenApiResponse]:
 
 # --- input ---------------------------------------------------------------------------------------------
 
+# The limit and offset a list paged here (not by a pagination class) reads, with the bounds it enforces.
+PAGE_PARAMETERS = [
+    OpenApiParameter(
+        name,
+        {"type": "integer", "minimum": Pagination.BOUNDS[name][0], "maximum": Pagination.BOUNDS[name][1]},
+        OpenApiParameter.QUERY,
+        description=description,
+    )
+    for name, description in (
+        ("limit", "Number of results to return per page."),
+        ("offset", "The initial index from which to return the results."),
+    )
+]
 
 # --- cards -----------------------------------------------------------------------------------------------
 
@@ -170,8 +200,9 @@ class CardOppositionView(ApiView):
         tags=["lifecycle"],
     )
     def post(self, request: Request, card_id: int) -> Response:
-        data = self.validated(OppositionInputSerializer, request.data)
         card = card_for(actor=request.user, card_id=self.check_id(card_id))
+        opposition.opposition_check(actor=request.user, card=card)  # who may, before what they send
+        data = self.validated(OppositionInputSerializer, request.data)
         declared = opposition.card_declare_opposition(
             card=card, reason=data["reason"], channel=data["channel"], actor=request.user
         )
@@ -220,6 +251,7 @@ class CardActivationView(ApiView):
     )
     def post(self, request: Request, card_id: int) -> Response:
         card = card_for(actor=request.user, card_id=self.check_id(card_id))
+        activation.activation_check(actor=request.user, card=card)  # who may, before what they send
         data = self.validated(ActivationInputSerializer, request.data)
         if data["confirm_receipt"]:
             card = activation.card_confirm_receipt(card=card, actor=request.user)
@@ -233,20 +265,39 @@ class CardActivationView(ApiView):
 # --- renewal links ---------------------------------------------------------------------------------------
 
 
-class RenewalLinkView(ApiView):
-    """The one-click link of a renewal reminder. The signed token is the credential: no sign-in needed
-    (a signed-in holder is recorded as the order's creator)."""
+class RenewalLinkTokenSerializer(serializers.Serializer):
+    token = serializers.CharField(
+        max_length=300,
+        trim_whitespace=False,
+        help_text="The token of the reminder's link: what follows `#` in `…/renew/#<token>`.",
+    )
 
+
+class RenewalLinkApiView(ApiView):
+    # The signed token is the credential: no sign-in needed (a signed-in holder is recorded as the order's
+    # creator). It travels in the body of a POST, never in a URL: URLs end up in access logs, proxies and
+    # browser histories (the reminder's link carries it after `#`, which the browser never sends).
     permission_classes = [AllowAny]
 
+    def token(self, request: Request) -> str:
+        return str(self.validated(RenewalLinkTokenSerializer, request.data)["token"])
+
+
+class RenewalLinkPreviewView(RenewalLinkApiView):
     @extend_schema(
         operation_id="renewal_link_show",
         summary="What a renewal link would renew (no side effect)",
-        responses={200: RenewalLinkSerializer, **_errors(400, 410)},
+        description=(
+            "The token in the body, never in a URL (the old `GET renewal-links/{token}/` answers 410 "
+            "`renewal_link_moved`). A token the platform did not sign names no link: 404 "
+            "`renewal_link_invalid`; an expired one 410 `renewal_link_expired`."
+        ),
+        request=RenewalLinkTokenSerializer,
+        responses={200: RenewalLinkSerializer, **_errors(400, 404, 410)},
         tags=["lifecycle"],
     )
-    def get(self, request: Request, token: str) -> Response:
-        reminder = renewal.renewal_link_reminder(token=token)
+    def post(self, request: Request) -> Response:
+        reminder = renewal.renewal_link_reminder(token=self.token(request))
         card = reminder.card
         return Response(
             RenewalLinkSerializer(
@@ -261,17 +312,42 @@ class RenewalLinkView(ApiView):
             ).data
         )
 
+
+class RenewalLinkConfirmView(RenewalLinkApiView):
     @extend_schema(
         operation_id="renewal_link_confirm",
         summary="Confirm the renewal: creates and submits the renewal order (once)",
-        request=None,
-        responses={201: RenewalOrderSerializer, **_errors(400, 409, 410)},
+        description=(
+            "The token in the body, never in a URL (the old `POST renewal-links/{token}/` answers 410 "
+            "`renewal_link_moved`). Works once: a second exchange answers 409 `renewal_link_used`; a "
+            "token the platform did not sign 404 `renewal_link_invalid`; an expired link 410 "
+            "`renewal_link_expired`."
+        ),
+        request=RenewalLinkTokenSerializer,
+        responses={201: RenewalOrderSerializer, **_errors(400, 404, 409, 410)},
         tags=["lifecycle"],
     )
-    def post(self, request: Request, token: str) -> Response:
-        order = renewal.renewal_link_confirm(token=token, actor=request.user)
+    def post(self, request: Request) -> Response:
+        order = renewal.renewal_link_confirm(token=self.token(request), actor=request.user)
         body = {"order_id": order.pk, "state": order.state, "kind": order.kind}
         return Response(RenewalOrderSerializer(body).data, status=status.HTTP_201_CREATED)
+
+
+# The old form, with the token in the URL path: every method answers 410 `renewal_link_moved`, whatever the
+# token. Left out of the schema (an operation whose every answer is a refusal offers nothing to call); the
+# exchange endpoints' descriptions say it.
+LEGACY = extend_schema(exclude=True)
+
+
+class RenewalLinkLegacyView(RenewalLinkApiView):
+    # Refused before the token is looked at: a link that put it in a URL has already exposed it.
+    @LEGACY
+    def get(self, request: Request, token: str) -> Response:
+        raise errors.RenewalLinkMoved()
+
+    @LEGACY
+    def post(self, request: Request, token: str) -> Response:
+        raise errors.RenewalLinkMoved()
 
 
 # --- shipping batches ------------------------------------------------------------------------------------
@@ -281,6 +357,7 @@ class ShippingBatchListView(ApiView):
     @extend_schema(
         operation_id="shipping_batch_list",
         summary="Shipping batches, newest first (ANS operators, auditors)",
+        parameters=PAGE_PARAMETERS,
         responses={
             200: inline_serializer(
                 "ShippingBatchPage",
@@ -295,8 +372,8 @@ class ShippingBatchListView(ApiView):
     )
     def get(self, request: Request) -> Response:
         batches = shipping.shipping_batches_visible_to(request.user)
-        limit = int_param(request, "limit", 50, 1, 500)
-        offset = int_param(request, "offset", 0, 0, 10**9)
+        limit = int_param(request, "limit", Pagination.default_limit, *Pagination.BOUNDS["limit"])
+        offset = int_param(request, "offset", 0, *Pagination.BOUNDS["offset"])
         page = batches.order_by("-shipped_at", "-id")[offset : offset + limit]
         return Response({"count": batches.count(), "results": ShippingBatchSerializer(page, many=True).data})
 
@@ -309,6 +386,7 @@ class ShippingBatchListView(ApiView):
         tags=["lifecycle"],
     )
     def post(self, request: Request) -> Response:
+        shipping.shipping_check(actor=request.user)  # who may, before what they send
         data = self.validated(ShippingBatchInputSerializer, request.data)
         lines = [shipping.ShipmentLine(line["card"], line["tracking_reference"]) for line in data["cards"]]
         batch = shipping.shipping_batch_create(
@@ -344,7 +422,7 @@ class AutoRenewalPolicySerializer(serializers.ModelSerializer):
 
 
 class AutoRenewalInputSerializer(serializers.Serializer):
-    enabled = serializers.BooleanField()
+    enabled = BooleanField(help_text='`true` or `false` (a JSON boolean: `0`, `1` or `"yes"` are refused).')
 
 
 class AutoRenewalPolicyListView(ApiView):
@@ -371,13 +449,23 @@ class AutoRenewalPolicyView(ApiView):
             "With it on, the daily scan orders the renewal itself when a card reaches the first reminder "
             "threshold, instead of waiting for the holder's click."
         ),
+        parameters=[
+            OpenApiParameter(
+                "profession",
+                OpenApiTypes.STR,
+                OpenApiParameter.PATH,
+                pattern=r"^[0-9A-Za-z]{1,4}$",
+                description="A profession code of your Ordre (TRE_G15), e.g. `10`.",
+            )
+        ],
         request=AutoRenewalInputSerializer,
-        responses={200: AutoRenewalPolicySerializer, **_errors(400, 401, 403)},
+        responses={200: AutoRenewalPolicySerializer, **_errors(400, 401, 403, 404)},
         tags=["lifecycle"],
     )
     def put(self, request: Request, profession: str) -> Response:
+        found = renewal.auto_renewal_profession(actor=request.user, profession_code=profession)
         data = self.validated(AutoRenewalInputSerializer, request.data)
         policy = renewal.auto_renewal_set(
-            actor=request.user, profession_code=profession, enabled=data["enabled"]
+            actor=request.user, profession_code=found.pk, enabled=data["enabled"]
         )
         return Response(AutoRenewalPolicySerializer(policy).data)

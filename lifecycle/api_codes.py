@@ -14,11 +14,11 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from core.api import ApiErrorSerializer, ApiView, error_responses
-from core.errors import NotFound
 from core.roles import Role, role_of
 from pki import unblock
 
 from . import codes, helpdesk
+from .errors import UnblockRequestNotFound
 from .models import CodesReissue, UnblockRequest
 
 
@@ -66,7 +66,9 @@ class UnblockInputSerializer(serializers.Serializer):
         max_length=120, help_text="What `cpx-card helpdesk` shows the holder (dashes and spaces ignored)."
     )
     identity_check = serializers.CharField(
-        max_length=1000, help_text="How the caller's identity was checked (10 characters or more)."
+        min_length=codes.MIN_IDENTITY_CHECK,
+        max_length=1000,
+        help_text="How the caller's identity was checked (10 characters or more).",
     )
 
 
@@ -126,8 +128,8 @@ class CardCodesReissueView(ApiView):
         tags=["lifecycle"],
     )
     def post(self, request: Request, card_id: int) -> Response:
+        card = codes.card_for_codes(actor=request.user, card_id=self.check_id(card_id))  # who, first
         data = self.validated(CodesReissueInputSerializer, request.data)
-        card = codes.card_for_codes(actor=request.user, card_id=self.check_id(card_id))
         if role_of(request.user) == Role.HOLDER:
             check = codes.holder_identity_check(request._request, data.get("password", ""))
         else:
@@ -151,9 +153,10 @@ class CardUnblockRequestView(ApiView):
         tags=["lifecycle"],
     )
     def post(self, request: Request, card_id: int) -> Response:
+        card = helpdesk.card_for_unblock(actor=request.user, card_id=self.check_id(card_id))  # who, first
         data = self.validated(UnblockInputSerializer, request.data)
         row = helpdesk.unblock_request_open(
-            card=self.check_id(card_id),
+            card=card,
             actor=request.user,
             challenge=data["challenge"],
             identity_check=data["identity_check"],
@@ -167,7 +170,7 @@ def _visible_request(request: Request, pk: int) -> UnblockRequest:
     if row is None or not (
         row.requested_by_id == request.user.pk or codes.operator_may_act(request.user, row.card)
     ):
-        raise NotFound()
+        raise UnblockRequestNotFound()
     return row
 
 

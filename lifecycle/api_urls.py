@@ -35,7 +35,10 @@ urlpatterns = [
         api_codes.UnblockResponseView.as_view(),
         name="unblock-response",
     ),
-    path("renewal-links/<str:token>/", api.RenewalLinkView.as_view(), name="renewal-link"),
+    # The token is POSTed in the body (never in a URL); the old form with it in the path answers 410.
+    path("renewal-links/preview/", api.RenewalLinkPreviewView.as_view(), name="renewal-link-preview"),
+    path("renewal-links/confirm/", api.RenewalLinkConfirmView.as_view(), name="renewal-link"),
+    path("renewal-links/<str:token>/", api.RenewalLinkLegacyView.as_view(), name="renewal-link-legacy"),
     path("shipping-batches/", api.ShippingBatchListView.as_view(), name="shipping-batch-list"),
     path(
         "shipping-batches/<int:batch_id>/",

@@ -77,8 +77,11 @@ class ReceiptConfirmationRefused(DomainError):
 
 
 class RenewalLinkInvalid(DomainError):
+    """A token the platform did not sign (or that names no reminder): no such link, as for any reference to
+    an object that does not exist (``core.api.validate_or_404``)."""
+
     code = "renewal_link_invalid"
-    status = 400
+    status = 404
     default_message = _("This renewal link is not valid.")
 
 
@@ -94,6 +97,17 @@ class RenewalLinkUsed(DomainError):
     default_message = _("This renewal link has already been used.")
 
 
+class RenewalLinkMoved(DomainError):
+    """The old form of the API, with the token in the URL path (which access logs keep)."""
+
+    code = "renewal_link_moved"
+    status = 410
+    default_message = _(
+        "A renewal link's token is not taken in a URL: POST it in the body to /api/v1/renewal-links/confirm/ "
+        "(or /api/v1/renewal-links/preview/ to see what it renews)."
+    )
+
+
 class RenewalRefused(DomainError):
     """The orders workflow refused the renewal (not eligible, card no longer current...)."""
 
@@ -103,3 +117,21 @@ class RenewalRefused(DomainError):
 
 class BatchNotFound(NotFound):
     default_message = _("No such shipping batch.")
+
+
+class BatchExists(DomainError):
+    """A shipping batch's reference is recorded once: a second batch with it is a duplicate."""
+
+    code = "batch_exists"
+    status = 409
+
+    def __init__(self, reference: str) -> None:
+        super().__init__(_("Batch %(ref)s is already recorded.") % {"ref": reference})
+
+
+class ProfessionNotFound(NotFound):
+    default_message = _("No such profession.")
+
+
+class UnblockRequestNotFound(NotFound):
+    default_message = _("No such unblock request.")

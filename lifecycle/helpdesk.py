@@ -94,15 +94,20 @@ def _may_request_unblock(user: Any, payload: dict) -> bool:
     return card is not None and operator_may_act(user, card)
 
 
+def card_for_unblock(*, actor: Any, card_id: int) -> Card:
+    """The card ``actor`` may open a help-desk unblock for, before anything they send is read: operators
+    only (403 for anyone else), and a card of theirs (``card_for_codes``: not found otherwise)."""
+    if role_of(actor) not in OPERATORS:
+        raise NotPermitted(_("The help desk's operators unblock cards."))
+    return card_for_codes(actor=actor, card_id=card_id)
+
+
 def unblock_request_open(
     *, card: Card | int, actor: Any, challenge: str, identity_check: str
 ) -> UnblockRequest:
     """An operator asks for the response to the challenge the holder read out; a second operator must
     approve it before the signing service computes it."""
-    pk = card if isinstance(card, int) else int(card.pk)
-    if role_of(actor) not in OPERATORS:
-        raise NotPermitted(_("The help desk's operators unblock cards."))
-    found = card_for_codes(actor=actor, card_id=pk)
+    found = card_for_unblock(actor=actor, card_id=card if isinstance(card, int) else int(card.pk))
     point = unblock.normalize_challenge(challenge)
     check = checked_identity(identity_check)
     with transaction.atomic():

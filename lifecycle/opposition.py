@@ -99,14 +99,24 @@ def card_declare_opposition(*, card: Card | int, reason: str, actor: Any, channe
         raise errors.AlreadyOpposed(_("This card is already in opposition.")) from None
 
 
+def opposition_check(*, actor: Any, card: Card | int) -> None:
+    """Whether ``actor`` may declare oppositions on this card at all, before anything they send is read: a
+    card they may not see is not found; a role that declares by no channel (the auditor) is not permitted.
+    Which reason and channel they may use is checked with the declaration."""
+    pk = card if isinstance(card, int) else card.pk
+    if not cards_visible_to(actor).filter(pk=pk).exists():
+        raise CardNotFound()
+    may_block = any(card_services.card_may(transition, actor) for transition in TRANSITION.values())
+    if not may_block or not declare_channels(actor):
+        raise NotPermitted(_("Your role may not declare an opposition."))
+
+
 def _check_declaration(actor: Any, card: Card | int, reason: str, channel: str) -> None:
+    opposition_check(actor=actor, card=card)
     if reason not in Reason.values:
         raise InvalidInput(_("Unknown reason %(r)r.") % {"r": reason})
     if channel not in Channel.values:
         raise InvalidInput(_("Unknown channel %(c)r.") % {"c": channel})
-    pk = card if isinstance(card, int) else card.pk
-    if not cards_visible_to(actor).filter(pk=pk).exists():
-        raise CardNotFound()
     if not card_services.card_may(TRANSITION[TARGET_STATE[Reason(reason)]], actor):
         raise NotPermitted(_("Your role may not declare an opposition."))
     allowed = declare_channels(actor)

@@ -23,6 +23,7 @@ from __future__ import annotations
 import datetime as dt
 import functools
 import logging
+import re
 from typing import Any
 
 from django.conf import settings
@@ -34,7 +35,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from cards.models import Card
-from core.errors import DomainError, InvalidInput, NotPermitted
+from core.errors import DomainError, NotPermitted
 from core.roles import SEES_ALL, Role, account_of
 from notifications.events import Event
 from notifications.services import notify
@@ -175,8 +176,9 @@ def renewal_link_token(reminder: RenewalReminder) -> str:
 
 
 def renewal_link_url(reminder: RenewalReminder) -> str:
-    """The link in the reminder: the portal's confirmation page (one button), else the API endpoint."""
-    return _absolute(("portal:renew", "renewal-link"), renewal_link_token(reminder))
+    """The link in the reminder: the portal's confirmation page with the token after ``#``. A browser never
+    sends a URL's fragment, so the token reaches no access log: the page's script posts it."""
+    return f"{_url_template(('portal:renew',))}#{renewal_link_token(reminder)}"
 
 
 def _absolute(names: tuple[str, ...], arg: Any) -> str:
@@ -193,9 +195,9 @@ def _url_template(names: tuple[str, ...]) -> str:
     per scan (``renewal_reminders_send`` clears the cache), not once per reminder."""
     base = settings.CPX_BASE_URL.rstrip("/")
     for name in names:
-        for placeholder in (PLACEHOLDER, NUMERIC_PLACEHOLDER):
+        for args in ([PLACEHOLDER], [NUMERIC_PLACEHOLDER], []):
             try:
-                return f"{base}{reverse(name, args=[placeholder])}"
+                return f"{base}{reverse(name, args=args)}"
             except NoReverseMatch:
                 continue
     return f"{base}/"
@@ -255,18 +257,32 @@ def _is_holder_of(actor: Any, card: Card) -> bool:
 
 def auto_renewal_set(*, actor: Any, profession_code: str, enabled: bool) -> AutoRenewalPolicy:
     """An Ordre's operator turns automatic renewal on or off for one of its professions."""
-    account = account_of(actor)
-    if account is None or account.role != Role.AUTHORITY_OPERATOR or account.authority_id is None:
-        raise NotPermitted(_("Automatic renewal is chosen by an Ordre's operator."))
-    profession = Profession.objects.filter(pk=profession_code, authority_id=account.authority_id).first()
-    if profession is None:
-        raise InvalidInput(_("This profession is not registered by your Ordre."))
+    profession = auto_renewal_profession(actor=actor, profession_code=profession_code)
     policy, _created = AutoRenewalPolicy.objects.update_or_create(
-        authority_id=account.authority_id,
+        authority_id=account_of(actor).authority_id,
         profession=profession,
         defaults={"enabled": enabled, "created_by": actor},
     )
     return policy
+
+
+def auto_renewal_profession(*, actor: Any, profession_code: str) -> Profession:
+    """The profession of the actor's Ordre whose automatic renewal they may choose, checked before anything
+    they send is read: anyone but an Ordre's operator is not permitted (403); a profession their Ordre does
+    not register is not found (404), as any path to an object outside one's scope."""
+    account = account_of(actor)
+    if account is None or account.role != Role.AUTHORITY_OPERATOR or account.authority_id is None:
+        raise NotPermitted(_("Automatic renewal is chosen by an Ordre's operator."))
+    code = profession_code if isinstance(profession_code, str) else ""
+    found = None
+    if PROFESSION_CODE.fullmatch(code):  # no NUL byte or overlong code ever reaches the database
+        found = Profession.objects.filter(pk=code, authority_id=account.authority_id).first()
+    if found is None:
+        raise errors.ProfessionNotFound()
+    return found
+
+
+PROFESSION_CODE = re.compile(r"[0-9A-Za-z]{1,4}")
 
 
 def auto_renewal_policies_for(actor: Any) -> QuerySet[AutoRenewalPolicy]:

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.conf import settings
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.db.models import QuerySet
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -27,7 +27,7 @@ from core.errors import InvalidInput, NotPermitted
 from core.roles import PRODUCTION_WATCHERS, role_of
 from notifications.events import Event
 
-from .errors import BatchNotFound
+from .errors import BatchExists, BatchNotFound
 from .models import Shipment, ShippingBatch
 from .telling import tell_holder
 
@@ -64,17 +64,27 @@ def shipping_batch_create(
 ) -> ShippingBatch:
     """Record cards handed to the carrier: each card → ``shipped``, the holder told, and the PIN mailer's
     release set ``CPX_PIN_MAILER_DELAY_DAYS`` later (never in the same post). All or nothing."""
-    if not card_services.card_may("ship", actor):
-        raise NotPermitted(_("Only ANS operators record shipments."))
+    shipping_check(actor=actor)
     _check_lines(carrier, reference, lines)
     release_on = timezone.localdate() + dt.timedelta(days=settings.CPX_PIN_MAILER_DELAY_DAYS)
-    with transaction.atomic():
-        if ShippingBatch.objects.filter(reference=reference).exists():
-            raise InvalidInput(_("Batch %(ref)s is already recorded.") % {"ref": reference})
-        batch = ShippingBatch.objects.create(carrier=carrier, reference=reference, created_by=actor)
-        for line in sorted(lines, key=lambda line: line.card_id):  # one lock order: no deadlocks
-            _ship_card(batch, line, release_on, actor)
+    try:
+        with transaction.atomic():
+            if ShippingBatch.objects.filter(reference=reference).exists():
+                raise BatchExists(reference)
+            batch = ShippingBatch.objects.create(carrier=carrier, reference=reference, created_by=actor)
+            for line in sorted(lines, key=lambda line: line.card_id):  # one lock order: no deadlocks
+                _ship_card(batch, line, release_on, actor)
+    except IntegrityError:
+        # The same reference recorded at the same moment: the unique reference stopped the second.
+        raise BatchExists(reference) from None
     return batch
+
+
+def shipping_check(*, actor: Any) -> None:
+    """Whether ``actor`` may record shipments at all (ANS, the platform), before anything they send is
+    read."""
+    if not card_services.card_may("ship", actor):
+        raise NotPermitted(_("Only ANS operators record shipments."))
 
 
 def _check_lines(carrier: str, reference: str, lines: Sequence[ShipmentLine]) -> None:

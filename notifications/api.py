@@ -12,7 +12,7 @@ from rest_framework.decorators import action
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from core.api import ApiView, error_responses
+from core.api import ApiView, QueryBooleanField, error_responses
 from core.roles import account_of
 from registry.models import Professional
 
@@ -50,34 +50,50 @@ class UnreadCountSerializer(serializers.Serializer):
 
 
 _UNREAD = OpenApiParameter(
-    "unread", OpenApiTypes.BOOL, description="Only unread (true) or read (false) messages."
+    "unread", OpenApiTypes.BOOL, description="Only unread (true) or read (false) messages: true or false."
 )
+
+
+_ID = OpenApiParameter("id", OpenApiTypes.INT, OpenApiParameter.PATH, description="Message id.")
+
+
+class MessageFilterSerializer(serializers.Serializer):
+    unread = QueryBooleanField(required=False)
 
 
 @extend_schema_view(
     list=extend_schema(
         summary="List my in-app messages, newest first",
         parameters=[_UNREAD],
-        responses={200: MessageSerializer(many=True), **error_responses(401, 403)},
+        responses={200: MessageSerializer(many=True), **error_responses(400, 401, 403)},
     ),
     retrieve=extend_schema(
         summary="One of my in-app messages",
+        parameters=[_ID],
         responses={200: MessageSerializer, **error_responses(401, 403, 404)},
     ),
 )
 class MessageViewSet(ApiView, mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
     serializer_class = MessageSerializer
     queryset = Notification.objects.none()
+    lookup_value_regex = "[0-9]+"  # an id (the path's type in the schema)
+
+    def get_object(self) -> Notification:
+        self.check_id(self.kwargs["pk"])  # one larger than a bigint is not found, without a query
+        return super().get_object()
 
     def get_queryset(self) -> QuerySet[Notification]:
         messages = services.inbox(professional=_professional(self.request))
-        unread = self.request.query_params.get("unread")
-        if unread is not None:
-            messages = messages.filter(read_at__isnull=unread.lower() in {"1", "true", "yes"})
+        if self.action == "list":
+            query = MessageFilterSerializer(data=self.request.query_params.dict())
+            query.is_valid(raise_exception=True)  # "unread=maybe" is a 400, not "read"
+            if "unread" in query.validated_data:
+                messages = messages.filter(read_at__isnull=query.validated_data["unread"])
         return messages.select_related("recipient")
 
     @extend_schema(
         summary="Mark one of my messages read (reading it again keeps the first time)",
+        parameters=[_ID],
         request=None,
         responses={200: MessageSerializer, **error_responses(401, 403, 404)},
     )

@@ -28,6 +28,7 @@ class Event(models.TextChoices):
     CODES_REISSUED = "codes_reissued", _("Unblock code sent again")
     CARD_UNBLOCK_RESPONSE = "card_unblock_response", _("Card unblocked at the help desk")
     FEE_WAIVED = "fee_waived", _("Replacement fee waived")
+    ECPS_REVOKED = "ecps_revoked", _("e-CPS revoked")
 
 
 @dataclass(frozen=True)
@@ -53,6 +54,7 @@ EVENTS: dict[str, EventSpec] = {
     Event.CODES_REISSUED: EventSpec(fields=("card_number", "card_type", "reference", "amount")),
     Event.CARD_UNBLOCK_RESPONSE: EventSpec(fields=("card_number", "card_type", "given_at")),
     Event.FEE_WAIVED: EventSpec(fields=("order_reference", "card_type", "amount")),
+    Event.ECPS_REVOKED: EventSpec(fields=("profession", "reason", "revoked_at")),
 }
 
 # Context keys that would put a secret into the outbox table (PIN mailers carry those, never notifications).

@@ -30,14 +30,22 @@ from rest_framework.response import Response
 from rest_framework.viewsets import GenericViewSet
 
 from cards.scoping import cards_visible_to
-from core.api import MAX_ID, ApiErrorSerializer, ApiView, error_responses, validate_or_404
+from core.api import (
+    MAX_ID,
+    ApiErrorSerializer,
+    ApiView,
+    BooleanField,
+    QueryBooleanField,
+    error_responses,
+    validate_or_404,
+)
 from core.transitions import allowed
 from registry.models import CardType, Exercise, Structure
 from registry.scoping import professionals_visible_to
 
 from . import errors, services
 from .models import Order, OrderEvent, Payment
-from .scoping import orders_visible_to
+from .scoping import orders_visible_to, structures_orderable_by
 
 # --- error bodies --------------------------------------------------------------------------------------
 
@@ -122,7 +130,9 @@ class OrderSerializer(serializers.ModelSerializer):
     national_id = serializers.CharField(source="professional.national_id", read_only=True)
     holder_name = serializers.CharField(source="professional.full_name", read_only=True)
     allowed_transitions = serializers.SerializerMethodField(
-        help_text="Transitions the state machine allows from the current state."
+        help_text="Transitions the state machine allows from the current state, each an operation "
+        "POST /api/v1/orders/{id}/<transition>/ (whether you may fire it: your_transitions). Shipping and "
+        "what follows are the card's (/api/v1/shipping-batches/, /api/v1/cards/), never the order's."
     )
     your_transitions = serializers.SerializerMethodField(
         help_text="Transitions you may fire now (POST /api/v1/orders/{id}/<transition>/)."
@@ -155,7 +165,9 @@ class OrderSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
     def get_allowed_transitions(self, order: Order) -> list[str]:
-        return allowed(order)
+        # Only those with an endpoint: the steps the services fire on their own (``request_payment``,
+        # right after approval) are not offered.
+        return [n for n in allowed(order) if n in ENDPOINTS]
 
     def get_your_transitions(self, order: Order) -> list[str]:
         # The one answer to "which may I fire now" (the back office's buttons read it too), among the
@@ -204,13 +216,20 @@ def _scoped_exercises(user: Any) -> QuerySet:
     return Exercise.objects.filter(professional__in=professionals_visible_to(user))
 
 
+def _orderable_structures(user: Any) -> QuerySet:
+    return Structure.objects.all() if user is None else structures_orderable_by(user)
+
+
 class OrderCreateSerializer(serializers.Serializer):
     professional = ScopedPrimaryKey(professionals_visible_to, help_text="The holder (a person id).")
     exercise = ScopedPrimaryKey(
         _scoped_exercises, required=False, allow_null=True, help_text="The exercise (CPS, CPF)."
     )
     structure = ScopedPrimaryKey(
-        lambda user: Structure.objects.all(), required=False, allow_null=True, help_text="For CPE, CPA, CDE."
+        _orderable_structures,
+        required=False,
+        allow_null=True,
+        help_text="For CPE, CPA, CDE: a structure you may name (a holder: one they work in).",
     )
     card_type = serializers.ChoiceField(choices=CardType.choices)
     kind = serializers.ChoiceField(choices=Order.Kind.choices)
@@ -220,7 +239,7 @@ class OrderCreateSerializer(serializers.Serializer):
     replaces = ScopedPrimaryKey(
         cards_visible_to, required=False, allow_null=True, help_text="The card replaced or renewed."
     )
-    submit = serializers.BooleanField(
+    submit = BooleanField(
         required=False,
         default=False,
         help_text="true: submit it at once (eligibility is checked; an order refused leaves no draft).",
@@ -238,7 +257,7 @@ class OrderFilterSerializer(serializers.Serializer):
     card_type = serializers.ChoiceField(choices=CardType.choices, required=False)
     authority = serializers.CharField(required=False, max_length=16, help_text="Authority code, e.g. CNOM.")
     professional = serializers.IntegerField(min_value=1, max_value=MAX_ID, required=False)
-    overdue = serializers.BooleanField(
+    overdue = QueryBooleanField(
         required=False,
         help_text="true: only orders waiting longer than CPX_ORDER_OVERDUE_DAYS in a non-final state.",
     )
@@ -294,6 +313,7 @@ class OrderViewSet(OrdersApiView, mixins.ListModelMixin, mixins.RetrieveModelMix
         return Response(OrderDetailSerializer(order, context={"request": request}).data)
 
     def create(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        services.order_may_create(actor=request.user)  # who first, before the body is read
         data = OrderCreateSerializer(data=request.data, context={"request": request})
         validate_or_404(data)
         fields = dict(data.validated_data)
@@ -363,6 +383,7 @@ class OrderTransitionView(OrdersApiView, GenericAPIView):
 
     def post(self, request: Request, pk: str) -> Response:
         order = self.visible_order()
+        services.order_check(order=order, transition=self.transition, actor=request.user)
         service, input_serializer, _summary = TRANSITION_ENDPOINTS[self.transition]
         if not isinstance(request.data or {}, dict):
             raise ValidationError({"non_field_errors": ["Expected a JSON object."]})

@@ -10,7 +10,7 @@ from django.db.models import QuerySet
 from django.http import HttpResponse
 from django.utils.translation import gettext_lazy as _
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_view
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, extend_schema_view
 from rest_framework import mixins, serializers, status
 from rest_framework.generics import GenericAPIView
 from rest_framework.parsers import MultiPartParser
@@ -21,7 +21,7 @@ from rest_framework.viewsets import GenericViewSet
 
 from core.api import ApiErrorSerializer, error_responses
 
-from . import errors, payment_services
+from . import errors, payment_services, services
 from .api import (
     CONFLICT,
     ID_PARAMETER,
@@ -32,6 +32,7 @@ from .api import (
 )
 from .invoices import invoice_filename, invoice_pdf
 from .models import BankStatement, BankStatementEntry, Payment
+from .payments import configured_provider
 from .reconciliation import statement_reconcile, statements_visible_to
 from .scoping import payments_visible_to
 
@@ -55,10 +56,22 @@ class RecordPaymentView(OrdersApiView, GenericAPIView):
 
     def post(self, request: Request, pk: str) -> Response:
         order = self.visible_order()
+        services.order_check(order=order, transition="record_payment", actor=request.user)
         data = PaymentInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         payment = payment_services.payment_record(order=order, actor=request.user, **data.validated_data)
         return Response(PaymentSerializer(payment).data, status=status.HTTP_201_CREATED)
+
+
+ONLINE_PAYMENT_MAY_BE_OFF = (
+    "Online payment may be off: a deployment without a payment provider (CPX_PAYMENT_PROVIDER empty) "
+    "answers 404 with code online_payment_unavailable (pay by transfer or cheque then)."
+)
+ONLINE_PAYMENT_NOT_FOUND = OpenApiResponse(
+    ApiErrorSerializer,
+    description="Not found, or not visible to you; or online payment is off (code "
+    "online_payment_unavailable).",
+)
 
 
 class OnlinePaymentStartSerializer(serializers.Serializer):
@@ -83,9 +96,15 @@ class OnlinePaymentConfirmSerializer(serializers.Serializer):
     post=extend_schema(
         operation_id="orders_online_payment_start",
         summary="Start paying the order's fee online: the provider's checkout to send the payer to",
+        description=ONLINE_PAYMENT_MAY_BE_OFF,
         parameters=[ID_PARAMETER],
         request=OnlinePaymentStartSerializer,
-        responses={201: CheckoutSerializer, **error_responses(400, 401, 403, 404), 409: CONFLICT},
+        responses={
+            201: CheckoutSerializer,
+            **error_responses(400, 401, 403),
+            404: ONLINE_PAYMENT_NOT_FOUND,
+            409: CONFLICT,
+        },
         tags=["orders"],
     )
 )
@@ -93,7 +112,7 @@ class OnlinePaymentStartView(OrdersApiView, GenericAPIView):
     serializer_class = OnlinePaymentStartSerializer
 
     def post(self, request: Request, pk: str) -> Response:
-        order = self.visible_order()
+        order = payment_services.payment_online_check(order=self.visible_order(), actor=request.user)
         data = OnlinePaymentStartSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         checkout = payment_services.payment_start_online(
@@ -108,13 +127,15 @@ class OnlinePaymentStartView(OrdersApiView, GenericAPIView):
         operation_id="orders_online_payment_confirm",
         summary="Confirm an online payment: the provider is asked, and the payment recorded once",
         description="Idempotent on the reference: confirming again answers 200 with the payment already "
-        "recorded. The provider is asked whether the checkout was paid; the request itself proves nothing.",
+        "recorded. The provider is asked whether the checkout was paid; the request itself proves nothing. "
+        + ONLINE_PAYMENT_MAY_BE_OFF,
         parameters=[ID_PARAMETER],
         request=OnlinePaymentConfirmSerializer,
         responses={
             201: PaymentSerializer,
             200: OpenApiResponse(PaymentSerializer, description="Already recorded."),
-            **error_responses(400, 401, 403, 404),
+            **error_responses(400, 401, 403),
+            404: ONLINE_PAYMENT_NOT_FOUND,
             409: CONFLICT,
         },
         tags=["orders"],
@@ -125,6 +146,8 @@ class OnlinePaymentConfirmView(OrdersApiView, GenericAPIView):
 
     def post(self, request: Request, pk: str) -> Response:
         order = self.visible_order()
+        if configured_provider() is None:
+            raise errors.OnlinePaymentOff()
         data = OnlinePaymentConfirmSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         reference = data.validated_data["reference"]
@@ -145,20 +168,31 @@ class PdfRenderer(JSONRenderer):
     get=extend_schema(
         operation_id="orders_invoice",
         summary="The invoice of a paid order (PDF)",
-        parameters=[ID_PARAMETER],
+        description="A PDF only: asked for in another format (format=json, or Accept: application/json "
+        "alone) it answers 406.",
+        parameters=[
+            ID_PARAMETER,
+            OpenApiParameter(
+                "format", OpenApiTypes.STR, OpenApiParameter.QUERY, enum=["pdf"], description="pdf only."
+            ),
+        ],
         responses={
             (200, "application/pdf"): OpenApiResponse(OpenApiTypes.BINARY, description="The invoice."),
             **error_responses(401, 403, 404),
+            406: OpenApiResponse(ApiErrorSerializer, description="Another format than PDF was asked for."),
         },
         tags=["orders"],
     )
 )
 class InvoiceView(OrdersApiView, GenericAPIView):
-    renderer_classes = [JSONRenderer, PdfRenderer]
+    # The PDF first: a client that states no preference gets the invoice; JSON stays for the errors.
+    renderer_classes = [PdfRenderer, JSONRenderer]
     serializer_class = NoInputSerializer
 
     def get(self, request: Request, pk: str) -> HttpResponse:
         order = self.visible_order()
+        if request.accepted_renderer.format != PdfRenderer.format:
+            raise errors.InvoiceIsPdf()
         payment = Payment.objects.filter(order=order).select_related("order__professional").first()
         if payment is None:
             raise errors.OrderNotFound(_("This order has no payment, so no invoice."))
@@ -179,6 +213,9 @@ class InvoiceView(OrdersApiView, GenericAPIView):
     ),
     retrieve=extend_schema(
         summary="A payment",
+        parameters=[
+            OpenApiParameter("id", OpenApiTypes.INT, OpenApiParameter.PATH, description="Payment id.")
+        ],
         responses={200: PaymentSerializer, **error_responses(401, 403, 404)},
     ),
 )

@@ -12,7 +12,7 @@ from rest_framework.response import Response
 from approvals.api import ApprovalDetailSerializer
 from core.api import ApiErrorSerializer, error_responses
 
-from . import waivers
+from . import services, waivers
 from .api import CONFLICT, ID_PARAMETER, OrdersApiView
 
 
@@ -46,6 +46,7 @@ class FeeWaiverView(OrdersApiView, GenericAPIView):
 
     def post(self, request: Request, pk: str) -> Response:
         order = self.visible_order()
+        services.order_check(order=order, transition="record_payment", actor=request.user)
         data = self.validated(FeeWaiverInputSerializer, request.data)
         asked = waivers.fee_waiver_request(order=order, actor=request.user, reason=data["reason"])
         body = ApprovalDetailSerializer(asked, context={"request": request}).data

@@ -38,6 +38,22 @@ def _fee_settled(order: Any) -> bool:
     return order.fee is None or order.state == Order.State.PAID
 
 
+# The states in which an order holds its slot for good (``Order.OPEN_STATES`` but ``produced``), and the
+# names of the constraints that say so (``orders.services`` translates their violation into a 409).
+SLOT_HOLDING_STATES = (
+    "submitted",
+    "approved",
+    "awaiting_payment",
+    "paid",
+    "queued",
+    "in_production",
+    "failed",
+)
+ONE_OPEN_ORDER_PER_EXERCISE = "order_one_open_per_exercise"
+ONE_OPEN_ORDER_PER_STRUCTURE_SLOT = "order_one_open_per_structure_slot"
+SLOT_CONSTRAINTS = (ONE_OPEN_ORDER_PER_EXERCISE, ONE_OPEN_ORDER_PER_STRUCTURE_SLOT)
+
+
 class Order(ConcurrentTransitionMixin, models.Model):
     class Kind(models.TextChoices):
         FIRST = "first", _("First card")
@@ -70,19 +86,7 @@ class Order(ConcurrentTransitionMixin, models.Model):
     # one definition, read by eligibility (``eligibility.in_progress``: it blocks a second order of the
     # slot while its card is owed) and by the renewal scan's SQL (a card with such an order is taken care
     # of). Plain values, so that raw SQL can take them as parameters.
-    OPEN_STATES: tuple[str, ...] = tuple(
-        state.value
-        for state in (
-            State.SUBMITTED,
-            State.APPROVED,
-            State.AWAITING_PAYMENT,
-            State.PAID,
-            State.QUEUED,
-            State.IN_PRODUCTION,
-            State.FAILED,
-            State.PRODUCED,
-        )
-    )
+    OPEN_STATES: tuple[str, ...] = (*SLOT_HOLDING_STATES, "produced")
     CANCELLABLE_STATES = (
         State.DRAFT,
         State.SUBMITTED,
@@ -139,6 +143,20 @@ class Order(ConcurrentTransitionMixin, models.Model):
             models.Index(fields=["professional", "state"]),
         ]
         constraints = [
+            # One order under way per slot (``eligibility.slot_filter``): the database's guarantee behind
+            # the ``open_order_exists`` rule, so that two submissions racing past the check cannot both
+            # commit. A produced order is left out: it blocks its slot only while its card is on its way,
+            # which the rule reads from the card (``eligibility.in_progress``).
+            models.UniqueConstraint(
+                fields=["exercise"],
+                condition=Q(exercise__isnull=False, state__in=SLOT_HOLDING_STATES),
+                name=ONE_OPEN_ORDER_PER_EXERCISE,
+            ),
+            models.UniqueConstraint(
+                fields=["professional", "structure", "card_type"],
+                condition=Q(exercise__isnull=True, state__in=SLOT_HOLDING_STATES),
+                name=ONE_OPEN_ORDER_PER_STRUCTURE_SLOT,
+            ),
             models.CheckConstraint(
                 name="order_replacement_has_reason",
                 condition=Q(kind="replacement", replacement_reason__gt="")

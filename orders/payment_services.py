@@ -23,7 +23,14 @@ from core.formats import format_money
 from core.roles import HOLDER_SIDE, Role, role_of
 from core.transitions import Step, allowed, check
 
-from .errors import InvalidOrder, InvalidTransition, NotPermitted, OrderNotFound, PaymentRefused
+from .errors import (
+    InvalidOrder,
+    InvalidTransition,
+    NotPermitted,
+    OnlinePaymentOff,
+    OrderNotFound,
+    PaymentRefused,
+)
 from .models import Order, Payment
 from .payments import Checkout, Confirmation, PaymentProvider, SignedReturns, configured_provider
 from .scoping import orders_visible_to
@@ -88,15 +95,25 @@ def payment_start_online(
     """Open a checkout at the payment provider for an order awaiting payment (the holder, or the
     structure manager for their staff, pays; operators record transfers and cheques)."""
     provider = provider or configured_provider()
-    if provider is None:
-        raise PaymentRefused(_("Online payment is not available; pay by transfer or cheque."))
+    order = payment_online_check(order=order, actor=actor, provider=provider)
+    assert order.fee is not None and provider is not None
+    return provider.start(order_id=order.pk, amount=order.fee, currency="EUR", return_url=return_url)
+
+
+def payment_online_check(
+    *, order: Order | int, actor: User, provider: PaymentProvider | None = None
+) -> Order:
+    """The order, if ``actor`` may start paying it online now: not visible (404), not the holder's side
+    (403), no provider configured (404 ``online_payment_unavailable``), not awaiting payment (409), in that
+    order, before the request's body is read."""
     order = _visible(order, actor)
     if role_of(actor) not in HOLDER_SIDE:
         raise NotPermitted(_("Online payment is made by the holder or their structure's manager."))
+    if (provider or configured_provider()) is None:
+        raise OnlinePaymentOff()
     if order.state != Order.State.AWAITING_PAYMENT:
         raise InvalidTransition(transition="record_payment", state=order.state, allowed=allowed(order))
-    assert order.fee is not None
-    return provider.start(order_id=order.pk, amount=order.fee, currency="EUR", return_url=return_url)
+    return order
 
 
 def payment_confirm_online(
@@ -109,7 +126,7 @@ def payment_confirm_online(
     another order is refused, so one checkout never pays two orders."""
     provider = provider or configured_provider()
     if provider is None:
-        raise PaymentRefused(_("Online payment is not available."))
+        raise OnlinePaymentOff()
     return _record_online(_pk(order), reference, lambda: provider.confirm(reference=reference))
 
 

@@ -22,7 +22,7 @@ from typing import Any, ParamSpec, TypeVar
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.db.models import QuerySet
 from django.urls import NoReverseMatch, reverse
 from django.utils import timezone
@@ -43,15 +43,17 @@ from .errors import (
     InvalidOrder,
     NotEligible,
     NotPermitted,
+    OpenOrderExists,
     OrderChanged,
     OrderNotFound,
     OrderRerouted,
     PaymentRefused,
+    StructureNotFound,
 )
-from .models import Order, OrderEvent
+from .models import SLOT_CONSTRAINTS, Order, OrderEvent
 from .payments import tariff_on
 from .permissions import CREATE_ROLES
-from .scoping import orders_visible_to
+from .scoping import orders_visible_to, structures_orderable_by
 
 User = Any  # a django.contrib.auth user with an ``account``
 T = TypeVar("T")
@@ -156,9 +158,40 @@ def _schedule_production(order_id: int) -> None:
 
 
 def _ensure_eligible(order: Order) -> None:
+    """Raise unless the order meets every rule; a duplicate of an order under way is a conflict (409)."""
     reasons = eligibility.check(order)
+    if any(reason.code == "open_order_exists" for reason in reasons):
+        raise OpenOrderExists(reasons)
     if reasons:
         raise NotEligible(reasons)
+
+
+def _take_slot(order: Order, actor: User, steps: Sequence[Step | str]) -> Order:
+    """``_fire`` steps that make the order hold its slot (``Order`` constraints ``SLOT_CONSTRAINTS``).
+
+    The eligibility check before reads committed rows only: of two submissions racing for one slot, the
+    second's UPDATE waits for the first and is refused by the unique index; that refusal is the same
+    conflict the rule reports (``OpenOrderExists``), and only this savepoint rolls back."""
+    try:
+        with transaction.atomic():
+            return _fire(order, actor, steps)
+    except IntegrityError as error:
+        if _constraint_of(error) in SLOT_CONSTRAINTS:
+            raise OpenOrderExists.raced() from None
+        raise
+
+
+def _constraint_of(error: IntegrityError) -> str | None:
+    diag = getattr(error.__cause__, "diag", None)
+    return getattr(diag, "constraint_name", None)
+
+
+def order_check(*, order: Order, transition: str, actor: User) -> None:
+    """Raise unless ``actor`` may fire ``transition`` on ``order`` now: ``NotPermitted`` (403) for a role
+    that may never fire it, then ``InvalidTransition`` (409) for the wrong state. What an entry point asks
+    before it reads the request's body, so a caller who may not act learns nothing from a 400 or a 422; the
+    service checks again on the locked row."""
+    check(order, transition, actor)
 
 
 # --- creation ------------------------------------------------------------------------------------------
@@ -227,14 +260,21 @@ def order_create(
     return order
 
 
+def order_may_create(*, actor: User) -> None:
+    """Raise ``NotPermitted`` unless ``actor``'s role may order cards at all (asked before any input)."""
+    if role_of(actor) not in CREATE_ROLES:
+        raise NotPermitted(_("Your role may not order cards."))
+
+
 def _check_creator(
     actor: User, professional: Professional, card_type: str, structure: Structure | None
 ) -> None:
+    order_may_create(actor=actor)
     role = role_of(actor)
-    if role not in CREATE_ROLES:
-        raise NotPermitted(_("Your role may not order cards."))
     if not professionals_visible_to(actor).filter(pk=professional.pk).exists():
         raise InvalidOrder(_("Unknown person."), field="professional")
+    if structure is not None and not structures_orderable_by(actor).filter(pk=structure.pk).exists():
+        raise StructureNotFound()
     own_structure = structure is not None and structure.pk == actor.account.structure_id
     if role == Role.STRUCTURE_MANAGER and (card_type not in STRUCTURE_CARDS or not own_structure):
         raise NotPermitted(_("A structure manager orders CPE, CPA and CDE for their own structure."))
@@ -273,9 +313,10 @@ def _check_consistent(
 def order_submit(*, order: Order | int, actor: User) -> Order:
     with transaction.atomic():
         order = _lock(order, actor)
+        check(order, "submit", actor)  # who and when first: a delivered order is a conflict, not ineligible
         _ensure_eligible(order)
         fee = _fee_for(order, timezone.localdate())
-        order = _fire(order, actor, [Step("submit", kwargs={"fee": fee})])
+        order = _take_slot(order, actor, [Step("submit", kwargs={"fee": fee})])
         _tell_received(order)
         return order
 
@@ -319,7 +360,8 @@ def order_approve(*, order: Order | int, actor: User, reason: str = "") -> Order
 def _approve(pk: int, actor: User, reason: str) -> Order:
     with transaction.atomic():
         order = _lock(pk, actor)
-        if order.state == Order.State.SUBMITTED and not _authority_current(order):
+        check(order, "approve", actor)  # who and when before the registry and the rules are read
+        if not _authority_current(order):
             raise _AuthorityMoved()
         _ensure_eligible(order)
         then = "request_payment" if order.fee is not None else "queue"

@@ -59,13 +59,13 @@ def _visible(user: User, order_id: Any) -> bool:
 def fee_waiver_request(*, order: Order | int, actor: User, reason: str) -> ApprovalRequest:
     """Ask for the fee of ``order`` to be waived (the order must be awaiting payment, and the actor one
     who may record its payment). Nothing changes on the order until a second operator approves."""
-    reason = reason.strip()
-    if len(reason) < REASON_MIN_LENGTH:
-        message = _("Give the reason for the waiver (at least %(n)d characters).") % {"n": REASON_MIN_LENGTH}
-        raise InvalidOrder(message, field="reason")
     with transaction.atomic():
         locked = _lock(order, actor)
-        check(locked, "record_payment", actor)  # who, then the state (awaiting payment)
+        check(locked, "record_payment", actor)  # who, then the state (awaiting payment), then the reason
+        reason = reason.strip()
+        if len(reason) < REASON_MIN_LENGTH:
+            message = _("Give the reason for the waiver (at least %(n)d characters).")
+            raise InvalidOrder(message % {"n": REASON_MIN_LENGTH}, field="reason")
         assert locked.fee is not None  # awaiting payment: there is a fee
         return approvals.request(
             action=ACTION,

@@ -46,6 +46,17 @@ def check_ca_tokens(app_configs: Any = None, **kwargs: Any) -> list[checks.Check
                     id="pki.E001",
                 )
             )
+    given = {name: getattr(settings, name) for name in PIN_SETTINGS.values() if getattr(settings, name)}
+    shared = sorted(name for name, pin in given.items() if list(given.values()).count(pin) > 1)
+    if shared:
+        messages.append(
+            checks.Error(
+                f"{', '.join(shared)} are one PIN: a process given one token's PIN could open the others'.",
+                hint="Give each token a PIN of its own (the OCSP token's, on every web host, must never "
+                "open the CA's).",
+                id="pki.E007",
+            )
+        )
     if not settings.CPX_OCSP_TOKEN_PIN:
         messages.append(
             checks.Warning(

@@ -8,7 +8,8 @@ from __future__ import annotations
 from typing import Any
 
 from django.db.models import Q, QuerySet
-from drf_spectacular.utils import extend_schema, extend_schema_view
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
 from rest_framework import serializers
 from rest_framework.viewsets import ReadOnlyModelViewSet
 
@@ -88,12 +89,15 @@ class PersonSearchSerializer(serializers.Serializer):
     ),
     retrieve=extend_schema(
         summary="A person with their exercises and structure memberships",
+        parameters=[
+            OpenApiParameter("id", OpenApiTypes.INT, OpenApiParameter.PATH, description="Person id.")
+        ],
         responses={200: PersonSerializer, **error_responses(401, 403, 404)},
     ),
 )
 class PersonViewSet(ApiView, ReadOnlyModelViewSet):
     serializer_class = PersonSerializer
-    lookup_value_regex = "[^/]+"  # any id reaches check_id, which answers a JSON 404
+    lookup_value_regex = "[0-9]+"  # an id; one larger than a bigint is not found (check_id)
 
     def get_queryset(self) -> QuerySet[Professional]:
         people = professionals_visible_to(self.request.user).order_by("last_name", "first_name", "id")

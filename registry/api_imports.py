@@ -17,8 +17,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from django.http import FileResponse, Http404
+from django.http import FileResponse
 from django.urls import path as route
+from django.utils.translation import gettext_lazy
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import exceptions, serializers, status
@@ -28,7 +29,8 @@ from rest_framework.renderers import JSONRenderer
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from core.api import MAX_ID, ApiErrorSerializer, ApiView, error_responses
+from core.api import MAX_ID, ApiErrorSerializer, ApiView, QueryBooleanField, error_responses
+from core.errors import NotFound
 from core.roles import Role, role_of
 
 from .models import RegistryImport
@@ -37,6 +39,10 @@ from .uploads import QueueUnavailable, UploadRefused, format_problem, upload_imp
 __all__ = ["QueueUnavailable", "format_problem", "upload_store", "urlpatterns"]
 
 Status = RegistryImport.Status
+
+
+class ImportNotFound(NotFound):
+    default_message = gettext_lazy("No such registry import.")
 
 
 class IsAnsOperator(BasePermission):
@@ -54,12 +60,12 @@ class ImportUploadSerializer(serializers.Serializer):
         help_text="A PS_LibreAcces_Personne_activite extraction (.txt, .csv or .zip; UTF-8, "
         "Windows-1252 or ISO-8859-1)."
     )
-    full = serializers.BooleanField(
+    full = QueryBooleanField(  # a form's text: true or false
         required=False,
         default=False,
         help_text="A full extraction: professionals it no longer lists are marked inactive.",
     )
-    force = serializers.BooleanField(
+    force = QueryBooleanField(
         required=False,
         default=False,
         help_text="With full: deactivate even more than CPX_IMPORT_MAX_DEACTIVATION_SHARE of the active "
@@ -140,7 +146,7 @@ class ImportsApiView(ApiView):
     def visible_import(self) -> RegistryImport:
         record = RegistryImport.objects.filter(pk=self.check_id(self.kwargs["pk"])).first()
         if record is None:
-            raise Http404
+            raise ImportNotFound()
         return record
 
 
@@ -197,7 +203,7 @@ class RegistryImportDetailView(ImportsApiView):
         responses={200: RegistryImportSerializer, **error_responses(401, 403, 404)},
         tags=["registry"],
     )
-    def get(self, request: Request, pk: str) -> Response:
+    def get(self, request: Request, pk: int) -> Response:
         return Response(RegistryImportSerializer(self.visible_import()).data)
 
 
@@ -221,7 +227,7 @@ class RegistryImportRejectReportView(ImportsApiView):
         },
         tags=["registry"],
     )
-    def get(self, request: Request, pk: str) -> Any:
+    def get(self, request: Request, pk: int) -> Any:
         record = self.visible_import()
         if not _report_available(record):
             raise exceptions.NotFound("This import has no reject report (not done, or nothing rejected).")
@@ -239,8 +245,8 @@ class RegistryImportRejectReportView(ImportsApiView):
 # Included by config/api_urls.py under registry/imports/.
 urlpatterns = [
     route("", RegistryImportCreateView.as_view(), name="registry-import-create"),
-    route("<str:pk>/", RegistryImportDetailView.as_view(), name="registry-import-detail"),
+    route("<int:pk>/", RegistryImportDetailView.as_view(), name="registry-import-detail"),
     route(
-        "<str:pk>/reject-report/", RegistryImportRejectReportView.as_view(), name="registry-import-rejects"
+        "<int:pk>/reject-report/", RegistryImportRejectReportView.as_view(), name="registry-import-rejects"
     ),
 ]

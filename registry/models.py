@@ -295,6 +295,25 @@ class Account(models.Model):
         return f"{self.user} ({self.role})"
 
 
+class IntegratorClient(models.Model):
+    """An OAuth 2.0 client (client credentials, RFC 6749 §4.4) through which a program acts as ``account``
+    on the platform API (core.auth): same role, same authority, same scoping. Created and revoked in the
+    admin (registry.integrators); its secret is shown once and stored hashed."""
+
+    account = models.ForeignKey(Account, on_delete=models.CASCADE, related_name="integrator_clients")
+    application = models.OneToOneField(
+        settings.OAUTH2_PROVIDER_APPLICATION_MODEL, on_delete=models.CASCADE, related_name="integrator"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("integrator client")
+        ordering = ["pk"]
+
+    def __str__(self) -> str:
+        return f"{self.application.name} ({self.account})"
+
+
 class RegistryImport(models.Model):
     """One run of import_registry: what it read, what it did, where its reject report is."""
 

@@ -10,7 +10,8 @@ import re
 from typing import Any
 
 from django.http import Http404
-from drf_spectacular.utils import extend_schema, extend_schema_view
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
 from rest_framework import serializers
 from rest_framework.permissions import BasePermission
 from rest_framework.viewsets import ReadOnlyModelViewSet
@@ -73,6 +74,15 @@ class StationSerializer(serializers.ModelSerializer):
     ),
     retrieve=extend_schema(
         summary="A reader station",
+        parameters=[
+            OpenApiParameter(
+                "name",
+                OpenApiTypes.STR,
+                OpenApiParameter.PATH,
+                pattern=f"^{STATION_NAME.pattern}$",
+                description="The station's name (a slug).",
+            )
+        ],
         responses={200: StationSerializer, **error_responses(401, 403, 404)},
     ),
 )

@@ -51,3 +51,17 @@ def _signing_inline(settings):
     """The signing service's tasks run in the test's process (a test of the real signer process turns this
     off and starts one)."""
     settings.CPX_SIGNING_INLINE = True
+
+
+@pytest.fixture(autouse=True)
+def _rate_limit_counters(settings, request):
+    """Rate-limit counters (core.ratelimit) of this test only: a prefix of this process and test, so no other
+    test, and no other test run on this machine sharing the Redis, ever finds counters it did not make."""
+    import os
+    import uuid
+
+    from core import ratelimit
+
+    settings.CPX_RATE_LIMIT_PREFIX = f"cpx:test-ratelimit:{os.getpid()}:{uuid.uuid4().hex[:12]}:"
+    yield
+    ratelimit.reset()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import http.client
 import json
 import os
@@ -152,21 +153,53 @@ def manage(env: dict[str, str], *args: str, timeout: float = 120) -> str:
 
 ACCOUNT_SCRIPT = """
 from django.contrib.auth import get_user_model
-from rest_framework.authtoken.models import Token
+from registry.integrators import integrator_client_create
 from registry.models import Account, Authority
 user, _ = get_user_model().objects.get_or_create(username={username!r})
 links = {links!r}
 if "authority" in links:
     links["authority"] = Authority.objects.get(code=links["authority"])
-Account.objects.update_or_create(user=user, defaults=dict(role={role!r}, **links))
-print(Token.objects.get_or_create(user=user)[0].key)
+account, _ = Account.objects.update_or_create(user=user, defaults=dict(role={role!r}, **links))
+client, secret = integrator_client_create(account=account, name="tests", actor="tests")
+print(client.application.client_id + ":" + secret)
 """
 
 
 def api_account(env: dict[str, str], username: str, role: str, **links: object) -> str:
-    """Create (or update) a user with an Account of ``role`` and return their API token (setup only)."""
+    """Create (or update) a user with an Account of ``role`` and an integrator client of theirs; return its
+    credentials as ``client_id:secret`` (setup only), which ``Api`` exchanges for Bearer tokens."""
     script = ACCOUNT_SCRIPT.format(username=username, role=role, links=links)
     return manage(env, "shell", "--no-imports", "-c", script).strip().splitlines()[-1]
+
+
+def integrator_credentials(user: Any) -> str:
+    """``client_id:secret`` of a new integrator client of ``user``'s account (in this process's database)."""
+    from registry.integrators import integrator_client_create
+
+    client, secret = integrator_client_create(account=user.account, name="tests", actor="tests")
+    return f"{client.application.client_id}:{secret}"
+
+
+def bearer_token(host: str, port: int, credentials: str, timeout: float = 30) -> tuple[str, float]:
+    """(access token, its lifetime in seconds) from the server's token endpoint: the client-credentials
+    grant (RFC 6749 §4.4), the client authenticated with HTTP Basic, as docs/api_auth.md shows."""
+    client_id, secret = credentials.split(":", 1)
+    pair = f"{urllib.parse.quote(client_id, safe='')}:{urllib.parse.quote(secret, safe='')}"
+    headers = {
+        "Authorization": "Basic " + base64.b64encode(pair.encode()).decode(),
+        "Content-Type": "application/x-www-form-urlencoded",
+    }
+    conn = http.client.HTTPConnection(host, port, timeout=timeout)
+    try:
+        conn.request("POST", "/o/token/", body="grant_type=client_credentials", headers=headers)
+        response = conn.getresponse()
+        raw = response.read()
+    finally:
+        conn.close()
+    if response.status != 200:
+        raise AssertionError(f"POST /o/token/: HTTP {response.status}: {raw[:500]!r}")
+    answer = json.loads(raw)
+    return answer["access_token"], float(answer["expires_in"])
 
 
 # --- a JSON client over http.client (no test client: the real server, the real sockets) ----------------
@@ -182,18 +215,29 @@ class ApiError(AssertionError):
 class Api:
     """What an integrator does: HTTP with a token, JSON in and out."""
 
-    def __init__(self, base_url: str, token: str | None = None, timeout: float = 30):
+    def __init__(self, base_url: str, credentials: str | None = None, timeout: float = 30):
+        """``credentials``: an integrator client's ``client_id:secret`` (``api_account``), exchanged for a
+        Bearer token at first use and again shortly before it expires; None: anonymous."""
         parsed = urllib.parse.urlsplit(base_url)
         self.host, self.port = parsed.hostname or "127.0.0.1", parsed.port or 80
-        self.token = token
+        self.credentials = credentials
         self.timeout = timeout
+        self._token: tuple[str, float] | None = None  # (token, monotonic time it is renewed after)
+
+    def authorization(self) -> str:
+        """The ``Authorization`` header's value (a fresh token when the last one is near its end)."""
+        assert self.credentials, "an anonymous Api has no token"
+        if self._token is None or time.monotonic() > self._token[1]:
+            token, lifetime = bearer_token(self.host, self.port, self.credentials, self.timeout)
+            self._token = token, time.monotonic() + max(lifetime - 30, lifetime / 2)
+        return f"Bearer {self._token[0]}"
 
     def request(
         self, method: str, path: str, body: object = None, *, headers: dict[str, str] | None = None
     ) -> tuple[int, Any, dict[str, str]]:
         all_headers = {"Accept": "application/json", **(headers or {})}
-        if self.token:
-            all_headers["Authorization"] = f"Token {self.token}"
+        if self.credentials:
+            all_headers["Authorization"] = self.authorization()
         payload: bytes | None = None
         if isinstance(body, bytes):
             payload = body

@@ -6,7 +6,7 @@ import json
 
 import pytest
 from django.core.exceptions import PermissionDenied, SuspiciousOperation
-from django.http import HttpRequest
+from django.http import HttpRequest, HttpResponse
 from django.test import RequestFactory
 from django.urls import path
 from django.utils import translation
@@ -30,6 +30,10 @@ def _suspicious(request: HttpRequest):
     raise SuspiciousOperation("bad")
 
 
+def _slow_down(request: HttpRequest):
+    return HttpResponse("slow down", status=429, content_type="text/plain", headers={"Retry-After": "30"})
+
+
 # A URLconf of the whole site plus views that fail, for the handlers' sake.
 from config.urls import urlpatterns as site_patterns  # noqa: E402
 
@@ -38,6 +42,7 @@ urlpatterns = [
     path("boom/", _boom),
     path("forbidden/", _forbidden),
     path("api/v1/forbidden/", _forbidden),
+    path("api/v1/slow-down/", _slow_down),
     path("suspicious/", _suspicious),
     *site_patterns,
 ]
@@ -184,3 +189,9 @@ def test_api_server_error_is_json_500(failing_urls, debug):
 
 def test_api_permission_denied_is_json_403(client, failing_urls):
     api_json(client.get("/api/v1/forbidden/"), 403, "not_permitted")
+
+
+def test_api_throttled_answer_is_json_429_and_keeps_retry_after(client, failing_urls, debug):
+    response = client.get("/api/v1/slow-down/")
+    api_json(response, 429, "throttled")
+    assert response["Retry-After"] == "30"

@@ -16,6 +16,17 @@ SECRETS = {
 }  # a Fernet key (tests only)
 
 
+def oidc_key(bits: int = 2048) -> str:
+    """A PEM RSA private key, as the OpenID Connect provider's signing key (tests only)."""
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import rsa
+
+    key = rsa.generate_private_key(public_exponent=65537, key_size=bits)
+    return key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    ).decode()
+
+
 def production_environment(tmp_path: Path) -> dict[str, str]:
     secret = tmp_path / "secret"
     secret.write_text("x8#kq2-vR7mZp0@Lw5!tYb3&nH9cJ4dF6gS1aQe*Uo_iP%zX-Mv2Rk7Yw\n")
@@ -30,9 +41,10 @@ def production_environment(tmp_path: Path) -> dict[str, str]:
     values["DATABASE_URL"] = os.environ.get("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/cpx")
     values["CPX_VAR_DIR"] = str(tmp_path)
     # Secrets named by *_FILE live in /run/secrets in production: here, temporary files.
+    secrets = {**SECRETS, "CPX_OIDC_RSA_PRIVATE_KEY_FILE": oidc_key()}
     for key in [k for k in values if k.endswith("_FILE") and values[k].startswith("/run/secrets/")]:
         secret_file = tmp_path / key.lower()
-        secret_file.write_text(SECRETS.get(key, "q7W-2xr9-Lp4t") + "\n")
+        secret_file.write_text(secrets.get(key, "q7W-2xr9-Lp4t") + "\n")
         values[key] = str(secret_file)
     return {"PATH": os.environ["PATH"], **values}
 
@@ -82,9 +94,9 @@ def test_database_url_is_parsed():
         database_from_url("mysql://x@y/z")
 
 
-def _check_deploy(env: dict[str, str]) -> subprocess.CompletedProcess:
+def _check_deploy(env: dict[str, str], fail_level: str = "WARNING") -> subprocess.CompletedProcess:
     return subprocess.run(
-        [sys.executable, "manage.py", "check", "--deploy", "--fail-level", "WARNING"],
+        [sys.executable, "manage.py", "check", "--deploy", "--fail-level", fail_level],
         cwd=ROOT,
         env=env,
         capture_output=True,
@@ -137,6 +149,7 @@ def test_pki_answers_over_plain_http_with_the_production_settings(tmp_path):
         f"postgres://{db['USER']}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}"
     )
     env["CPX_PKI_BASE_URL"] = ""  # fall back to CPX_BASE_URL=https://…: still http:// in certificates
+    env["CPX_RATE_LIMIT_REDIS_URL"] = "redis://127.0.0.1:6379/0"  # not the example's redis.example.fr
     result = subprocess.run(
         [sys.executable, "manage.py", "shell", "--no-imports", "-c", PKI_OVER_HTTP],
         cwd=ROOT,

@@ -5,11 +5,15 @@ from __future__ import annotations
 from django.contrib import messages
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.utils.cache import add_never_cache_headers
+from django.utils.http import urlencode
 from django.utils.translation import gettext as _
+from django.views.decorators.http import require_http_methods
 
 from cards.models import Card
 from cards.scoping import cards_visible_to
-from core.roles import HOLDER_SIDE, Role
+from core.roles import HOLDER_SIDE, Role, account_of
 from core.web import for_roles
 from lifecycle import activation, renewal
 from lifecycle.errors import RenewalLinkExpired, RenewalLinkInvalid
@@ -55,22 +59,53 @@ def _activation_step(request: HttpRequest, card: Card) -> HttpResponse:
     return redirect("portal:card", pk=card.pk)
 
 
-@for_roles(Role.HOLDER)
-def renew(request: HttpRequest, token: str, account: Account) -> HttpResponse:
-    """The page behind the reminder's renewal link: the card it names, and one button to confirm.
+@require_http_methods(["GET", "POST"])
+def renew(request: HttpRequest) -> HttpResponse:
+    """The page behind the reminder's renewal link, ``/renew/#<token>``: the token is in the URL's
+    fragment, which the browser never sends, so it reaches no access log. The page (public: it shows
+    nothing of anyone) has its script (``portal/renew.js``) post the token; a holder signs in first if
+    needed (the script keeps the token in the tab's session storage meanwhile). The POST shows the card the
+    link names, and one button to confirm, which posts the token again."""
+    if request.method == "POST":
+        return _renew_step(request)
+    holder = request.user.is_authenticated and getattr(account_of(request.user), "role", None) == Role.HOLDER
+    context = {"opening": True, "signed_in": holder, "login_url": _login_url()}
+    return _no_store(render(request, "portal/holder/renew.html", context))
 
-    A link that is not valid (or no longer) is this page's own answer, not an error to send the holder
+
+@for_roles(Role.HOLDER)
+def _renew_step(request: HttpRequest, account: Account) -> HttpResponse:
+    """A link that is not valid (or no longer) is this page's own answer, not an error to send the holder
     back from: there is no page to go back to."""
+    token = request.POST.get("token", "")
     try:
         reminder = renewal.renewal_link_reminder(token=token)
     except (RenewalLinkInvalid, RenewalLinkExpired) as error:
-        return render(request, "portal/holder/renew.html", {"error": error.message}, status=410)
+        return _no_store(render(request, "portal/holder/renew.html", {"error": error.message}, status=410))
     card = cards_visible_to(request.user).filter(pk=reminder.card_id).first()
     if card is None:
         raise Http404
-    if request.method == "POST":
+    if request.POST.get("step") == "confirm":
         order = renewal.renewal_link_confirm(token=token, actor=request.user)
         messages.success(request, _("Your renewal is ordered."))
         return redirect("portal:order", pk=order.pk)
     context = {"card": card, "face": card_face(card), "used": reminder.link_used_at is not None}
-    return render(request, "portal/holder/renew.html", context)
+    return _no_store(render(request, "portal/holder/renew.html", context))
+
+
+def renew_legacy(request: HttpRequest, token: str) -> HttpResponse:
+    """The old form of the link, with the token in the path: refused (410) without reading the token,
+    which has reached the server's logs already; the holder renews from the card's page."""
+    context = {
+        "error": _("This renewal link is no longer valid: renew the card from its page in your space.")
+    }
+    return _no_store(render(request, "portal/holder/renew.html", context, status=410))
+
+
+def _login_url() -> str:
+    return f"{reverse('login')}?{urlencode({'next': reverse('portal:renew')})}"
+
+
+def _no_store(response: HttpResponse) -> HttpResponse:
+    add_never_cache_headers(response)  # a page that carries a one-time token: no copy in any cache
+    return response

@@ -55,6 +55,7 @@ def _site(tmp_path: Path, backend: str, responder: str, http_port: int, https_po
         "/etc/ssl/cpx/fullchain.pem": str(tmp_path / "tls.pem"),
         "/etc/ssl/cpx/privkey.pem": str(tmp_path / "tls.key"),
         "/var/lib/cpx/static/": f"{tmp_path}/static/",
+        "/var/log/nginx/cpx-access.log": str(tmp_path / "access.log"),
     }
     for old, new in replacements.items():
         assert old in site, f"deploy/nginx.conf changed: {old!r} is gone"
@@ -188,3 +189,19 @@ def ocsp_request(pair: tuple[x509.Certificate, x509.Certificate]) -> str:
     cert, issuer = pair
     request = ocsp.OCSPRequestBuilder().add_certificate(cert, issuer, hashes.SHA1()).build()  # noqa: S303
     return base64.b64encode(request.public_bytes(serialization.Encoding.DER)).decode()
+
+
+def test_the_access_log_has_paths_without_their_query_strings(hierarchy_for_nginx, nginx, tmp_path):
+    """One-time codes and tokens in a query string (an enrolment link, a sign-in's next=...) and in a
+    Referer never reach nginx's access log: it logs $uri, not $request."""
+    http_port, https_port = nginx
+    _get(http_port, "/pki/?code=PLAIN-SECRET-1")
+    _get(https_port, "/ecps/enrol/?code=TLS-SECRET-2&state=x", tls=True)
+    _get(https_port, "/api/v1/cards/?access_token=TLS-SECRET-3", tls=True)
+    access_log = tmp_path / "access.log"
+    deadline = time.monotonic() + 10  # nginx writes a request's line once its answer is sent
+    while access_log.read_text().count("\n") < 3 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    log = access_log.read_text()
+    assert "/pki/" in log and "/ecps/enrol/" in log and "/api/v1/cards/" in log, log
+    assert "SECRET" not in log and "?" not in log, log

@@ -43,8 +43,16 @@ def page(browser: Any, live_server: Any) -> Iterator[Any]:
     )
     context.set_default_timeout(15_000)
     page = context.new_page()
+    refused: list[str] = []
+    page.on("console", lambda message: refused.append(message.text) if csp_violation(message.text) else None)
     yield page
     context.close()
+    # A script or style the Content-Security-Policy blocks fails silently in the page: fail the test.
+    assert refused == [], f"Content-Security-Policy violations: {refused}"
+
+
+def csp_violation(text: str) -> bool:
+    return text.startswith("Refused to") or "Content Security Policy" in text
 
 
 @pytest.fixture(autouse=True)

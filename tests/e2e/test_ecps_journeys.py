@@ -83,6 +83,7 @@ def relying_party(live_server: Any) -> dict[str, str]:
         actor=persona(Account.Role.ANS_OPERATOR),
         name="Messagerie sécurisée de démonstration",
         redirect_uris=[redirect_uri],
+        post_logout_redirect_uris=[redirect_uri],
     )
     return {"client_id": application.client_id, "secret": secret, "redirect_uri": redirect_uri}
 
@@ -95,12 +96,18 @@ def holder_signed_in(page: Any, exercise: Any) -> Any:
     return user
 
 
-def enrol_on_this_device(page: Any) -> ECps:
-    """From the QR code page: open the activation link on this device and create the passkey."""
+def enrol_on_this_device(page: Any, *, via: str = "button") -> ECps:
+    """From the QR code page: "Use this device" (which posts the code), or the URL the QR code carries
+    (the code in its fragment, never sent to the server); then create the passkey."""
     expect(page.locator("#activation-qr svg")).to_be_visible()
-    href = page.locator("#enrol-link").get_attribute("href")
-    assert href and "/ecps/enrol/?code=" in href
-    page.goto(href)
+    code = page.locator("input[name=code]").get_attribute("value")
+    assert code
+    if via == "button":
+        page.locator("#enrol-link").click()
+    else:
+        page.goto(page.url.split("/ecps/")[0] + f"/ecps/enrol/#code={code}")
+    expect(page).to_have_url(re.compile(r"/ecps/enrol/$"))  # no code in the address bar
+    expect(page.locator("#code")).to_have_value(code)
     page.locator("[data-action=enrol]").click()
     expect(page.locator("#ecps-ready")).to_be_visible()
     return ECps.objects.order_by("-pk").first()  # type: ignore[return-value]
@@ -179,6 +186,27 @@ def test_a_holder_activates_with_the_card_then_signs_in_to_a_service(
     event = SignInEvent.objects.get()
     assert event.result == "success" and event.client_id == relying_party["client_id"]
 
+    # Back to the service later: prompt=none gives a code without a page, the provider session holding.
+    silent = authorize_url(
+        relying_party["client_id"], relying_party["redirect_uri"], pkce()[1], state="again", nonce="n2"
+    )
+    phone.goto(silent + "&prompt=none")
+    expect(phone.locator("#demo-rp-result")).to_have_attribute("data-result", "code")
+    assert query_of(phone.url)["state"] == "again" and SignInEvent.objects.count() == 1
+    # The service signs the holder out (RP-initiated logout), back to its registered URI with its state.
+    logout = urllib.parse.urlencode(
+        {
+            "id_token_hint": result["id_token"],
+            "post_logout_redirect_uri": relying_party["redirect_uri"],
+            "state": "bye",
+        }
+    )
+    phone.goto(f"{live_server.url}/o/logout/?{logout}")
+    expect(phone).to_have_url(re.compile(r"/ecps/demo-rp/callback\?state=bye$"))
+    assert _introspect(live_server, relying_party, result["access_token"]) == {"active": False}
+    phone.goto(silent + "&prompt=none")  # no provider session now: login_required, still no page
+    assert query_of(phone.url)["error"] == "login_required"
+
 
 def test_a_holder_activates_by_email_and_sms_codes(phone):
     exercise = rpps_doctor()
@@ -190,7 +218,7 @@ def test_a_holder_activates_by_email_and_sms_codes(phone):
     phone.locator("#email_code").fill(email_code)
     phone.locator("#sms_code").fill(sms_code)
     phone.locator("[data-action=verify-codes]").click()
-    ecps = enrol_on_this_device(phone)
+    ecps = enrol_on_this_device(phone, via="qr")
     assert ecps.activation_method == ECps.Method.CODES and ecps.holder_id == exercise.professional_id
     phone.goto("/ecps/")
     expect(phone.locator(f'[data-ecps="{ecps.pk}"]')).to_have_attribute("data-state", "active")

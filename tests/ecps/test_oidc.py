@@ -241,6 +241,7 @@ def test_discovery_is_served_at_the_root_too(client):
     assert document == client.get("/o/.well-known/openid-configuration").json()
     assert "S256" in document["code_challenge_methods_supported"]
     assert "RS256" in document["id_token_signing_alg_values_supported"]
+    assert client.get("/.well-known/oauth-authorization-server").json() == document
 
 
 def test_self_service_client_pages_are_closed(client, doctor_user):

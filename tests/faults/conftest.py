@@ -6,8 +6,6 @@ from __future__ import annotations
 from collections import Counter
 from pathlib import Path
 
-from rest_framework.authtoken.models import Token
-
 from cards.models import Card
 from notifications.models import Notification
 from orders.models import Order
@@ -19,6 +17,7 @@ from tests.processes import (
     Process,
     free_port,
     http_status,
+    integrator_credentials,
     manage,
     procfile,
     stack_environment,
@@ -82,7 +81,8 @@ def submitted_orders(count: int) -> list[int]:
 
 
 def operator_token() -> str:
-    return Token.objects.create(user=persona(Account.Role.AUTHORITY_OPERATOR, authority="CNOM")).key
+    """A CNOM operator's integrator credentials (``client_id:secret``, for ``Api``)."""
+    return integrator_credentials(persona(Account.Role.AUTHORITY_OPERATOR, authority="CNOM"))
 
 
 def approve(api: Api, order_ids: list[int]) -> None:
@@ -149,4 +149,5 @@ def ship(api: Api, order_ids: list[int], reference: str) -> None:
 
 
 def ans_token() -> str:
-    return Token.objects.create(user=persona(Account.Role.ANS_OPERATOR)).key
+    """An ANS operator's integrator credentials (``client_id:secret``, for ``Api``)."""
+    return integrator_credentials(persona(Account.Role.ANS_OPERATOR))

@@ -22,12 +22,12 @@ ORDERS = 4
 SEED = """
 import json
 import signal
-from rest_framework.authtoken.models import Token
 from registry.models import Account
 from tests.factories import OrderFactory, persona
+from tests.processes import integrator_credentials
 orders = [OrderFactory(state="submitted").pk for _ in range({orders})]
-cnom = Token.objects.create(user=persona(Account.Role.AUTHORITY_OPERATOR, authority="CNOM")).key
-ans = Token.objects.create(user=persona(Account.Role.ANS_OPERATOR)).key
+cnom = integrator_credentials(persona(Account.Role.AUTHORITY_OPERATOR, authority="CNOM"))
+ans = integrator_credentials(persona(Account.Role.ANS_OPERATOR))
 print(json.dumps({{"orders": orders, "cnom": cnom, "ans": ans}}))
 """
 STATES_SQL = "SELECT state FROM orders_order WHERE id = ANY(%s)"

@@ -15,7 +15,7 @@ import pytest
 
 from orders.models import Order, OrderEvent
 from tests.faults.conftest import Stack, fault_environment, operator_token, submitted_orders
-from tests.processes import http_status, wait_for
+from tests.processes import Api, http_status, wait_for
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 
@@ -26,9 +26,17 @@ CLIENTS = 4
 class Operator(threading.Thread):
     """Approves the next order until none is left or told to stop; records each outcome with its time."""
 
-    def __init__(self, port: int, token: str, queue: list[int], lock: threading.Lock, stop: threading.Event):
+    def __init__(
+        self, port: int, authorization: str, queue: list[int], lock: threading.Lock, stop: threading.Event
+    ):
         super().__init__(daemon=True)
-        self.port, self.token, self.queue, self.lock, self.stop = port, token, queue, lock, stop
+        self.port, self.authorization, self.queue, self.lock, self.stop = (
+            port,
+            authorization,
+            queue,
+            lock,
+            stop,
+        )
         self.outcomes: list[tuple[float, int, object]] = []  # (time, order, status or error)
 
     def run(self) -> None:
@@ -52,7 +60,7 @@ class Operator(threading.Thread):
                 "POST",
                 f"/api/v1/orders/{order_id}/approve/",
                 body=json.dumps({}),
-                headers={"Authorization": f"Token {self.token}", "Content-Type": "application/json"},
+                headers={"Authorization": self.authorization, "Content-Type": "application/json"},
             )
             return conn.getresponse().status
         except (OSError, http.client.HTTPException) as exc:
@@ -65,12 +73,14 @@ def test_killing_the_web_server_under_load_leaves_no_half_done_order(tmp_path):
     subprocess.run(["redis-cli", "-n", "15", "FLUSHDB"], check=True, capture_output=True)
     env, port = fault_environment(tmp_path, BROKER)
     orders = submitted_orders(120)
-    token = operator_token()
+    credentials = operator_token()
     stack = Stack(tmp_path, env, port)
     queue, lock, stop = list(orders), threading.Lock(), threading.Event()
-    operators = [Operator(port, token, queue, lock, stop) for _ in range(CLIENTS)]
     try:
         stack.start("web", "worker")
+        # One Bearer token (client credentials) for the whole run, which lasts well under its 300 s.
+        authorization = Api(stack.url, credentials).authorization()
+        operators = [Operator(port, authorization, queue, lock, stop) for _ in range(CLIENTS)]
         for operator in operators:
             operator.start()
         wait_for(lambda: len(queue) < 90, 60, "some approvals before the kill")

@@ -216,31 +216,36 @@ def test_operators_get_no_challenge(shipped, cnom, ans, certified):
 
 @pytest.fixture
 def link(tariff):
+    """The token of a reminder's link (the API takes it in a POST body, never in a URL)."""
     CardFactory(exercise=ActivityFactory().exercise, valid_until=EXPIRY)
     run_on(before(90))
     with freeze_time(before(90)):
-        url = f"/api/v1/renewal-links/{renewal_link_token(RenewalReminder.objects.get())}/"
+        token = renewal_link_token(RenewalReminder.objects.get())
     with freeze_time(before(80)):  # the holder clicks ten days later
-        yield url
+        yield token
+
+
+PREVIEW, CONFIRM = "/api/v1/renewal-links/preview/", "/api/v1/renewal-links/confirm/"
 
 
 def test_the_link_shows_then_confirms_once_without_signing_in(link):
     anonymous = client_for(None)
-    shown = anonymous.get(link)
+    shown = anonymous.post(PREVIEW, {"token": link}, format="json")
     assert shown.status_code == 200 and shown.json()["used"] is False
-    confirmed = anonymous.post(link)
+    confirmed = anonymous.post(CONFIRM, {"token": link}, format="json")
     assert confirmed.status_code == 201, confirmed.content
     assert confirmed.json()["kind"] == "renewal" and confirmed.json()["state"] == "submitted"
-    assert anonymous.get(link).json()["used"] is True
-    assert_error(anonymous.post(link), 409, "renewal_link_used")
+    assert anonymous.post(PREVIEW, {"token": link}, format="json").json()["used"] is True
+    assert_error(anonymous.post(CONFIRM, {"token": link}, format="json"), 409, "renewal_link_used")
 
 
 def test_bad_and_expired_links(link, settings):
     anonymous = client_for(None)
-    assert_error(anonymous.get("/api/v1/renewal-links/garbage/"), 400, "renewal_link_invalid")
-    assert_error(anonymous.post("/api/v1/renewal-links/a:b:c/"), 400, "renewal_link_invalid")
+    # A token the platform did not sign names no link: 404, like a reference to nothing.
+    assert_error(anonymous.post(PREVIEW, {"token": "garbage"}, format="json"), 404, "renewal_link_invalid")
+    assert_error(anonymous.post(CONFIRM, {"token": "a:b:c"}, format="json"), 404, "renewal_link_invalid")
     settings.CPX_RENEWAL_LINK_MAX_AGE_DAYS = 5  # the link was signed 10 days ago
-    assert_error(anonymous.post(link), 410, "renewal_link_expired")
+    assert_error(anonymous.post(CONFIRM, {"token": link}, format="json"), 410, "renewal_link_expired")
     assert not Order.objects.filter(kind="renewal").exists()
 
 
@@ -264,7 +269,7 @@ def test_ans_records_and_lists_batches(tariff, ans):
     assert client.get(f"/api/v1/shipping-batches/{batch['id']}/").json()["reference"] == "B-1"
     assert_error(client.get("/api/v1/shipping-batches/999999/"), 404, "not_found")
     assert_error(
-        client.post("/api/v1/shipping-batches/", payload, format="json"), 400, "invalid"
+        client.post("/api/v1/shipping-batches/", payload, format="json"), 409, "batch_exists"
     )  # same reference
 
 
@@ -297,7 +302,7 @@ def test_the_schema_declares_the_lifecycle_endpoints(client):
     paths = schema["paths"]
     opposition = paths["/api/v1/cards/{card_id}/opposition/"]["post"]["responses"]
     assert {"201", "400", "401", "403", "404", "409"} <= set(opposition)
-    assert {"200", "400", "410"} <= set(paths["/api/v1/renewal-links/{token}/"]["get"]["responses"])
+    assert {"200", "400", "404", "410"} <= set(paths["/api/v1/renewal-links/preview/"]["post"]["responses"])
     assert "/api/v1/shipping-batches/{batch_id}/" in paths
 
 
@@ -318,11 +323,9 @@ def test_auto_renewal_bad_input_and_roles(cnom, ans):
     url = "/api/v1/auto-renewal-policies/10/"
     assert_error(client.put(url, {}, format="json"), 400, "invalid")
     assert_error(client.put(url, {"enabled": "perhaps"}, format="json"), 400, "invalid")
-    assert_error(
-        client.put("/api/v1/auto-renewal-policies/60/", {"enabled": True}, format="json"), 400, "invalid"
-    )
-    assert_error(
-        client.put("/api/v1/auto-renewal-policies/zz/", {"enabled": True}, format="json"), 400, "invalid"
-    )
+    # A profession the Ordre does not register (or no profession at all) is a path to nothing: 404.
+    for other in ("60", "zz", "12345"):
+        path = f"/api/v1/auto-renewal-policies/{other}/"
+        assert_error(client.put(path, {"enabled": True}, format="json"), 404, "not_found")
     assert_error(client_for(ans).put(url, {"enabled": True}, format="json"), 403, "not_permitted")
     assert_error(client_for(ans).get("/api/v1/auto-renewal-policies/"), 403, "not_permitted")

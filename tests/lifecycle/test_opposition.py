@@ -152,7 +152,7 @@ def test_the_card_stays_blocked_when_the_replacement_is_refused(card, holder_of,
     assert Card.objects.get(pk=card.pk).state == Card.State.OPPOSED
     assert opposition.replacement_order_id is None
     event = CardEvent.objects.get(card=card, kind="replacement_not_ordered")
-    assert event.detail["code"] == "not_eligible"
+    assert event.detail["code"] == "open_order_exists"  # the slot's open order (orders: a 409 of its own)
     assert not Notification.objects.filter(event="replacement_ordered").exists()
 
 

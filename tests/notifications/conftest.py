@@ -83,6 +83,8 @@ SAMPLE_CONTEXT = {
     "expired_on": "2026-11-01",
     "reference": "RC-20261120-000042",
     "given_at": "2026-11-20T10:15:00+01:00",
+    "profession": "Médecin",
+    "revoked_at": "2026-11-20T10:15:00+01:00",
 }
 
 

@@ -10,7 +10,7 @@ from orders import payment_services
 from orders.errors import PaymentRefused
 from orders.models import Order, Payment
 from orders.payments import Checkout, Confirmation
-from tests.factories import persona
+from tests.factories import ExerciseFactory, persona, profession
 
 from .helpers import FEE, doctor_order
 
@@ -116,13 +116,19 @@ def test_a_reference_paid_for_one_order_does_not_pay_another(order, holder):
     reference = start(holder, order).json()["reference"]
     RecordingProvider.pay(reference)
     assert confirm(holder, order, reference).status_code == 201
-    other = doctor_order("awaiting_payment", professional=order.professional, exercise=order.exercise)
+    other = doctor_order(
+        "awaiting_payment",
+        exercise=ExerciseFactory(professional=order.professional, profession=profession("40")),
+    )
     error(confirm(holder, other, reference), 400, "payment_refused")
     assert other.state == Order.State.AWAITING_PAYMENT and not Payment.objects.filter(order=other).exists()
 
 
 def test_the_provider_says_which_order_a_checkout_paid(order, holder):
-    other = doctor_order("awaiting_payment", professional=order.professional, exercise=order.exercise)
+    other = doctor_order(
+        "awaiting_payment",
+        exercise=ExerciseFactory(professional=order.professional, profession=profession("40")),
+    )
     RecordingProvider.pay("chk_x", order_id=other.pk)
     error(confirm(holder, order, "chk_x"), 400, "payment_refused")
     RecordingProvider.pay("chk_y", amount=Decimal("10.00"))
@@ -185,8 +191,8 @@ def test_only_an_order_awaiting_payment_is_paid(holder):
 
 def test_without_a_configured_provider_online_payment_is_refused(order, holder, settings):
     settings.CPX_PAYMENT_PROVIDER = ""
-    error(start(holder, order), 400, "payment_refused")
-    error(confirm(holder, order, "chk"), 400, "payment_refused")
+    error(start(holder, order), 404, "online_payment_unavailable")
+    error(confirm(holder, order, "chk"), 404, "online_payment_unavailable")
 
 
 def test_the_service_refuses_a_payment_the_provider_did_not_receive(order):

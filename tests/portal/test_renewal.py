@@ -1,17 +1,11 @@
-"""Confirming receipt of a card, and renewing from the reminder's link."""
+"""Confirming receipt of a card (the renewal link's page: tests/lifecycle/test_hardening_renewal_links.py)."""
 
 from __future__ import annotations
 
-import datetime
-
 import pytest
 from django.urls import reverse
-from django.utils import timezone
 
 from cards.models import Card
-from lifecycle.models import RenewalReminder
-from lifecycle.renewal import renewal_link_token
-from orders.models import Order
 from registry.models import Authority
 from tests.factories import CardFactory
 
@@ -63,35 +57,3 @@ def test_another_holder_cannot_activate_the_card(people, as_user):
     assert (
         as_user(people.other_holder).post(reverse("portal:card-activate", args=[card.pk])).status_code == 404
     )
-
-
-@pytest.fixture
-def reminder(people):
-    Card.objects.filter(pk=people.card.pk).update(
-        valid_until=timezone.localdate() + datetime.timedelta(days=60)
-    )
-    return RenewalReminder.objects.create(card=people.card, threshold=90)
-
-
-def test_the_renewal_link_shows_the_card_and_orders_the_renewal_once(people, as_user, reminder):
-    url = reverse("portal:renew", args=[renewal_link_token(reminder)])
-    client = as_user(people.holder)
-    assert "Confirmer le renouvellement" in client.get(url).content.decode()
-    response = client.post(url)
-    order = Order.objects.get(replaces=people.card)
-    assert order.kind == Order.Kind.RENEWAL and response["Location"] == reverse(
-        "portal:order", args=[order.pk]
-    )
-    client.post(url)
-    assert Order.objects.filter(replaces=people.card).count() == 1
-
-
-def test_a_forged_renewal_link_is_refused(people, as_user):
-    response = as_user(people.holder).get(reverse("portal:renew", args=["forged"]))
-    assert response.status_code == 410
-    assert "renouvellement n&#x27;est pas valide" in response.content.decode()
-
-
-def test_another_holder_cannot_use_the_renewal_link(people, as_user, reminder):
-    url = reverse("portal:renew", args=[renewal_link_token(reminder)])
-    assert as_user(people.other_holder).get(url).status_code == 404

@@ -25,7 +25,6 @@ PAGES: list[tuple[str, list]] = [
     ("portal:bo-holders", []),
     ("portal:bo-order", [1]),
     ("portal:card", [1]),
-    ("portal:renew", ["token"]),
 ]
 
 

@@ -40,6 +40,16 @@
 
   const ceremonies = { enrol: enrol, signin: signIn };
 
+  // The QR code carries the activation code in the URL's fragment (never sent to a server): move it into
+  // the form and wipe it from the address bar and the history.
+  (function codeFromFragment() {
+    const form = document.querySelector("form[data-ecps=enrol]");
+    const match = /(?:^#|&)code=([^&]*)/.exec(window.location.hash);
+    if (!form || !match) { return; }
+    form.elements.code.value = decodeURIComponent(match[1]);
+    window.history.replaceState(null, "", window.location.pathname);
+  })();
+
   document.addEventListener("submit", async function (event) {
     const form = event.target;
     const ceremony = ceremonies[form.dataset.ecps];

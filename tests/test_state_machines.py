@@ -98,6 +98,12 @@ def _is_model_call(call: ast.Call) -> bool:
         "signer",
         "timer",  # asyncio timer handles and tasks (pki.ocsp_server)
         "listening",
+        "pipe",  # a Redis pipeline's expire (core.ratelimit)
+        # django-oauth-toolkit's tokens' own revoke() (ecps: an e-CPS revoked takes its tokens with it)
+        "token",
+        "refresh",
+        "access",
+        "id_token",
     }
 
 

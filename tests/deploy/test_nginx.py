@@ -56,7 +56,10 @@ def _site(tmp_path: Path, backend: str, responder: str, http_port: int, https_po
         "/etc/ssl/cpx/privkey.pem": str(tmp_path / "tls.key"),
         "/var/lib/cpx/static/": f"{tmp_path}/static/",
         "/var/log/nginx/cpx-access.log": str(tmp_path / "access.log"),
+        # The OCSP limit, scaled down so that a test can pass it (the same directives otherwise).
+        "rate=200r/s;": "rate=5r/s;",
     }
+    site = site.replace("burst=400", "burst=20")
     for old, new in replacements.items():
         assert old in site, f"deploy/nginx.conf changed: {old!r} is gone"
         site = site.replace(old, new)
@@ -205,3 +208,17 @@ def test_the_access_log_has_paths_without_their_query_strings(hierarchy_for_ngin
     log = access_log.read_text()
     assert "/pki/" in log and "/ecps/enrol/" in log and "/api/v1/cards/" in log, log
     assert "SECRET" not in log and "?" not in log, log
+
+
+def test_ocsp_has_a_per_address_limit_answering_429_with_retry_after(hierarchy_for_nginx, nginx):
+    """nginx limits OCSP per address (deploy/nginx.conf: 200/s with bursts of 400 in production, 5/s with
+    bursts of 20 here): a burst within it is answered, past it 429 with Retry-After, on both ports."""
+    http_port, https_port = nginx
+    path = f"/pki/ocsp/{quote(ocsp_request(hierarchy_for_nginx), safe='')}"
+    statuses = [_get(http_port, path).status for _ in range(15)]
+    assert statuses == [200] * 15  # within the burst: nothing slowed or refused
+    answers = [_get(http_port, path) for _ in range(30)]
+    refused = [answer for answer in answers if answer.status == 429]
+    assert refused, [answer.status for answer in answers]
+    assert all(answer.getheader("Retry-After") == "1" for answer in refused)
+    assert {answer.status for answer in answers} <= {200, 429}

@@ -14,7 +14,7 @@ from django.utils import timezone
 from playwright.sync_api import expect
 
 from lifecycle.models import RenewalReminder
-from lifecycle.renewal import renewal_link_url
+from lifecycle.renewal import _url_template, renewal_link_url
 from orders.models import Order
 from registry.models import Account
 from tests.e2e.conftest import PASSWORD, screenshot, sign_in
@@ -43,6 +43,7 @@ def received() -> Iterator[list[str]]:
 def reminded(settings, live_server) -> tuple[Any, str]:
     """A holder whose card expires in 60 days, and the link of its reminder (pointing at the live server)."""
     settings.CPX_BASE_URL = live_server.url
+    _url_template.cache_clear()  # the links' base, cached per process (an earlier test built it)
     TariffFactory()
     activity = ActivityFactory()
     card: Any = CardFactory(

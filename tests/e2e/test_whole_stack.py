@@ -337,7 +337,10 @@ def test_a_card_from_registry_import_to_renewal_reminder_over_http(stack):
     assert replacement_id is not None, why_no_replacement(card["id"])
     replacement = ans.post(f"/api/v1/orders/{replacement_id}/approve/", {})
     assert replacement["state"] == "awaiting_payment" and replacement["fee"] == "36.00", replacement
-    ans.get(f"/api/v1/orders/{replacement_id}/invoice/", expect=404)  # nothing paid yet
+    unpaid, _body, _headers = ans.request(  # nothing paid yet: no invoice (asked as the PDF it would be)
+        "GET", f"/api/v1/orders/{replacement_id}/invoice/", headers={"Accept": "application/pdf"}
+    )
+    assert unpaid == 404
     payment = ans.post(
         f"/api/v1/orders/{replacement_id}/record_payment/",
         {"amount": "36.00", "method": "transfer", "reference": "VIR-E2E-1"},

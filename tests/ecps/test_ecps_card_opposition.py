@@ -53,7 +53,8 @@ def test_opposing_the_card_revokes_an_ecps_activated_by_codes(
     assert refused.status_code == 403 and refused.json()["code"] == "ecps_revoked"
     told = Notification.objects.filter(recipient=doctor.professional, event="ecps_revoked")
     assert told.exists()
-    assert told.first().context["reason"] == "Card of the exercise in opposition"
+    # The reason in the platform's language (LANGUAGE_CODE fr), as the holder's message shows it.
+    assert told.first().context["reason"] == "Carte de l'exercice mise en opposition"
 
 
 @pytest.mark.parametrize("reason", ["damaged", "defective"])

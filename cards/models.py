@@ -52,6 +52,10 @@ class Card(ConcurrentTransitionMixin, models.Model):
     # The version of the master unblock key the card's PUK was derived from (pki.unblock): the PUK is never
     # stored, it is derived again from the card number and this version when it is legitimately needed.
     puk_key_version = models.PositiveSmallIntegerField(default=1)
+    # Issue 16: what the card carries of its holder's situation, as written in its holder data
+    # (docs/card_data.md: ``profession`` and ``situations``), so the registry's current data can be compared
+    # with it (``lifecycle.registry_driven``). Null for a card whose written data are not known.
+    written = models.JSONField(null=True, blank=True, verbose_name=_("data written on the card"))
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 

@@ -641,3 +641,14 @@ CPX_CACHEABLE_PREFIXES = (
 CPX_OIDC_KEY_GIVEN = bool(OAUTH2_PROVIDER["OIDC_RSA_PRIVATE_KEY"])
 # `check --deploy` refuses a default or missing secret: SECRET_KEY, the OIDC key, service passwords.
 from . import checks as _secret_checks  # noqa: E402,F401  (registers them; imports no app)
+
+# --- issue 16: the registry drives the cards -------------------------------------------------------------
+# (each block below belongs to one part of the work; add your settings inside your own block only)
+
+# --- issue 16: issuance policies (lifecycle.policies, orders.decisions) ---
+
+# --- issue 16: after each import (lifecycle.registry_driven) ---
+
+# --- issue 16: renewal for everyone and the capacity plan (lifecycle.renewal, lifecycle.scheduling) ---
+
+# --- issue 16: webhooks and the card status API (notifications.webhooks, lifecycle.api_status) ---

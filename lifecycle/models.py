@@ -17,7 +17,7 @@ from django.utils.translation import gettext_lazy as _
 from approvals.models import ApprovalRequest
 from cards.models import Card, Mailer
 from orders.models import Order
-from registry.models import Authority, Profession
+from registry.models import Authority, CardType, Profession
 
 
 class ShippingBatch(models.Model):
@@ -125,6 +125,8 @@ class RenewalReminder(models.Model):
     # an AutoRenewalPolicy ordered the renewal itself
     automatic = models.BooleanField(default=False, verbose_name=_("automatic"))
     link_used_at = models.DateTimeField(null=True, blank=True, verbose_name=_("link used at"))
+    # The holder declined the renewal from the reminder (leaving practice): no renewal is ordered or kept.
+    declined_at = models.DateTimeField(null=True, blank=True, verbose_name=_("declined at"))
     renewal_order = models.ForeignKey(
         Order, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
     )
@@ -164,6 +166,65 @@ class AutoRenewalPolicy(models.Model):
 
     def __str__(self) -> str:
         return f"{self.authority_id} {self.profession_id} ({'on' if self.enabled else 'off'})"
+
+
+class IssuancePolicy(models.Model):
+    """An authority's choice, per card type, for each event the registry reports (issue 16): issue nothing
+    (``off``), ask the holder or structure (``proposed``: a draft order confirmed in one click), or order
+    the card (``automatic``, approved at once when ``approve``). One row per authority, card type and
+    trigger (the defaults are written for every authority, ``lifecycle.policies``); ``profession`` narrows a
+    row to one profession (a more specific row wins). Changed by the authority's operators, audited."""
+
+    class Trigger(models.TextChoices):
+        FIRST = "first", _("First card on registration")
+        TRAINING = "training", _("CPF for students and interns")
+        RENEWAL = "renewal", _("Renewal")
+        UPDATE = "update", _("Update after a change of situation")
+
+    class Mode(models.TextChoices):
+        OFF = "off", _("Off")
+        PROPOSED = "proposed", _("Proposed")
+        AUTOMATIC = "automatic", _("Automatic")
+
+    authority = models.ForeignKey(
+        Authority, on_delete=models.PROTECT, related_name="issuance_policies", verbose_name=_("authority")
+    )
+    card_type = models.CharField(max_length=3, choices=CardType.choices, verbose_name=_("card type"))
+    trigger = models.CharField(max_length=10, choices=Trigger.choices, verbose_name=_("trigger"))
+    profession = models.ForeignKey(
+        Profession,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+        verbose_name=_("profession"),
+    )
+    mode = models.CharField(max_length=10, choices=Mode.choices, verbose_name=_("mode"))
+    approve = models.BooleanField(default=False, verbose_name=_("approved at once"))
+    updated_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    updated_at = models.DateTimeField(auto_now=True, verbose_name=_("updated at"))
+
+    class Meta:
+        verbose_name = _("issuance policy")
+        verbose_name_plural = _("issuance policies")
+        ordering = ["authority__code", "card_type", "trigger"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["authority", "card_type", "trigger"],
+                condition=Q(profession__isnull=True),
+                name="issuance_policy_once",
+            ),
+            models.UniqueConstraint(
+                fields=["authority", "card_type", "trigger", "profession"],
+                condition=Q(profession__isnull=False),
+                name="issuance_policy_once_per_profession",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.authority_id} {self.card_type} {self.trigger}: {self.mode}"
 
 
 class CodesReissue(models.Model):

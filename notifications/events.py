@@ -29,6 +29,10 @@ class Event(models.TextChoices):
     CARD_UNBLOCK_RESPONSE = "card_unblock_response", _("Card unblocked at the help desk")
     FEE_WAIVED = "fee_waived", _("Replacement fee waived")
     ECPS_REVOKED = "ecps_revoked", _("e-CPS revoked")
+    # Issue 16: the registry drives the cards.
+    CARD_PROPOSED = "card_proposed", _("A card is proposed to you")
+    ORDER_PLACED_FOR_YOU = "order_placed_for_you", _("A card was ordered for you")
+    RENEWAL_DECLINED = "renewal_declined", _("Renewal declined")
 
 
 @dataclass(frozen=True)
@@ -55,6 +59,11 @@ EVENTS: dict[str, EventSpec] = {
     Event.CARD_UNBLOCK_RESPONSE: EventSpec(fields=("card_number", "card_type", "given_at")),
     Event.FEE_WAIVED: EventSpec(fields=("order_reference", "card_type", "amount")),
     Event.ECPS_REVOKED: EventSpec(fields=("profession", "reason", "revoked_at")),
+    Event.CARD_PROPOSED: EventSpec(fields=("order_reference", "card_type", "explanation", "order_url")),
+    Event.ORDER_PLACED_FOR_YOU: EventSpec(
+        fields=("order_reference", "card_type", "explanation", "order_url")
+    ),
+    Event.RENEWAL_DECLINED: EventSpec(fields=("card_number", "card_type", "expires_on")),
 }
 
 # Context keys that would put a secret into the outbox table (PIN mailers carry those, never notifications).

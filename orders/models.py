@@ -68,6 +68,11 @@ class Order(ConcurrentTransitionMixin, models.Model):
         DEFECTIVE = "defective", _("Defective")
         NOT_RECEIVED = "not_received", _("Not received")
 
+    class Origin(models.TextChoices):
+        REQUESTED = "requested", _("Requested")
+        AUTOMATIC = "automatic", _("Created automatically")
+        PROPOSED = "proposed", _("Proposed")
+
     class State(models.TextChoices):
         DRAFT = "draft", _("Draft")
         SUBMITTED = "submitted", _("Submitted")
@@ -133,6 +138,19 @@ class Order(ConcurrentTransitionMixin, models.Model):
     state_changed_at = models.DateTimeField(
         default=timezone.now, db_index=True, verbose_name=_("state changed at")
     )
+    # Issue 16: orders the registry drives. ``origin`` says who placed it: a person (``requested``), the
+    # platform by an issuance policy (``automatic``), or the platform as a proposal the holder or structure
+    # confirms in one click (``proposed``, a draft until then). ``decision`` is why, as data (rule, policy,
+    # facts such as the registration date and the authority), rendered in the reader's language by
+    # ``orders.decisions``; ``situation_diff`` is, for an update, what the card carries beside what the
+    # registry says now (``{"on_card": [...], "in_registry": [...]}``). ``release_on`` is the day the
+    # capacity plan (``lifecycle.scheduling``) releases an approved automatic order to production.
+    origin = models.CharField(
+        max_length=10, choices=Origin.choices, default=Origin.REQUESTED, verbose_name=_("origin")
+    )
+    decision = models.JSONField(default=dict, blank=True, verbose_name=_("decision"))
+    situation_diff = models.JSONField(default=dict, blank=True, verbose_name=_("situation difference"))
+    release_on = models.DateField(null=True, blank=True, verbose_name=_("release to production on"))
 
     class Meta:
         verbose_name = _("order")
@@ -141,6 +159,10 @@ class Order(ConcurrentTransitionMixin, models.Model):
         indexes = [
             models.Index(fields=["authority", "state"]),
             models.Index(fields=["professional", "state"]),
+            # The capacity plan reads the approved automatic orders by release day.
+            models.Index(
+                fields=["release_on", "id"], condition=Q(state="approved"), name="order_approved_release"
+            ),
         ]
         constraints = [
             # One order under way per slot (``eligibility.slot_filter``): the database's guarantee behind

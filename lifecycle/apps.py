@@ -7,7 +7,11 @@ class LifecycleConfig(AppConfig):
     verbose_name = "Card lifecycle"
 
     def ready(self) -> None:
-        from . import codes, helpdesk  # the two-person approvals of the codes re-issue and the unblock
+        # codes, helpdesk: the two-person approvals of the codes re-issue and the unblock. Issue 16: the
+        # registry drives the cards; policies, registry_driven and struck_off connect their own receivers
+        # when imported (registry.signals.extraction_merged, in the import's transaction; Authority's
+        # post_save).
+        from . import codes, helpdesk, policies, registry_driven, struck_off  # noqa: F401
 
         codes.register_approvals()
         helpdesk.register_approvals()

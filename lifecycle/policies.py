@@ -79,10 +79,10 @@ def policies_ensure(authority: Authority) -> int:
 def policy_join_sql(
     *, authority: str, card_type: str, trigger: str, profession: str, alias: str = "pol"
 ) -> str:
-    """A ``LEFT JOIN LATERAL`` giving ``{alias}.mode`` and ``{alias}.approve``, the policy in force for each
-    row of a set-based statement: the profession's own row if there is one, else the authority's row for the
-    card type (``authority``, ``card_type``, ``profession`` are SQL expressions of the outer query; ``trigger``
-    a Trigger value). No row (an authority without its defaults) reads as NULL: treat it as ``off``."""
+    """A ``LEFT JOIN LATERAL`` giving ``{alias}.mode`` and ``{alias}.approve``, the policy in force for
+    each row of a set-based statement: the profession's own row if there is one, else the authority's row
+    for the card type. ``authority``, ``card_type``, ``profession`` are SQL expressions of the outer query,
+    ``trigger`` a Trigger value. No row (an authority without its defaults) reads as NULL: treat it as off."""
     assert trigger in Trigger.values
     return f"""
 LEFT JOIN LATERAL (

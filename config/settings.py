@@ -458,7 +458,7 @@ OAUTH2_PROVIDER: dict[str, Any] = {
     "COMPLIANT_BCP_RFC9700_REDIRECT_URI_MATCHING": True,
     "COMPLIANT_BCP_RFC9700_PKCE_REQUIRED": True,
     "REFRESH_TOKEN_REUSE_PROTECTION": True,
-    # What the provider does, and so what discovery says (ecps.provider.DISCOVERY; docs/oidc.md): the
+    # What the provider does, and so what discovery says (ecps.provider.discovery(); docs/oidc.md): the
     # authorization code flow only (no implicit nor hybrid response type), client secrets by Basic or POST;
     # client credentials for integrator clients (registry.integrators).
     "OIDC_RESPONSE_TYPES_SUPPORTED": ["code"],

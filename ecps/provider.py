@@ -267,15 +267,11 @@ class EcpsUserInfoView(UserInfoView):
 # --- discovery ------------------------------------------------------------------------------------------
 
 # What the provider does. Everything here is checked against the behaviour by
-# tests/ecps/test_oidc_discovery.py.
+# tests/ecps/test_oidc_discovery.py. The response types, grant types and client authentication methods are
+# read from the provider's own settings (config/settings.py OAUTH2_PROVIDER), the one place they are chosen.
 DISCOVERY: dict[str, Any] = {
-    "response_types_supported": ["code"],
     "response_modes_supported": ["query"],
-    "grant_types_supported": ["authorization_code", "refresh_token", "client_credentials"],
     "id_token_signing_alg_values_supported": ["RS256"],
-    "token_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post"],
-    "introspection_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post"],
-    "revocation_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post"],
     "code_challenge_methods_supported": ["S256"],
     "prompt_values_supported": ["none", "login", "consent"],
     "claims_parameter_supported": False,
@@ -288,11 +284,25 @@ DISCOVERY: dict[str, Any] = {
 }
 
 
+def discovery() -> dict[str, Any]:
+    """DISCOVERY, with what the provider's settings decide."""
+    provider = settings.OAUTH2_PROVIDER
+    auth_methods = list(provider["OIDC_TOKEN_ENDPOINT_AUTH_METHODS_SUPPORTED"])
+    return {
+        **DISCOVERY,
+        "response_types_supported": list(provider["OIDC_RESPONSE_TYPES_SUPPORTED"]),
+        "grant_types_supported": list(provider["OAUTH2_GRANT_TYPES_SUPPORTED"]),
+        "token_endpoint_auth_methods_supported": auth_methods,
+        "introspection_endpoint_auth_methods_supported": auth_methods,
+        "revocation_endpoint_auth_methods_supported": auth_methods,
+    }
+
+
 @method_decorator(login_not_required, name="dispatch")
 class EcpsDiscoveryView(ConnectDiscoveryInfoView):
     def get(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
         document = json.loads(super().get(request, *args, **kwargs).content)
-        document.update(DISCOVERY)
+        document.update(discovery())
         document["claims_supported"] = sorted(CLAIMS_SUPPORTED)
         document["introspection_endpoint"] = request.build_absolute_uri(reverse("ecps-introspect"))
         document["revocation_endpoint"] = request.build_absolute_uri(reverse("oauth2_provider:revoke-token"))

@@ -85,6 +85,8 @@ SAMPLE_CONTEXT = {
     "given_at": "2026-11-20T10:15:00+01:00",
     "profession": "Médecin",
     "revoked_at": "2026-11-20T10:15:00+01:00",
+    "explanation": "Créée automatiquement : inscrit le 30/11/2026 auprès de l'Ordre des médecins.",
+    "order_url": "https://cpx.example.fr/orders/42/",
 }
 
 

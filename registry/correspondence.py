@@ -79,6 +79,20 @@ def match_rules() -> dict[str, str]:
     }
 
 
+# The pairs the extraction of the same run may rely on to recognise one person listed under both
+# numbers (registry.merge.PEOPLE_SQL): the first line of its ADELI and of its RPPS number, not
+# contradicting the registry (the ADELI person has no other RPPS; the RPPS number is not someone else's
+# while the ADELI number is known). Dropped by registry.services once the run's work is done.
+LINKS_TABLE = "import_links"
+LINKS_CREATE_SQL = f"CREATE TEMP TABLE {LINKS_TABLE} (adeli text PRIMARY KEY, rpps text UNIQUE)"
+LINKS_SQL = f"""
+INSERT INTO {LINKS_TABLE} (adeli, rpps)
+SELECT adeli, rpps FROM import_matches
+WHERE line = first_adeli_line AND line = first_rpps_line
+  AND (current_rpps IS NULL OR current_rpps = rpps)
+  AND (professional_id IS NULL OR rpps_owner IS NULL)
+"""
+
 SWITCH_SQL = """
 UPDATE registry_professional p
 SET rpps = m.rpps, national_id = '8' || m.rpps, id_type = '8', updated_at = now()
@@ -89,10 +103,11 @@ WHERE p.id = m.professional_id AND p.rpps IS NULL
 
 
 def correspondence_load(
-    *, path: Path, reject_report: Path | None, progress: Progress | None = None
+    *, path: Path, reject_report: Path | None, progress: Progress | None = None, links: bool = False
 ) -> ImportResult:
     """Stage, check and apply one correspondence file, in the caller's transaction (no report written
-    when ``reject_report`` is None)."""
+    when ``reject_report`` is None). With ``links``, its pairs are kept in ``LINKS_TABLE`` for the
+    extraction merged next in the same transaction."""
     started = time.monotonic()
     stream = TextStream(path=path)
     spool = RejectSpool()
@@ -106,6 +121,10 @@ def correspondence_load(
             progress("switching ADELI professionals to RPPS")
         cursor.execute(MATCHES_SQL)
         cursor.execute(MATCH_REJECTS_SQL, match_rules())
+        if links:
+            cursor.execute(f"DROP TABLE IF EXISTS {LINKS_TABLE}")
+            cursor.execute(LINKS_CREATE_SQL)
+            cursor.execute(LINKS_SQL)
         cursor.execute(SWITCH_SQL)
         updated = int(cursor.rowcount)
         rejected = count_rejects(cursor)

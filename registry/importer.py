@@ -54,9 +54,14 @@ TEMP_TABLES = [
     "import_people",
     "import_changed_people",
     "import_person_ids",
+    "import_upserted_exercises",
     "import_changed_exercises",
+    "import_new_exercises",
     "import_activities",
+    "import_changed_activities",
+    "import_touched_exercises",
     "import_protected",
+    "import_struck_off",
 ]
 
 
@@ -326,11 +331,14 @@ def extraction_load(
     reject_report: Path,
     progress: Progress | None = None,
     max_deactivation_share: float | None = None,
+    merged: Callable[[Any], None] | None = None,
 ) -> ImportResult:
     """Stage, check and merge one extraction file, in the caller's transaction.
 
     With ``full`` and a ``max_deactivation_share``, a file that would deactivate more than that share of the
-    active registry is refused (FileRefused: the caller's transaction rolls everything back)."""
+    active registry is refused (FileRefused: the caller's transaction rolls everything back). ``merged`` is
+    called with the cursor once the file is merged and accepted, while the temporary tables of
+    ``registry.signals`` still exist (``registry.services`` sends ``extraction_merged`` from it)."""
     started = time.monotonic()
     stream = TextStream(path=path)
     spool = RejectSpool()
@@ -347,6 +355,8 @@ def extraction_load(
             reason = _("absent from the full extraction %(file)s") % {"file": path.name}
             deactivated = deactivate_absent(cursor=cursor, reason=reason)
             _check_deactivation_share(stream, deactivated, active_before, max_deactivation_share)
+        if merged is not None:
+            merged(cursor)
         rejected = count_rejects(cursor)
         write_reject_report(cursor=cursor, path=reject_report)
         drop_temp_tables(cursor)

@@ -159,18 +159,34 @@ SELECT technical_id FROM changed WHERE NOT inserted
 # instead of at random pages. Sort keys are compared byte-wise (COLLATE "C"): they are codes and digits,
 # and locale-aware comparison makes big sorts slow.
 
-# A person already switched to RPPS (correspondence) may still appear by ADELI: match them by ADELI too.
+# One person, one professional, however many ways the file lists them. A person already switched to
+# RPPS (correspondence) may still appear by ADELI: they are matched by ADELI too. A person the file lists
+# both under ADELI and under RPPS, linked by the correspondence file of the same run (``import_links``,
+# kept by its first pass: ``correspondence.LINKS_TABLE``), is one person whose key is their RPPS national
+# identifier: their ADELI rows resolve to the RPPS person, whether already known or created by this run
+# (once, from the RPPS row).
+LINKS_SQL = "CREATE TEMP TABLE IF NOT EXISTS import_links (adeli text PRIMARY KEY, rpps text UNIQUE)"
+
 PEOPLE_SQL = f"""
 CREATE TEMP TABLE import_people AS
-SELECT s.*, COALESCE(p.id, a.id) AS professional_id
+SELECT s.*, COALESCE(p.id, a.id, l.id) AS professional_id,
+       CASE WHEN s.id_type = '0' AND COALESCE(s.linked_rpps, a.rpps) IS NOT NULL
+            THEN '8' || COALESCE(s.linked_rpps, a.rpps) ELSE s.national_id END AS person_key
 FROM (
-    SELECT r.national_id, r.id_type, r.identifier, {_cols("r.", PERSON_FIELDS)}
+    SELECT r.national_id, r.id_type, r.identifier, lk.rpps AS linked_rpps, {_cols("r.", PERSON_FIELDS)}
     FROM import_rows r
     JOIN (SELECT min(line) AS line FROM import_rows GROUP BY national_id) first USING (line)
+    LEFT JOIN import_links lk ON r.id_type = '0' AND lk.adeli = r.identifier
 ) s
 LEFT JOIN registry_professional p ON p.national_id = s.national_id
 LEFT JOIN registry_professional a ON p.id IS NULL AND s.id_type = '0' AND a.adeli = s.identifier
+LEFT JOIN registry_professional l
+    ON p.id IS NULL AND a.id IS NULL AND s.linked_rpps IS NOT NULL AND l.national_id = '8' || s.linked_rpps
 """
+
+# An ADELI row standing for a person the file also lists by RPPS (an alias): the RPPS row speaks for them.
+NOT_ALIAS = """NOT (s.person_key <> s.national_id
+         AND EXISTS (SELECT 1 FROM import_people o WHERE o.national_id = s.person_key))"""
 
 PEOPLE_UPDATE_SQL = f"""
 CREATE TEMP TABLE import_changed_people AS
@@ -181,11 +197,20 @@ WITH changed AS (
     FROM import_people s
     WHERE p.id = s.professional_id
       AND ({_cols("p.", PERSON_FIELDS)}, p.is_active) IS DISTINCT FROM ({_cols("s.", PERSON_FIELDS)}, true)
+      AND {NOT_ALIAS}
     RETURNING p.id
 )
 SELECT id FROM changed
 """
 
+# A known RPPS person the correspondence links to an ADELI number the registry does not hold yet keeps it.
+PEOPLE_ADELI_SQL = """
+UPDATE registry_professional p SET adeli = s.identifier, updated_at = now()
+FROM import_people s
+WHERE s.linked_rpps IS NOT NULL AND p.id = s.professional_id AND p.adeli IS NULL
+"""
+
+# New people: one row per person key (the RPPS row first), with the ADELI number the correspondence gives.
 PEOPLE_INSERT_SQL = f"""
 CREATE TEMP TABLE import_person_ids AS
 WITH created AS (
@@ -193,20 +218,27 @@ WITH created AS (
         national_id, id_type, rpps, adeli, {_cols("", PERSON_FIELDS)}, email, mobile, is_active,
         first_seen, updated_at, deactivated_at, deactivation_reason
     )
-    SELECT national_id, id_type, CASE WHEN id_type = '8' THEN identifier END,
-           CASE WHEN id_type = '0' THEN identifier END, {_cols("", PERSON_FIELDS)}, '', '', true,
+    SELECT person_key, left(person_key, 1),
+           CASE WHEN left(person_key, 1) = '8' THEN substr(person_key, 2) END,
+           CASE WHEN id_type = '0' THEN identifier
+                ELSE (SELECT lk.adeli FROM import_links lk WHERE lk.rpps = n.identifier) END,
+           {_cols("", PERSON_FIELDS)}, '', '', true,
            now(), now(), NULL, ''
-    FROM import_people WHERE professional_id IS NULL
-    ORDER BY national_id COLLATE "C"
+    FROM (
+        SELECT DISTINCT ON (person_key COLLATE "C") *
+        FROM import_people WHERE professional_id IS NULL
+        ORDER BY person_key COLLATE "C", id_type <> '8'
+    ) n
     RETURNING national_id, id
 )
 SELECT national_id, professional_id FROM import_people WHERE professional_id IS NOT NULL
 UNION ALL
-SELECT national_id, id FROM created
+SELECT s.national_id, c.id FROM import_people s JOIN created c ON c.national_id = s.person_key
+WHERE s.professional_id IS NULL
 """
 
 EXERCISES_SQL = f"""
-CREATE TEMP TABLE import_changed_exercises AS
+CREATE TEMP TABLE import_upserted_exercises AS
 WITH changed AS (
     INSERT INTO registry_exercise (professional_id, profession_id, {", ".join(EXERCISE_FIELDS)}, is_active)
     SELECT DISTINCT ON (i.professional_id, r.profession_code COLLATE "C")
@@ -217,10 +249,18 @@ WITH changed AS (
     DO UPDATE SET {_sets(list(EXERCISE_FIELDS))}, is_active = true
     WHERE ({_cols("registry_exercise.", list(EXERCISE_FIELDS))}, registry_exercise.is_active)
         IS DISTINCT FROM ({_cols("EXCLUDED.", list(EXERCISE_FIELDS))}, true)
-    RETURNING id, (xmax = 0) AS inserted
+    RETURNING id, professional_id, (xmax = 0) AS inserted
 )
-SELECT id FROM changed WHERE NOT inserted
+SELECT id, professional_id, inserted FROM changed
 """
+
+# What the layers above read (registry.signals), from what the upsert just returned.
+EXERCISE_SPLIT_SQL = [
+    "CREATE TEMP TABLE import_new_exercises AS "
+    "SELECT id AS exercise_id, professional_id FROM import_upserted_exercises WHERE inserted",
+    "CREATE TEMP TABLE import_changed_exercises AS "
+    "SELECT id FROM import_upserted_exercises WHERE NOT inserted",
+]
 
 # One row per file row; ``first_line`` is the first row of the same activity (a later one is a duplicate).
 ACTIVITIES_SQL = f"""
@@ -249,6 +289,7 @@ FROM import_activities WHERE line <> first_line
 # Upsert the activities and count, in one statement, the file rows imported and updated (an unchanged
 # activity whose professional, exercise or structure changed counts as updated).
 ACTIVITIES_UPSERT_SQL = f"""
+CREATE TEMP TABLE import_changed_activities AS
 WITH changed AS (
     INSERT INTO registry_activity (
         exercise_id, activity_key, {_cols("", ACTIVITY_FIELDS)}, is_active, updated_at
@@ -261,15 +302,38 @@ WITH changed AS (
         IS DISTINCT FROM ({_cols("EXCLUDED.", ACTIVITY_FIELDS)}, true)
     RETURNING exercise_id, activity_key, (xmax = 0) AS inserted
 )
+SELECT exercise_id, activity_key, inserted FROM changed
+"""
+
+ACTIVITIES_COUNT_SQL = """
 SELECT
     (SELECT count(*) FROM import_activities WHERE line = first_line),
-    (SELECT count(*) FILTER (WHERE inserted) FROM changed),
-    (SELECT count(*) FILTER (WHERE NOT inserted) FROM changed)
+    (SELECT count(*) FILTER (WHERE inserted) FROM import_changed_activities),
+    (SELECT count(*) FILTER (WHERE NOT inserted) FROM import_changed_activities)
     + (SELECT count(*) FROM import_activities a
        WHERE a.upstream_changed AND a.line = a.first_line AND NOT EXISTS (
-           SELECT 1 FROM changed c WHERE c.exercise_id = a.exercise_id AND c.activity_key = a.activity_key
+           SELECT 1 FROM import_changed_activities c
+           WHERE c.exercise_id = a.exercise_id AND c.activity_key = a.activity_key
        ))
 """
+
+# The exercises whose data as a card carries them may have changed (registry.signals): their activity rows
+# (new or changed), their professional, their exercise row or a structure of theirs changed (upstream_changed,
+# already computed for the counts), or a known structure changed that one of their active activities points to
+# though this file does not list them. Deactivations (--full) add theirs in deactivate_absent.
+TOUCHED_SQL = """
+CREATE TEMP TABLE import_touched_exercises AS
+SELECT exercise_id FROM import_changed_activities
+UNION
+SELECT exercise_id FROM import_activities WHERE upstream_changed
+UNION
+SELECT act.exercise_id FROM import_changed_structures cs
+JOIN registry_structure st ON st.technical_id = cs.technical_id
+JOIN registry_activity act ON act.structure_id = st.id AND act.is_active
+"""
+
+# Who a --full import struck off; created empty by the merge, filled by deactivate_absent.
+STRUCK_OFF_SQL = "CREATE TEMP TABLE import_struck_off (professional_id bigint PRIMARY KEY)"
 
 
 ANALYZE_ROWS_SQL = (
@@ -352,10 +416,10 @@ def merge_extraction(*, cursor: Any, progress: Progress | None) -> tuple[int, in
         ("code tables", [ANALYZE_ROWS_SQL, SKILL_TYPES_SQL, SKILLS_SQL]),
         ("structures", [STRUCTURES_SQL, "ANALYZE import_changed_structures"]),
         ("structures", ["ANALYZE registry_structure (id, technical_id)"]),
-        ("professionals", [PEOPLE_SQL, "ANALYZE import_people (national_id, professional_id)"]),
-        ("professionals", [PEOPLE_UPDATE_SQL, PEOPLE_INSERT_SQL]),
+        ("professionals", [LINKS_SQL, PEOPLE_SQL, "ANALYZE import_people (national_id, professional_id)"]),
+        ("professionals", [PEOPLE_UPDATE_SQL, PEOPLE_ADELI_SQL, PEOPLE_INSERT_SQL]),
         ("exercises", ["ANALYZE import_person_ids, import_changed_people, registry_professional (id)"]),
-        ("exercises", [EXERCISES_SQL, "ANALYZE import_changed_exercises"]),
+        ("exercises", [EXERCISES_SQL, *EXERCISE_SPLIT_SQL, "ANALYZE import_changed_exercises"]),
         ("exercises", ["ANALYZE registry_exercise (id, professional_id, profession_id)"]),
         ("activities", [ACTIVITIES_SQL, "ANALYZE import_activities (line, first_line, exercise_id)"]),
     ]
@@ -367,7 +431,10 @@ def merge_extraction(*, cursor: Any, progress: Progress | None) -> tuple[int, in
     duplicate = gettext("duplicate activity: same person, profession, mode and structure as line %(line)s")
     cursor.execute(DUPLICATES_SQL, [duplicate % {"line": "%s"}])
     cursor.execute(ACTIVITIES_UPSERT_SQL)
+    cursor.execute(ACTIVITIES_COUNT_SQL)
     merged, imported, updated = cursor.fetchone()
+    cursor.execute(TOUCHED_SQL)
+    cursor.execute(STRUCK_OFF_SQL)
     if progress and rebuild:
         progress(f"building {len(rebuild)} indexes")
     rebuild_indexes(cursor, rebuild)
@@ -385,6 +452,7 @@ SELECT DISTINCT p.id FROM import_rejects j JOIN registry_professional p ON p.nat
 """
 
 DEACTIVATE_ACTIVITIES_SQL = """
+WITH gone AS (
 UPDATE registry_activity act SET is_active = false, updated_at = now()
 FROM registry_exercise e, registry_professional p
 WHERE act.exercise_id = e.id AND e.professional_id = p.id AND act.is_active AND p.id_type IN ('0', '8')
@@ -393,6 +461,9 @@ WHERE act.exercise_id = e.id AND e.professional_id = p.id AND act.is_active AND 
       WHERE a.exercise_id = act.exercise_id AND a.activity_key = act.activity_key
   )
   AND NOT EXISTS (SELECT 1 FROM import_protected x WHERE x.id = p.id)
+RETURNING act.exercise_id
+)
+INSERT INTO import_touched_exercises SELECT DISTINCT exercise_id FROM gone
 """
 
 DEACTIVATE_EXERCISES_SQL = """
@@ -404,11 +475,21 @@ WHERE e.professional_id = p.id AND e.is_active AND p.id_type IN ('0', '8')
 """
 
 DEACTIVATE_PEOPLE_SQL = """
+WITH gone AS (
 UPDATE registry_professional p
 SET is_active = false, deactivated_at = now(), deactivation_reason = %s, updated_at = now()
 WHERE p.is_active AND p.id_type IN ('0', '8')
   AND NOT EXISTS (SELECT 1 FROM import_person_ids i WHERE i.professional_id = p.id)
   AND NOT EXISTS (SELECT 1 FROM import_protected x WHERE x.id = p.id)
+RETURNING p.id
+)
+INSERT INTO import_struck_off SELECT id FROM gone
+"""
+
+# Only active exercises are "touched" (registry.signals): those this import just deactivated are not.
+TOUCHED_ACTIVE_SQL = """
+DELETE FROM import_touched_exercises t
+USING registry_exercise e WHERE e.id = t.exercise_id AND NOT e.is_active
 """
 
 
@@ -419,4 +500,6 @@ def deactivate_absent(*, cursor: Any, reason: str) -> int:
     cursor.execute(DEACTIVATE_ACTIVITIES_SQL)
     cursor.execute(DEACTIVATE_EXERCISES_SQL)
     cursor.execute(DEACTIVATE_PEOPLE_SQL, [reason[:200]])
-    return int(cursor.rowcount)
+    deactivated = int(cursor.rowcount)
+    cursor.execute(TOUCHED_ACTIVE_SQL)
+    return deactivated

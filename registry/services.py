@@ -22,10 +22,11 @@ from audit import log as audit_log
 from core.tasks import send_task
 
 from . import forced_import
-from .correspondence import correspondence_load
+from .correspondence import LINKS_TABLE, correspondence_load
 from .importer import ImportResult, extraction_load
 from .merge import Progress
 from .models import RegistryImport
+from .signals import extraction_merged
 from .textfile import FileRefused, file_sha256
 
 # A --full import deactivating more than this share of the active registry is refused unless forced.
@@ -57,9 +58,9 @@ def registry_import(
     """
     forced = _check_forced(path, full, force, approval_id)
 
-    def work(reports: list[Path]) -> list[ImportResult]:
+    def work(reports: list[Path], runs: list[int]) -> list[ImportResult]:
         _use_forced(forced, path, approval_id, actor)
-        return [_extraction(path, full, force, reports[0], progress)]
+        return [_extraction(path, full, force, reports[0], progress, runs[0])]
 
     audited = {"forced": force, "approval_id": approval_id, "actor": actor}
     return _run([(path, "extraction", full, reject_report)], work, **audited)[0]
@@ -86,10 +87,10 @@ def registry_import_with_correspondence(
     ``registry_import``)."""
     forced = _check_forced(path, full, force, approval_id)
 
-    def work(reports: list[Path]) -> list[ImportResult]:
+    def work(reports: list[Path], runs: list[int]) -> list[ImportResult]:
         _use_forced(forced, path, approval_id, actor)
-        first = correspondence_load(path=correspondence, reject_report=None, progress=progress)
-        extraction = _extraction(path, full, force, reports[1], progress)
+        first = correspondence_load(path=correspondence, reject_report=None, progress=progress, links=True)
+        extraction = _extraction(path, full, force, reports[1], progress, runs[1])
         second = correspondence_load(path=correspondence, reject_report=reports[0], progress=progress)
         second.updated += first.updated
         second.unchanged = second.rows - second.rejected - second.updated
@@ -103,13 +104,22 @@ def registry_import_with_correspondence(
     return corr, extraction
 
 
-def _extraction(path: Path, full: bool, force: bool, report: Path, progress: Progress | None) -> ImportResult:
+def _extraction(
+    path: Path, full: bool, force: bool, report: Path, progress: Progress | None, run_id: int
+) -> ImportResult:
+    def merged(cursor: Any) -> None:
+        # registry.signals: the layers above do their set-based work in this transaction.
+        extraction_merged.send(
+            sender=RegistryImport, cursor=cursor, run_id=run_id, full=full, file_name=path.name
+        )
+
     return extraction_load(
         path=path,
         full=full,
         reject_report=report,
         progress=progress,
         max_deactivation_share=None if force else max_deactivation_share(),
+        merged=merged,
     )
 
 
@@ -142,7 +152,7 @@ def registry_correspondence_import(
 ) -> ImportResult:
     """Apply ANS's ADELI -> RPPS correspondence file: each listed person gains their RPPS number."""
 
-    def work(reports: list[Path]) -> list[ImportResult]:
+    def work(reports: list[Path], runs: list[int]) -> list[ImportResult]:
         return [correspondence_load(path=path, reject_report=reports[0], progress=progress)]
 
     return _run([(path, "correspondence", False, reject_report)], work)[0]
@@ -154,7 +164,7 @@ Job = tuple[Path, str, bool, Path | None]
 
 def _run(
     jobs: list[Job],
-    work: Callable[[list[Path]], list[ImportResult]],
+    work: Callable[[list[Path], list[int]], list[ImportResult]],
     *,
     forced: bool = False,
     approval_id: int | None = None,
@@ -175,7 +185,10 @@ def _run(
         with transaction.atomic():
             with connection.cursor() as cursor:
                 cursor.execute("SELECT pg_advisory_xact_lock(%s)", [IMPORT_LOCK])
-            results = work(reports)
+                cursor.execute(f"DROP TABLE IF EXISTS {LINKS_TABLE}")
+            results = work(reports, [record.pk for record in records])
+            with connection.cursor() as cursor:
+                cursor.execute(f"DROP TABLE IF EXISTS {LINKS_TABLE}")
             for (path, _, _, _), result in zip(jobs, results, strict=True):
                 result.sha256 = given_sha256(path, result.sha256)
             _audit_import(jobs, records, results, forced=forced, approval_id=approval_id, actor=actor)

@@ -121,7 +121,11 @@ def test_both_files_in_one_command_print_one_line(write_extraction):
     out = StringIO()
     call_command("import_registry", str(SAMPLE), correspondence=str(CORRESPONDENCE), stdout=out)
     assert out.getvalue().count("\n") == 1
-    assert out.getvalue().startswith("imported 4, updated 1, unchanged 0, rejected 0")
+    # The optician, new and listed by ADELI, is created at once under the RPPS number the correspondence
+    # gives (one person, one professional): its line then finds nothing left to switch.
+    assert out.getvalue().startswith("imported 4, updated 0, unchanged 1, rejected 0")
+    optician = Professional.objects.get(adeli="137016648")
+    assert (optician.national_id, optician.rpps) == ("810002718285", "10002718285")
 
 
 def optician_by_rpps(**changes):
@@ -172,3 +176,42 @@ def test_one_run_is_all_or_nothing(write_extraction, correspondence):
     assert [run.kind for run in runs] == ["correspondence", "extraction"]
     assert runs[0].error.startswith("not applied, the run was refused: ")
     assert "not a PS_LibreAcces" in runs[1].error and not runs[1].error.startswith("not applied")
+
+
+def optician_by_adeli_and_rpps():
+    """The same optician twice in one file: their ADELI line and their RPPS line (issue 16)."""
+    by_adeli = [row for row in sample_rows() if row[1] == "137016648"]
+    assert len(by_adeli) == 1
+    return [by_adeli[0], optician_by_rpps()]
+
+
+@pytest.mark.parametrize("known", [False, True])
+def test_a_person_listed_under_adeli_and_rpps_in_one_extraction_stays_one_professional(
+    write_extraction, known
+):
+    from registry.services import registry_import_with_correspondence
+
+    if known:
+        registry_import(path=SAMPLE)  # the optician is already registered by ADELI
+    rows = [row for row in sample_rows() if row[1] != "137016648"]
+    path = write_extraction([*rows, *optician_by_adeli_and_rpps()])
+    registry_import_with_correspondence(path=path, correspondence=CORRESPONDENCE)
+    people = Professional.objects.filter(adeli="137016648") | Professional.objects.filter(rpps="10002718285")
+    assert list(people.values_list("national_id", "rpps", "adeli", "is_active")) == [
+        ("810002718285", "10002718285", "137016648", True)
+    ]
+    assert Professional.objects.count() == 3
+    optician = people.get()
+    # One exercise (same profession under both numbers), its activity listed once.
+    assert Exercise.objects.filter(professional=optician).count() == 1
+    assert Activity.objects.filter(exercise__professional=optician, is_active=True).count() == 1
+    # The next day's file lists them twice again: nothing changes, nobody is created.
+    again = registry_import_with_correspondence(path=path, correspondence=CORRESPONDENCE)[1]
+    assert again.imported == 0 and Professional.objects.count() == 3
+
+
+def test_without_the_correspondence_the_two_numbers_are_two_registrations(write_extraction):
+    rows = [row for row in sample_rows() if row[1] != "137016648"]
+    registry_import(path=write_extraction([*rows, *optician_by_adeli_and_rpps()]))
+    # Nothing in the file says the two numbers are one person: the registry keeps both as listed.
+    assert Professional.objects.filter(national_id__in=[OPTICIAN, "810002718285"]).count() == 2

@@ -92,19 +92,56 @@ def certificate_revoke(
         count = Certificate.objects.filter(pk__in=[pk for pk, _s, _a in revoked]).update(
             revoked_at=timezone.now(), revocation_reason=reason
         )
-        # The OCSP responder processes drop what they keep in memory about these, at this commit.
-        ocsp.notify_revoked(pk for pk, _s, _a in revoked)
-        for ca in CertificateAuthority.objects.filter(pk__in={a for _p, _s, a in revoked}):
-            audit.record(
-                AuditEvent.Operation.REVOKE,
-                actor=actor or "pki.services.certificate_revoke",
-                authority=ca,
-                serials=[serial for _p, serial, a in revoked if a == ca.pk],
-                detail={"reason": reason},
-            )
-        for ca_id in sorted({a for _p, _s, a in revoked}):
-            transaction.on_commit(_delta_asker(ca_id), robust=True)
+        _revoked_effects(revoked, reason, actor or "pki.services.certificate_revoke")
     return count
+
+
+# Every certificate of the cards a statement names, in one UPDATE (its lock order: the rows' ids).
+BULK_REVOKE_SQL = """
+WITH chosen AS (
+    SELECT c.id FROM pki_certificate c
+    WHERE c.revoked_at IS NULL
+      AND (c.card_id IN (SELECT id FROM ({cards}) k)
+           OR c.card_number IN (SELECT number FROM cards_card WHERE id IN (SELECT id FROM ({cards}) k)))
+    ORDER BY c.id
+    FOR UPDATE
+)
+UPDATE pki_certificate c SET revoked_at = now(), revocation_reason = %(reason)s
+FROM chosen WHERE c.id = chosen.id
+RETURNING c.id, c.serial, c.authority_id
+"""
+
+
+def certificates_revoke_for_cards(
+    *, cursor: Any, cards_sql: str, params: dict[str, Any] | None = None, reason: str, actor: str
+) -> int:
+    """``certificate_revoke`` for every certificate of many cards at once, in the caller's transaction:
+    ``cards_sql`` is a SELECT yielding the cards' ``id`` (named parameters in ``params``; ``reason`` is
+    taken). The same effects: the REVOKE audit row per CA, the OCSP responders told at commit, a delta CRL
+    per CA asked for on commit. Returns how many certificates it revoked."""
+    if reason not in Certificate.Reason.values:
+        raise ValueError(f"unknown revocation reason {reason!r}")
+    cursor.execute(BULK_REVOKE_SQL.format(cards=cards_sql), {**(params or {}), "reason": reason})
+    revoked = [tuple(row) for row in cursor.fetchall()]
+    _revoked_effects(revoked, reason, actor)
+    return len(revoked)
+
+
+def _revoked_effects(revoked: list[Any], reason: str, actor: str) -> None:
+    """What follows the UPDATE of revoked certificates (``(pk, serial, authority_id)`` each), in its
+    transaction: the OCSP responders drop what they keep in memory about these at commit, one REVOKE audit
+    row per CA, and a delta CRL of each CA asked for once the transaction commits."""
+    ocsp.notify_revoked(pk for pk, _s, _a in revoked)
+    for ca in CertificateAuthority.objects.filter(pk__in={a for _p, _s, a in revoked}):
+        audit.record(
+            AuditEvent.Operation.REVOKE,
+            actor=actor,
+            authority=ca,
+            serials=[serial for _p, serial, a in revoked if a == ca.pk],
+            detail={"reason": reason},
+        )
+    for ca_id in sorted({a for _p, _s, a in revoked}):
+        transaction.on_commit(_delta_asker(ca_id), robust=True)
 
 
 def _delta_asker(ca_id: int) -> Callable[[], None]:

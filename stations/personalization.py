@@ -436,10 +436,16 @@ def holder_data(request: Request, number: str, valid_from: dt.date, valid_until:
             "last_name": person.last_name,
             "first_name": person.first_name,
         },
-        "profession": _profession(request.exercise),
-        "situations": _situations(request),
+        **card_written(request),
     }
     return json.dumps(data, ensure_ascii=False, separators=(",", ":")).encode()
+
+
+def card_written(request: Request) -> dict[str, Any]:
+    """What the card carries of the holder's situation (``Card.written``): the profession and up to 16 active
+    situations, as in its holder data. The registry-diff update (``lifecycle.registry_driven``) compares it
+    with the registry's current data, built in SQL in the same shape."""
+    return {"profession": _profession(request.exercise), "situations": _situations(request)}
 
 
 def _profession(exercise: Exercise | None) -> dict[str, str]:
@@ -472,6 +478,8 @@ def _structure(structure: Structure | None) -> dict[str, str]:
         "siret": structure.siret,
         "finess": structure.finess_site,
         "structure_name": structure.name,
+        "postcode": structure.postcode,
+        "commune": structure.commune,
     }
 
 
@@ -513,6 +521,7 @@ def _record(
             valid_from=valid_from,
             valid_until=valid_until,
             puk_key_version=puk_key_version,
+            written=card_written(request),
         )
         Certificate.objects.filter(pk__in=[c.pk for c in certs.values()]).update(card=card)
         BlankCard.objects.filter(pk=job.blank.pk).update(state=BlankCard.State.USED)

@@ -14,6 +14,9 @@ from tests.factories import ActivityFactory, CardFactory, OrderFactory, TariffFa
 # The PKI's own fixtures (a test hierarchy whose CA keys are made once per session).
 from tests.pki.conftest import ca_keys, card_key, hierarchy, pem_files, pki_dir  # noqa: F401
 
+# Extraction files written as the registry publishes them (issue 16: the registry drives the cards).
+from tests.registry.conftest import write_extraction  # noqa: F401
+
 
 @pytest.fixture(autouse=True)
 def outside_world(monkeypatch) -> list[int]:

@@ -12,7 +12,7 @@ class EcpsConfig(AppConfig):
 
         from cards.models import Card
 
-        from . import keys, signals, struck_off  # noqa: F401 (struck_off: its import receiver, issue 16)
+        from . import keys, signals, struck_off  # noqa: F401 (struck_off: its import receiver)
 
         # The OpenID Connect provider's signing key when the environment gives none (settings import no app).
         keys.provide(settings.OAUTH2_PROVIDER, settings.CPX_OIDC_KEY_FILE)

@@ -276,3 +276,18 @@ def test_a_refused_full_import_revokes_nothing(write_extraction, certified):
     card.refresh_from_db()
     assert card.state == "active"
     assert not Certificate.objects.filter(card=card, revoked_at__isnull=False).exists()
+
+
+def test_a_struck_off_holders_ecps_is_revoked_in_the_imports_transaction(write_extraction, settings):
+    from ecps.models import ECps
+    from tests.ecps.helpers import ecps_row
+
+    settings.CPX_IMPORT_MAX_DEACTIVATION_SHARE = 0.5
+    registry_import(path=SAMPLE)
+    ecps = ecps_row(Exercise.objects.get(professional__national_id=OPTICIAN))
+    kept = ecps_row(Exercise.objects.filter(professional__national_id=DOCTOR).first())
+    registry_import(path=write_extraction([row for row in sample_rows() if row[2] != OPTICIAN]), full=True)
+    ecps.refresh_from_db()
+    assert (ecps.state, ecps.revocation_reason) == ("revoked", "holder_inactive")
+    assert ECps.objects.get(pk=kept.pk).state == "active"
+    assert Notification.objects.filter(recipient=ecps.holder, event="ecps_revoked").exists()

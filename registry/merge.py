@@ -278,12 +278,15 @@ LEFT JOIN import_changed_exercises ce ON ce.id = e.id
 LEFT JOIN import_changed_structures cs ON cs.technical_id = r.technical_id
 """
 
+# A second line of the same activity under the same identifier is a duplicate; under the person's other
+# number (their ADELI line beside their RPPS line) it is the same activity listed twice: not a reject.
 DUPLICATES_SQL = f"""
 INSERT INTO import_rejects ({REJECT_COLUMNS})
-SELECT line, national_id, '{column_label(17)} + {column_label(23)}',
-       format(%s, first_line),
-       activity_key
-FROM import_activities WHERE line <> first_line
+SELECT a.line, a.national_id, '{column_label(17)} + {column_label(23)}',
+       format(%s, a.first_line),
+       a.activity_key
+FROM import_activities a JOIN import_activities f ON f.line = a.first_line
+WHERE a.line <> a.first_line AND f.national_id = a.national_id
 """
 
 # Upsert the activities and count, in one statement, the file rows imported and updated (an unchanged

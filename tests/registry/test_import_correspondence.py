@@ -215,3 +215,15 @@ def test_without_the_correspondence_the_two_numbers_are_two_registrations(write_
     registry_import(path=write_extraction([*rows, *optician_by_adeli_and_rpps()]))
     # Nothing in the file says the two numbers are one person: the registry keeps both as listed.
     assert Professional.objects.filter(national_id__in=[OPTICIAN, "810002718285"]).count() == 2
+
+
+def test_a_switched_person_listed_under_both_numbers_later_stays_one_professional(write_extraction):
+    registry_import(path=SAMPLE)
+    registry_correspondence_import(path=CORRESPONDENCE)  # the optician gains their RPPS number
+    rows = [row for row in sample_rows() if row[1] != "137016648"]
+    path = write_extraction([*rows, *optician_by_adeli_and_rpps()])
+    result = registry_import(path=path)  # no correspondence this time: the registry knows both numbers
+    people = Professional.objects.filter(adeli="137016648") | Professional.objects.filter(rpps="10002718285")
+    assert people.count() == 1 and Professional.objects.count() == 3
+    assert Exercise.objects.filter(professional=people.get()).count() == 1
+    assert result.rejected == 0

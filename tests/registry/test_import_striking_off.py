@@ -1,7 +1,8 @@
 """Striking off through the import: a holder a --full extraction no longer lists loses their cards at once.
 
-The registry sends the revocation tasks of lifecycle and ecps by name once the import commits: the tests run
-the on-commit callbacks, with Celery eager, so the real tasks revoke."""
+The revocations happen in the import's own transaction (issue 16: lifecycle.struck_off, ecps.struck_off); the
+registry still sends the lifecycle and ecps tasks by name once the import commits, as a safety net: the tests
+run the on-commit callbacks, with Celery eager, so the real tasks run too."""
 
 import pytest
 
@@ -84,7 +85,7 @@ def test_an_import_that_deactivates_nobody_revokes_nothing(
     assert card.state == Card.State.ACTIVE
 
 
-def test_the_revocations_are_asked_for_only_once_the_import_commits(
+def test_the_revocation_commits_with_the_import_and_the_safety_net_still_runs(
     write_extraction, eager, django_capture_on_commit_callbacks
 ):
     registry_import(path=write_extraction())
@@ -96,9 +97,11 @@ def test_the_revocations_are_asked_for_only_once_the_import_commits(
     with django_capture_on_commit_callbacks() as pending:
         registry_import(path=path, full=True, force=True, approval_id=approval)
         card.refresh_from_db()
-        assert card.state == Card.State.ACTIVE  # nothing revoked inside the import's transaction
-    assert len(pending) == 2  # the lifecycle and ecps tasks, on commit
+        # Revoked in the import's own transaction (issue 16): no nightly batch, no task to wait for.
+        assert card.state == Card.State.REVOKED
+    names = [getattr(callback, "__qualname__", "") for callback in pending]
+    assert names.count("_sender.<locals>.send") == 2  # the lifecycle and ecps safety nets, sent on commit
     for callback in pending:
-        callback()
+        callback()  # the lifecycle and ecps safety nets find nothing left to do
     card.refresh_from_db()
     assert card.state == Card.State.REVOKED

@@ -184,7 +184,7 @@ def test_the_schema_declares_how_to_authenticate(client):
     schema = client.get("/api/schema/", HTTP_ACCEPT="application/json").json()
     schemes = schema["components"]["securitySchemes"]
     flow = schemes["oauth2"]["flows"]["clientCredentials"]
-    assert flow["tokenUrl"] == "/o/token/" and set(flow["scopes"]) == {"api:read", "api:write"}
+    assert flow["tokenUrl"] == "/o/token/" and set(flow["scopes"]) == {"api:read", "api:write", "card-status"}
     assert schemes["cookieAuth"] == {"type": "apiKey", "in": "cookie", "name": settings.SESSION_COOKIE_NAME}
     assert "tokenAuth" not in schemes
     cards = schema["paths"]["/api/v1/cards/"]["get"]["security"]

@@ -5,6 +5,7 @@ the import's own transaction."""
 from __future__ import annotations
 
 import json
+from typing import cast
 
 import pytest
 from django.db import connection
@@ -172,7 +173,8 @@ def card_of(national_id: str, written: dict | None = None) -> Card:
         professional__national_id=national_id
     )
     Order.objects.filter(exercise=exercise).delete()  # the first card's order, done with
-    return CardFactory(exercise=exercise, written=written if written is not None else written_now(exercise))
+    made = CardFactory(exercise=exercise, written=written if written is not None else written_now(exercise))
+    return cast(Card, made)
 
 
 def test_a_changed_structure_yields_an_update_order_with_the_difference(write_extraction):

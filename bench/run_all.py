@@ -18,7 +18,9 @@ ROOT = Path(__file__).resolve().parent.parent
 MODULES = ["bench_import", "bench_orders", "bench_personalize", "bench_lifecycle", "bench_load"]
 MODULES.insert(MODULES.index("bench_lifecycle") + 1, "bench_revocation")  # 1,000,000 revoked: delta CRL, OCSP
 MODULES.append("bench_ocsp")  # OCSP under load vs openssl ocsp -index; revoked at the next request
+MODULES.append("bench_webhooks")  # 10,000 webhook events, receiver down mid-way: lost 0, duplicated 0
 MODULES.append("bench_registry_driven")  # issue 16: the work after a daily import vs the import
+MODULES.append("bench_scheduling")  # issue 16: the capacity plan of a month of automatic renewals
 
 
 def fmt(value: object) -> str:

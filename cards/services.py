@@ -23,6 +23,7 @@ from django.utils import timezone
 
 from core.roles import role_of
 from core.transitions import fire, lock, may_fire
+from notifications.webhooks import card_payload, webhooks_emit
 from pki import services as pki_services
 
 from . import mailers
@@ -80,6 +81,7 @@ def card_oppose(*, card: Card, actor: Any, crl_reason: str, **detail: Any) -> in
     ``crl_reason``. Returns how many certificates were revoked."""
     _fire(card, "oppose", actor, {"crl_reason": crl_reason, **detail})
     _discard_pin_mailer(card, "oppose")
+    _tell_relying_parties(card, "card.opposed", crl_reason)
     return pki_services.certificate_revoke(card=card, reason=crl_reason, actor=_who(actor, card, "oppose"))
 
 
@@ -87,7 +89,14 @@ def card_revoke(*, card: Card, actor: Any, crl_reason: str, **detail: Any) -> in
     """Withdrawn for good: ``revoked``, its certificates revoked for ``crl_reason``. Returns how many."""
     _fire(card, "revoke", actor, {"crl_reason": crl_reason, **detail})
     _discard_pin_mailer(card, "revoke")
+    _tell_relying_parties(card, "card.revoked", crl_reason)
     return pki_services.certificate_revoke(card=card, reason=crl_reason, actor=_who(actor, card, "revoke"))
+
+
+def _tell_relying_parties(card: Card, event: str, crl_reason: str) -> None:
+    """The subscribed relying parties' messages (notifications.webhooks), in the transition's transaction."""
+    payload = card_payload(card, reason=crl_reason, at=timezone.now())
+    webhooks_emit(event=event, card_key=card.number, payload=payload)
 
 
 def _discard_pin_mailer(card: Card, transition: str) -> None:

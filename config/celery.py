@@ -18,6 +18,13 @@ app.conf.beat_schedule = {
         "schedule": 30.0,
         "options": {"expires": 60},
     },
+    # Webhook messages still pending (broker outage, receiver down, retry time due); delivery is also asked
+    # for on commit, so this is the safety net.
+    "notifications-webhooks-sweep": {
+        "task": "notifications.webhooks_sweep",
+        "schedule": 30.0,
+        "options": {"expires": 60},
+    },
     # Yesterday's letters into one PDF and a manifest, for the morning's printing.
     "notifications-print-batch": {
         "task": "notifications.print_batch",
@@ -40,6 +47,21 @@ app.conf.beat_schedule.update(
 # --- lifecycle --- (times in CELERY_TIMEZONE, Europe/Paris)
 app.conf.beat_schedule.update(
     {
+        # Issue 16: the renewals the issuance policies order, placed before the reminder window; then the
+        # capacity plan (each approved automatic order given its release day under the stations' measured
+        # capacity, earliest deadline first) and the release of the orders whose day has come.
+        "lifecycle-renewal-orders": {
+            "task": "lifecycle.renewal_orders",
+            "schedule": crontab(hour=4, minute=30),
+        },
+        "lifecycle-release-plan": {
+            "task": "lifecycle.release_plan",
+            "schedule": crontab(hour=5, minute=15),
+        },
+        "lifecycle-release-due": {
+            "task": "lifecycle.release_due",
+            "schedule": crontab(hour=5, minute=30),
+        },
         # Renewal reminders at 90 and 30 days before expiry: once per card and threshold (idempotent).
         "lifecycle-renewal-reminders": {
             "task": "lifecycle.renewal_reminders",

@@ -650,5 +650,38 @@ from . import checks as _secret_checks  # noqa: E402,F401  (registers them; impo
 # --- issue 16: after each import (lifecycle.registry_driven) ---
 
 # --- issue 16: renewal for everyone and the capacity plan (lifecycle.renewal, lifecycle.scheduling) ---
+# Days before expiry at which the renewal the issuance policy orders is placed: before the first reminder
+# (CPX_REMINDER_FIRST_DAYS), so that the reminder says it is under way, and early enough for the new card to
+# arrive before the old one expires.
+CPX_RENEWAL_ORDER_DAYS = env_int("CPX_RENEWAL_ORDER_DAYS", 120)
+# Production and shipping: an automatic order is released at the latest this many days before the card it
+# replaces expires (its deadline in the capacity plan).
+CPX_PRODUCTION_LEAD_DAYS = env_int("CPX_PRODUCTION_LEAD_DAYS", 21)
+# An automatic order that replaces no card (a first card) is due within this many days of its creation.
+CPX_FIRST_CARD_RELEASE_DAYS = env_int("CPX_FIRST_CARD_RELEASE_DAYS", 7)
+# The stations' capacity the plan counts on when they have made little or nothing lately (cards a day).
+CPX_CAPACITY_FLOOR_PER_DAY = env_int("CPX_CAPACITY_FLOOR_PER_DAY", 500)
+# The share of each day's capacity kept for the orders people place (the plan fills only the rest).
+CPX_CAPACITY_MANUAL_SHARE = float(env("CPX_CAPACITY_MANUAL_SHARE", "0.2"))
 
 # --- issue 16: webhooks and the card status API (notifications.webhooks, lifecycle.api_status) ---
+# Relying parties told at once (Standard Webhooks): short timeouts, never a redirect; a failed message is
+# tried again after BACKOFF, 2×, 4× ... (capped at BACKOFF_MAX) until MAX_ATTEMPTS, then waits (failed) for an
+# operator. A claimed message is the worker's for LEASE seconds (keep it well above both timeouts).
+CPX_WEBHOOK_CONNECT_TIMEOUT = float(env("CPX_WEBHOOK_CONNECT_TIMEOUT", "3"))
+CPX_WEBHOOK_READ_TIMEOUT = float(env("CPX_WEBHOOK_READ_TIMEOUT", "5"))
+CPX_WEBHOOK_MAX_ATTEMPTS = env_int("CPX_WEBHOOK_MAX_ATTEMPTS", 12)
+CPX_WEBHOOK_BACKOFF_SECONDS = env_int("CPX_WEBHOOK_BACKOFF_SECONDS", 15)
+CPX_WEBHOOK_BACKOFF_MAX_SECONDS = env_int("CPX_WEBHOOK_BACKOFF_MAX_SECONDS", 3600)
+CPX_WEBHOOK_LEASE_SECONDS = env_int("CPX_WEBHOOK_LEASE_SECONDS", 120)
+CPX_WEBHOOK_BATCH = env_int("CPX_WEBHOOK_BATCH", 200)  # messages claimed at once by one worker
+CPX_WEBHOOK_THREADS = env_int("CPX_WEBHOOK_THREADS", 8)  # concurrent POSTs of one claimed batch
+# Endpoints must be https; plain http only to this machine (127.0.0.1, ::1, localhost), for development and
+# tests (refused by default outside DEBUG).
+CPX_WEBHOOK_ALLOW_LOCAL_HTTP = env_bool("CPX_WEBHOOK_ALLOW_LOCAL_HTTP", DEBUG)
+# The card status API (lifecycle.api_status): per integrator account.
+CPX_RATE_LIMITS["card-status"] = {
+    "rate": env("CPX_RATE_CARD_STATUS", "600/m"),
+    "key": "account",
+    "prefixes": ["/api/v1/card-status/"],
+}

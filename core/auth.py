@@ -30,9 +30,12 @@ from .roles import Role
 
 READ_SCOPE = "api:read"
 WRITE_SCOPE = "api:write"
+# Relying parties reading the status of cards (lifecycle.api_status), nothing else: asked for explicitly.
+CARD_STATUS_SCOPE = "card-status"
 SCOPES = {
     READ_SCOPE: gettext_lazy("Read the platform API, within the account's scope"),
     WRITE_SCOPE: gettext_lazy("Act through the platform API (create, change), within the account's scope"),
+    CARD_STATUS_SCOPE: gettext_lazy("Read the status of smart cards, as the national directory publishes it"),
 }
 # What an integrator client of each role may ask for. The platform's own account (system) has none.
 ROLE_SCOPES: dict[str, tuple[str, ...]] = {
@@ -42,15 +45,29 @@ ROLE_SCOPES: dict[str, tuple[str, ...]] = {
     Role.ANS_OPERATOR: (READ_SCOPE, WRITE_SCOPE),
     Role.AUDITOR: (READ_SCOPE,),
 }
+# Scopes a client of these roles may ask for but is not given unless it asks (not in the default grant).
+OPT_IN_SCOPES: dict[str, tuple[str, ...]] = {
+    Role.STRUCTURE_MANAGER: (CARD_STATUS_SCOPE,),
+    Role.AUTHORITY_OPERATOR: (CARD_STATUS_SCOPE,),
+    Role.ANS_OPERATOR: (CARD_STATUS_SCOPE,),
+    Role.AUDITOR: (CARD_STATUS_SCOPE,),
+}
 TOKEN_URL = "/o/token/"  # noqa: S105 - a URL
 
 
 def scopes_for(role: str | None) -> tuple[str, ...]:
+    """Every scope a client of ``role`` may be granted."""
+    return ROLE_SCOPES.get(role or "", ()) + OPT_IN_SCOPES.get(role or "", ())
+
+
+def default_scopes_for(role: str | None) -> tuple[str, ...]:
+    """What a client of ``role`` gets when it names no scope."""
     return ROLE_SCOPES.get(role or "", ())
 
 
-def needed_scope(method: str) -> str:
-    return READ_SCOPE if method in SAFE_METHODS else WRITE_SCOPE
+def needed_scope(method: str, view: Any = None) -> str:
+    """The scope a request needs: the view's own ``required_scope`` if it names one, else read or write."""
+    return getattr(view, "required_scope", None) or (READ_SCOPE if method in SAFE_METHODS else WRITE_SCOPE)
 
 
 def integrator_token(value: str) -> Any:
@@ -90,7 +107,7 @@ class IntegratorTokenAuthentication(BaseAuthentication):
         if not account.user.is_active:
             raise exceptions.AuthenticationFailed(_("Invalid or expired access token."))
         granted = set(token.scope.split()) & set(scopes_for(account.role))
-        needed = needed_scope(request.method or "GET")
+        needed = needed_scope(request.method or "GET", (request.parser_context or {}).get("view"))
         if needed not in granted:
             raise exceptions.PermissionDenied(
                 _("This access token lacks the scope %(scope)s.") % {"scope": needed}

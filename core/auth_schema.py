@@ -46,4 +46,4 @@ class IntegratorTokenScheme(OpenApiAuthenticationExtension):
         }
 
     def get_security_requirement(self, auto_schema: Any) -> dict[str, list[str]]:
-        return {self.name: [needed_scope(auto_schema.method)]}
+        return {self.name: [needed_scope(auto_schema.method, auto_schema.view)]}

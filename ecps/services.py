@@ -23,6 +23,7 @@ from core import transitions
 from core.errors import InvalidInput, NotFound
 from core.roles import role_of
 from notifications.services import notify
+from notifications.webhooks import webhooks_emit_many
 
 from . import errors, logout
 from .models import ECps, ECpsEvent
@@ -201,11 +202,13 @@ def ecps_revoke_for_card_opposition(*, card: Card) -> list[int]:
 
 def _revoked_effects(ecps_ids: list[int]) -> None:
     """In the revocation's transaction: every access and refresh token the e-CPS obtained is revoked, the
-    relying parties' sessions it opened end (their back-channel logout tokens leave on commit), and the
-    holder is told (the outbox)."""
+    relying parties' sessions it opened end (their back-channel logout tokens leave on commit), the
+    holder is told (the outbox), and so are the relying parties subscribed (webhooks, keyed by holder)."""
     _tokens_revoke(ecps_ids)
     logout.sessions_end_for_ecps(ecps_ids)
-    for ecps in ECps.objects.filter(pk__in=ecps_ids).select_related("holder", "exercise__profession"):
+    revoked = list(ECps.objects.filter(pk__in=ecps_ids).select_related("holder", "exercise__profession"))
+    webhooks_emit_many(event="ecps.revoked", messages=[_webhook_message(ecps) for ecps in revoked])
+    for ecps in revoked:
         notify(
             recipient=ecps.holder,
             event=ECPS_REVOKED_EVENT,
@@ -216,6 +219,17 @@ def _revoked_effects(ecps_ids: list[int]) -> None:
             },
             dedup_key=f"ecps_revoked:{ecps.pk}",
         )
+
+
+def _webhook_message(ecps: ECps) -> tuple[str, dict[str, Any]]:
+    holder = ecps.holder.national_id
+    return holder, {
+        "ecps_id": ecps.pk,
+        "holder": {"national_id": holder},
+        "profession": ecps.exercise.profession_id,
+        "reason": str(ecps.revocation_reason),
+        "revoked_at": ecps.revoked_at or timezone.now(),
+    }
 
 
 def _tokens_revoke(ecps_ids: Iterable[int]) -> None:

@@ -3,7 +3,7 @@
 from django.urls import path
 from rest_framework.routers import SimpleRouter
 
-from . import api, api_cards, api_codes
+from . import api, api_cards, api_codes, api_policies, api_status
 
 router = SimpleRouter()
 router.register("cards", api_cards.CardViewSet, basename="card")
@@ -45,10 +45,24 @@ urlpatterns = [
         api.ShippingBatchDetailView.as_view(),
         name="shipping-batch-detail",
     ),
+    # Relying parties (integrator scope card-status): what the national directory publishes of a card.
+    path("card-status/", api_status.CardStatusListView.as_view(), name="card-status-list"),
+    path("card-status/<path:number>", api_status.CardStatusView.as_view(), name="card-status"),
     path("auto-renewal-policies/", api.AutoRenewalPolicyListView.as_view(), name="auto-renewal-policy-list"),
     path(
         "auto-renewal-policies/<str:profession>/",
         api.AutoRenewalPolicyView.as_view(),
         name="auto-renewal-policy",
+    ),
+    path("policies/", api_policies.IssuancePolicyListView.as_view(), name="issuance-policy-list"),
+    path(
+        "policies/<str:card_type>/<str:trigger>/",
+        api_policies.IssuancePolicyView.as_view(),
+        name="issuance-policy",
+    ),
+    path(
+        "policies/<str:card_type>/<str:trigger>/<str:profession>/",
+        api_policies.IssuancePolicyProfessionView.as_view(),
+        name="issuance-policy-profession",
     ),
 ]

@@ -16,6 +16,15 @@ concurrent runs never remind a card twice (ON CONFLICT, and the unique constrain
 The windows do not overlap: the first reminder goes to cards expiring in (second, first] days, the second
 to cards expiring in [0, second] days, so a card met for the first time 20 days before its expiry gets
 one reminder, not two on the same day.
+
+Renewal by policy (issue 16). Before the reminders, a daily set-based step (``renewal_orders``)
+places the renewal of every active card expiring within ``CPX_RENEWAL_ORDER_DAYS`` (longer than the first
+reminder's window) that its authority's issuance policy renews (``lifecycle.IssuancePolicy``, trigger
+``renewal``): automatic (approved at once or not) or proposed (a draft the holder confirms), through
+``orders.bulk.orders_place_bulk``, one statement whatever the number. So when the first reminder comes,
+the renewal is under way: the reminder says so, links to the order and carries a second link, to decline
+(the holder leaving practice: ``renewal_decline``). The platform places a card's renewal once: a declined
+(cancelled) or rejected one is not placed again, nor one for a card whose holder declined.
 """
 
 from __future__ import annotations
@@ -40,15 +49,19 @@ from core.roles import SEES_ALL, Role, account_of
 from notifications.events import Event
 from notifications.services import notify
 from orders import services as order_services
+from orders.errors import OrderNotFound
 from orders.models import Order
-from registry.models import Profession
+from orders.scoping import orders_visible_to
+from registry.models import CardType, Profession
 
 from . import errors
-from .models import AutoRenewalPolicy, RenewalReminder
+from .models import AutoRenewalPolicy, IssuancePolicy, RenewalReminder
+from .renewal_orders import renewal_orders_place
 
 log = logging.getLogger(__name__)
 
 LINK_SALT = "cpx.lifecycle.renewal-link"
+DECLINE_SALT = "cpx.lifecycle.renewal-decline"
 
 SCAN_SQL = """
 INSERT INTO lifecycle_renewalreminder (card_id, threshold, sent_at, automatic)
@@ -59,8 +72,11 @@ SELECT c.id, %(threshold)s, %(now)s, false
    AND c.valid_until <= %(until)s
    AND NOT EXISTS (SELECT 1 FROM lifecycle_renewalreminder r
                     WHERE r.card_id = c.id AND r.threshold = %(threshold)s)
+   AND NOT EXISTS (SELECT 1 FROM lifecycle_renewalreminder d
+                    WHERE d.card_id = c.id AND d.declined_at IS NOT NULL)
    AND NOT EXISTS (SELECT 1 FROM orders_order o
-                    WHERE o.replaces_id = c.id AND o.state = ANY(%(under_way)s))
+                    WHERE o.replaces_id = c.id AND o.state = ANY(%(under_way)s)
+                      AND NOT (%(tell_automatic)s AND o.origin = 'automatic' AND o.kind = 'renewal'))
  ORDER BY c.valid_until, c.id
  LIMIT %(chunk)s
 ON CONFLICT (card_id, threshold) DO NOTHING
@@ -78,25 +94,29 @@ def renewal_windows(today: dt.date) -> list[tuple[int, dt.date, dt.date]]:
 
 
 def renewal_reminders_send(*, today: dt.date | None = None, chunk: int | None = None) -> dict[int, int]:
-    """The daily scan: send each due reminder once. Returns how many went out per threshold."""
+    """The daily scan: send each due reminder once. Returns how many went out per threshold.
+
+    The renewals the policies order are placed first (``renewal_orders_place``, idempotent), so that a
+    reminder whose card the policy renews says the renewal is under way."""
     today = today or timezone.localdate()
     chunk = chunk or settings.CPX_RENEWAL_SCAN_CHUNK
-    policies = _auto_renewal_policies()
+    renewal_orders_place(today=today)
     _url_template.cache_clear()
     sent: dict[int, int] = {}
     for threshold, after, until in renewal_windows(today):
         sent[threshold] = 0
         while True:
-            count = _remind_chunk(threshold, after, until, chunk, policies)
+            count = _remind_chunk(threshold, after, until, chunk)
             sent[threshold] += count
             if count < chunk:
                 break
     return sent
 
 
-def _remind_chunk(threshold: int, after: dt.date, until: dt.date, chunk: int, policies: set) -> int:
+def _remind_chunk(threshold: int, after: dt.date, until: dt.date, chunk: int) -> int:
+    first = threshold == settings.CPX_REMINDER_FIRST_DAYS
     params: dict[str, Any] = {"threshold": threshold, "now": timezone.now(), "chunk": chunk}
-    params.update(after=after, until=until, under_way=list(Order.OPEN_STATES))
+    params.update(after=after, until=until, under_way=list(Order.OPEN_STATES), tell_automatic=first)
     with transaction.atomic():
         with connection.cursor() as cursor:
             cursor.execute(SCAN_SQL, params)
@@ -104,33 +124,31 @@ def _remind_chunk(threshold: int, after: dt.date, until: dt.date, chunk: int, po
         reminders = RenewalReminder.objects.filter(pk__in=ids).select_related(
             "card__professional", "card__exercise__profession"
         )
+        renewals = _automatic_renewals([r.card_id for r in reminders]) if first and ids else {}
         for reminder in reminders.order_by("pk"):
-            _remind(reminder, policies, automatic=threshold == settings.CPX_REMINDER_FIRST_DAYS)
+            _remind(reminder, renewals.get(reminder.card_id))
     return len(ids)
 
 
-def _auto_renewal_policies() -> set[tuple[int, str]]:
-    rows = AutoRenewalPolicy.objects.filter(enabled=True).values_list("authority_id", "profession_id")
-    return set(rows)
+def _automatic_renewals(card_ids: list[int]) -> dict[int, int]:
+    """card id -> its automatic renewal order under way (one query for a chunk)."""
+    rows = Order.objects.filter(
+        replaces_id__in=card_ids,
+        origin=Order.Origin.AUTOMATIC,
+        kind=Order.Kind.RENEWAL,
+        state__in=Order.OPEN_STATES,
+    ).values_list("replaces_id", "pk")
+    return dict(rows)
 
 
-def _auto_renews(card: Card, policies: set) -> bool:
-    exercise = card.exercise
-    if exercise is None or not card.professional.rpps:  # ADELI professions and staff cards: ANS, no Ordre
-        return False
-    return (exercise.profession.authority_id, exercise.profession_id) in policies
-
-
-def _remind(reminder: RenewalReminder, policies: set, *, automatic: bool) -> None:
+def _remind(reminder: RenewalReminder, order_id: int | None) -> None:
     card = reminder.card
     url = renewal_link_url(reminder)
-    if automatic and _auto_renews(card, policies):
-        order = _order_renewal(card, order_services.system_user())
-        if order is not None:
-            reminder.automatic, reminder.renewal_order_id = True, order.pk
-            reminder.link_used_at = reminder.sent_at  # the renewal is under way: the link has no use
-            reminder.save(update_fields=["automatic", "renewal_order_id", "link_used_at"])
-            url = _absolute(("portal:order",), order.pk)
+    if order_id is not None:
+        reminder.automatic, reminder.renewal_order_id = True, order_id
+        reminder.link_used_at = reminder.sent_at  # the renewal is under way: the link has no use
+        reminder.save(update_fields=["automatic", "renewal_order_id", "link_used_at"])
+        url = _absolute(("portal:order",), order_id)
     notify(
         recipient=card.professional,
         event=Event.RENEWAL_DUE,
@@ -140,22 +158,17 @@ def _remind(reminder: RenewalReminder, policies: set, *, automatic: bool) -> Non
             "expires_on": card.valid_until.isoformat(),
             "renewal_url": url,
             "automatic": reminder.automatic,
+            "decline_url": renewal_decline_url(reminder),
         },
         dedup_key=f"renewal_due:{card.pk}:{reminder.threshold}",
     )
 
 
-def _order_renewal(card: Card, actor: Any) -> Order | None:
-    """Place the renewal order; None (logged) if the orders workflow refuses it."""
-    try:
-        return _place_renewal(card, actor)
-    except DomainError as exc:
-        log.warning("card %s: automatic renewal refused (%s): %s", card.pk, exc.code, exc.message)
-        return None
-
-
 def _place_renewal(card: Card, actor: Any) -> Order:
     with transaction.atomic():  # a savepoint: a refused order leaves nothing behind
+        proposal = _proposal_for(card)
+        if proposal is not None:  # the policy proposed it: confirming the link submits that draft
+            return order_services.order_submit(order=proposal, actor=actor)
         return order_services.order_place(
             actor=actor,
             professional=card.professional,
@@ -165,6 +178,16 @@ def _place_renewal(card: Card, actor: Any) -> Order:
             structure=card.structure,
             replaces=card,
         )
+
+
+def _proposal_for(card: Card) -> Order | None:
+    return (
+        Order.objects.filter(
+            replaces=card, kind=Order.Kind.RENEWAL, origin=Order.Origin.PROPOSED, state=Order.State.DRAFT
+        )
+        .order_by("pk")
+        .first()
+    )
 
 
 # --- the one-click renewal link ------------------------------------------------------------------------
@@ -252,17 +275,156 @@ def _is_holder_of(actor: Any, card: Card) -> bool:
     return account is not None and account.professional_id == card.professional_id
 
 
+# --- declining the renewal (issue 16: the holder leaving practice) ----------------------------------------
+
+# The reason recorded on the cancelled order (the history is the platform's, in its language).
+DECLINE_REASON = "renewal declined by the holder (leaving practice)"
+
+
+def renewal_decline_token(reminder: RenewalReminder) -> str:
+    """A signed, timestamped token naming the reminder, for the decline link (its own salt: a renewal
+    link's token does not decline, nor the reverse)."""
+    return signing.TimestampSigner(salt=DECLINE_SALT).sign_object({"r": reminder.pk, "c": reminder.card_id})
+
+
+def renewal_decline_url(reminder: RenewalReminder) -> str:
+    """The reminder's second link: the portal's decline page, the token after ``#`` (as the renewal link:
+    the page's script posts it, no access log has it)."""
+    return f"{_url_template(('portal:renew-decline',))}#{renewal_decline_token(reminder)}"
+
+
+def renewal_decline_reminder(*, token: str) -> RenewalReminder:
+    """The reminder a decline link names, if the signature holds and the link has not expired."""
+    max_age = dt.timedelta(days=settings.CPX_RENEWAL_LINK_MAX_AGE_DAYS)
+    try:
+        payload = signing.TimestampSigner(salt=DECLINE_SALT).unsign_object(token, max_age=max_age)
+    except signing.SignatureExpired:
+        message = _("This link has expired; you can still cancel the renewal from your order's page.")
+        raise errors.RenewalLinkExpired(message) from None
+    except signing.BadSignature:
+        raise errors.RenewalLinkInvalid() from None
+    if not isinstance(payload, dict) or not isinstance(payload.get("r"), int):
+        raise errors.RenewalLinkInvalid()
+    reminder = RenewalReminder.objects.filter(pk=payload["r"], card_id=payload.get("c") or 0).first()
+    if reminder is None:
+        raise errors.RenewalLinkInvalid()
+    return reminder
+
+
+def renewal_decline(*, token: str, actor: Any = None) -> RenewalReminder:
+    """The holder declines the renewal from the reminder's link: the renewal the platform placed is
+    cancelled, no other is placed nor reminded, and the holder is told. Works once.
+
+    The use is claimed by a conditional UPDATE (``declined_at IS NULL``) in the transaction that cancels
+    the order, so two clicks at once decline once; if the renewal can no longer be cancelled (its card is
+    being made), the claim rolls back with the refusal."""
+    reminder = renewal_decline_reminder(token=token)
+    with transaction.atomic():
+        claimed = RenewalReminder.objects.filter(pk=reminder.pk, declined_at__isnull=True).update(
+            declined_at=timezone.now()
+        )
+        if not claimed:
+            raise errors.RenewalLinkUsed(_("This renewal has already been declined."))
+        card = Card.objects.select_related("professional").get(pk=reminder.card_id)
+        _decline(card, actor)
+    reminder.refresh_from_db()
+    return reminder
+
+
+def renewal_decline_order(*, order: Order | int, actor: Any) -> Order:
+    """The same from the holder's order page: the holder declines the renewal the platform placed for
+    them (``renewal_declinable``). The card's reminders record it, so none is sent after."""
+    pk = order if isinstance(order, int) else order.pk
+    with transaction.atomic():
+        found = orders_visible_to(actor).select_related("replaces__professional")
+        locked = found.select_for_update(of=("self",)).filter(pk=pk).first()
+        if locked is None:
+            raise OrderNotFound()
+        if not renewal_declinable(locked, actor):
+            raise errors.RenewalRefused(_("Only the holder declines a renewal the platform placed."))
+        card = locked.replaces
+        assert card is not None
+        now = timezone.now()
+        marked = RenewalReminder.objects.filter(card=card, declined_at__isnull=True).update(declined_at=now)
+        if not marked and not RenewalReminder.objects.filter(card=card).exists():
+            # No reminder yet: this row stands for the first one, which the holder no longer needs.
+            RenewalReminder.objects.create(
+                card=card,
+                threshold=settings.CPX_REMINDER_FIRST_DAYS,
+                automatic=True,
+                link_used_at=now,
+                declined_at=now,
+                renewal_order=locked,
+            )
+        _decline(card, actor)
+    return Order.objects.get(pk=pk)
+
+
+def renewal_declinable(order: Order, actor: Any) -> bool:
+    """May ``actor`` decline this order as its holder? A renewal the platform placed (automatic or
+    proposed), not yet in production, seen by its own holder."""
+    return (
+        order.kind == Order.Kind.RENEWAL
+        and order.origin in (Order.Origin.AUTOMATIC, Order.Origin.PROPOSED)
+        and order.replaces_id is not None
+        and order.state in Order.CANCELLABLE_STATES
+        and _is_holder_of(actor, order.replaces)  # type: ignore[arg-type]
+    )
+
+
+def _decline(card: Card, actor: Any) -> None:
+    """Cancel the renewals the platform placed for ``card`` (normally one) and tell the holder; call inside
+    the transaction that records the decline."""
+    canceller = actor if _is_holder_of(actor, card) else order_services.system_user()
+    placed = Order.objects.filter(
+        replaces=card,
+        kind=Order.Kind.RENEWAL,
+        origin__in=(Order.Origin.AUTOMATIC, Order.Origin.PROPOSED),
+        state__in=Order.OPEN_STATES + (Order.State.DRAFT,),
+    )
+    for order in placed.order_by("pk"):
+        if order.state not in Order.CANCELLABLE_STATES:
+            raise errors.RenewalRefused(
+                _("Your new card is already being made: the renewal can no longer be declined.")
+            )
+        order_services.order_cancel(order=order.pk, actor=canceller, reason=DECLINE_REASON)
+    notify(
+        recipient=card.professional,
+        event=Event.RENEWAL_DECLINED,
+        context={
+            "card_number": card.display_number,
+            "card_type": card.card_type,
+            "expires_on": card.valid_until.isoformat(),
+        },
+        dedup_key=f"renewal_declined:{card.pk}",
+    )
+
+
 # --- automatic renewal policy --------------------------------------------------------------------------
 
 
 def auto_renewal_set(*, actor: Any, profession_code: str, enabled: bool) -> AutoRenewalPolicy:
     """An Ordre's operator turns automatic renewal on or off for one of its professions."""
     profession = auto_renewal_profession(actor=actor, profession_code=profession_code)
-    policy, _created = AutoRenewalPolicy.objects.update_or_create(
-        authority_id=account_of(actor).authority_id,
-        profession=profession,
-        defaults={"enabled": enabled, "created_by": actor},
-    )
+    authority_id = account_of(actor).authority_id
+    with transaction.atomic():
+        policy, _created = AutoRenewalPolicy.objects.update_or_create(
+            authority_id=authority_id,
+            profession=profession,
+            defaults={"enabled": enabled, "created_by": actor},
+        )
+        # What decides since issue 16: the profession's own renewal policy. On: the renewal is ordered
+        # (and goes to the Ordre's queue, unless the Ordre already chose to approve it at once); off: the
+        # holder renews from the reminder's link.
+        mode = IssuancePolicy.Mode.AUTOMATIC if enabled else IssuancePolicy.Mode.OFF
+        IssuancePolicy.objects.update_or_create(
+            authority_id=authority_id,
+            card_type=CardType.CPS,
+            trigger=IssuancePolicy.Trigger.RENEWAL,
+            profession=profession,
+            defaults={"mode": mode, "updated_by": actor},
+            create_defaults={"mode": mode, "approve": False, "updated_by": actor},
+        )
     return policy
 
 

@@ -13,8 +13,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.conf import settings
-from django.db.models import Count, QuerySet
-from django.db.models.functions import TruncHour, TruncMonth, TruncWeek
+from django.db.models import Count, DateField, ExpressionWrapper, F, QuerySet, Value
+from django.db.models.functions import Greatest, TruncHour, TruncMonth, TruncWeek
 from django.utils import timezone
 
 from cards.models import Card
@@ -236,3 +236,71 @@ def renewal_forecast(
         count = expiring.get(month, 0)
         forecast.append({"month": month, "expiring": count, "capacity": can, "over": count > can})
     return forecast
+
+
+def planned_releases_per_day(
+    *, orders: QuerySet[Order], days: int = 28, today: dt.date | None = None
+) -> dict[dt.date, int]:
+    """The capacity plan (``lifecycle.scheduling``): approved automatic orders waiting for their release
+    day, per day over the next ``days`` days (today included), among the given orders. An order whose day
+    is past but not yet released counts today."""
+    today = today or timezone.localdate()
+    rows = (
+        orders.filter(
+            state=Order.State.APPROVED,
+            origin=Order.Origin.AUTOMATIC,
+            release_on__isnull=False,
+            release_on__lt=today + dt.timedelta(days=days),
+        )
+        .annotate(day=Greatest("release_on", Value(today)))
+        .values("day")
+        .annotate(count=Count("id"))
+        .order_by("day")
+    )
+    return {r["day"]: r["count"] for r in rows}
+
+
+def release_plan_forecast(
+    *, orders: QuerySet[Order], days: int = 28, today: dt.date | None = None, per_day: int
+) -> list[dict[str, Any]]:
+    """Per day over the next ``days`` days: the automatic orders the plan releases and the share of the
+    stations' capacity kept for them (``per_day``, ``scheduling.daily_capacity``): rows ``{day, planned,
+    capacity, over}``. ``over`` is never true for the plan's own days; it shows when the orders of a
+    reader's scope are not the only ones (figures are the platform's)."""
+    today = today or timezone.localdate()
+    planned = planned_releases_per_day(orders=orders, days=days, today=today)
+    rows = []
+    for n in range(days):
+        day = today + dt.timedelta(days=n)
+        count = planned.get(day, 0)
+        rows.append({"day": day, "planned": count, "capacity": per_day, "over": count > per_day})
+    return rows
+
+
+def release_plan_per_week(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """``release_plan_forecast``'s days summed per week (Monday): rows ``{week, planned, capacity, over}``
+    (``capacity`` over the days of the week the rows cover)."""
+    weeks: dict[dt.date, dict[str, Any]] = {}
+    for row in rows:
+        week = weeks.setdefault(
+            _week_start(row["day"]), {"week": _week_start(row["day"]), "planned": 0, "capacity": 0}
+        )
+        week["planned"] += row["planned"]
+        week["capacity"] += row["capacity"]
+    return [{**w, "over": w["planned"] > w["capacity"]} for w in weeks.values()]
+
+
+def planned_late(*, orders: QuerySet[Order]) -> int:
+    """Approved automatic orders planned after their deadline (the card they replace expires before the new
+    one can reach the holder: ``valid_until`` less ``CPX_PRODUCTION_LEAD_DAYS``)."""
+    lead = dt.timedelta(days=int(settings.CPX_PRODUCTION_LEAD_DAYS))
+    return (
+        orders.filter(
+            state=Order.State.APPROVED,
+            origin=Order.Origin.AUTOMATIC,
+            release_on__isnull=False,
+            replaces__isnull=False,
+        )
+        .filter(release_on__gt=ExpressionWrapper(F("replaces__valid_until") - lead, output_field=DateField()))
+        .count()
+    )

@@ -26,6 +26,8 @@ from cards.models import Card
 from core.roles import role_of
 from notifications.bulk import notify_bulk
 from notifications.events import Event
+from notifications.models import WebhookEvent
+from notifications.webhooks import webhooks_emit_bulk
 from orders.services import system_user
 from pki.models import Certificate
 from registry.signals import extraction_merged
@@ -48,6 +50,32 @@ FROM {REVOKED_TABLE} r JOIN registry_professional p ON p.id = r.professional_id
 """
 
 
+# The relying parties' messages (notifications.webhooks), as cards.services writes them one card at a time.
+CARD_REVOKED_HOOKS_SQL = f"""
+SELECT r.number AS card_key,
+       jsonb_build_object(
+           'card_number', r.number, 'card_type', r.card_type, 'state', 'revoked',
+           'valid_from', c.valid_from, 'valid_until', c.valid_until,
+           'holder', jsonb_build_object('national_id', p.national_id),
+           'reason', %s, 'at', now()
+       ) AS payload
+FROM {REVOKED_TABLE} r
+JOIN cards_card c ON c.id = r.id
+JOIN registry_professional p ON p.id = r.professional_id
+ORDER BY r.id
+"""
+
+HOLDER_STRUCK_OFF_HOOKS_SQL = """
+SELECT p.national_id AS card_key,
+       jsonb_build_object(
+           'holder', jsonb_build_object('national_id', p.national_id, 'rpps', p.rpps, 'adeli', p.adeli),
+           'reason', p.deactivation_reason, 'struck_off_at', p.deactivated_at, 'file', %s
+       ) AS payload
+FROM import_struck_off s JOIN registry_professional p ON p.id = s.professional_id
+ORDER BY p.id
+"""
+
+
 @receiver(extraction_merged, dispatch_uid="lifecycle.struck_off")
 def struck_off_at_commit(
     sender: Any, cursor: Any, run_id: int, full: bool, file_name: str, **kwargs: Any
@@ -55,6 +83,12 @@ def struck_off_at_commit(
     cursor.execute("SELECT EXISTS (SELECT 1 FROM import_struck_off)")
     if not cursor.fetchone()[0]:
         return
+    webhooks_emit_bulk(
+        cursor=cursor,
+        event=WebhookEvent.HOLDER_STRUCK_OFF,
+        source_sql=HOLDER_STRUCK_OFF_HOOKS_SQL,
+        params=[file_name],
+    )
     cards_struck_off(cursor=cursor, run_id=run_id, file_name=file_name)
 
 
@@ -71,6 +105,12 @@ def cards_struck_off(*, cursor: Any, run_id: int, file_name: str) -> int:
         detail={"why": "struck off by the registry", "run": run_id, "file": file_name},
     )
     if revoked:
+        webhooks_emit_bulk(
+            cursor=cursor,
+            event=WebhookEvent.CARD_REVOKED,
+            source_sql=CARD_REVOKED_HOOKS_SQL,
+            params=[Certificate.Reason.CESSATION.value],
+        )
         with override(settings.CPX_NOTIFY_DEFAULT_LANGUAGE):
             default_reason = _("no longer registered to practise")
         notify_bulk(

@@ -6,12 +6,31 @@ from pathlib import Path
 from celery import shared_task
 from django.conf import settings
 
-from . import codes, helpdesk, printing, renewal, shipping, withdrawal
+from . import codes, helpdesk, printing, renewal, renewal_orders, scheduling, shipping, withdrawal
 
 
 @shared_task(name="lifecycle.renewal_reminders", acks_late=True)
 def renewal_reminders() -> dict[int, int]:
     return renewal.renewal_reminders_send()
+
+
+@shared_task(name="lifecycle.renewal_orders", acks_late=True)
+def place_renewal_orders() -> int:
+    """Daily, before the reminders: the renewals the issuance policies order (issue 16)."""
+    return renewal_orders.renewal_orders_place()
+
+
+@shared_task(name="lifecycle.release_plan", acks_late=True)
+def release_plan() -> dict[str, int]:
+    """Daily: each approved automatic order given its day of release under the stations' capacity."""
+    plan = scheduling.release_plan()
+    return {"orders": plan.orders, "changed": plan.changed, "late": plan.late, "per_day": plan.per_day}
+
+
+@shared_task(name="lifecycle.release_due", acks_late=True)
+def release_due() -> int:
+    """Daily, after the plan: the automatic orders whose day has come, queued for production."""
+    return scheduling.orders_release_due()
 
 
 @shared_task(name="lifecycle.expire_cards", acks_late=True)

@@ -2,8 +2,8 @@ from django.contrib import admin, messages
 from django.db.models import QuerySet
 from django.http import HttpRequest
 
-from . import services
-from .models import Notification, PrintBatch
+from . import services, webhooks
+from .models import Notification, PrintBatch, WebhookDelivery, WebhookSubscription
 
 
 @admin.register(Notification)
@@ -32,3 +32,42 @@ class NotificationAdmin(admin.ModelAdmin):
 class PrintBatchAdmin(admin.ModelAdmin):
     list_display = ["day", "letter_count", "pdf_path", "manifest_path", "created_at"]
     readonly_fields = ["day", "letter_count", "pdf_path", "manifest_path", "created_at"]
+
+
+@admin.register(WebhookSubscription)
+class WebhookSubscriptionAdmin(admin.ModelAdmin):
+    """Read-only here: subscriptions are made on ANS's webhook page (which shows the secret once, and
+    audits); never the secret, which is a signing key."""
+
+    list_display = ["name", "url", "active", "created_at"]
+    list_filter = ["active"]
+    search_fields = ["name", "url"]
+    fields = ("name", "url", "events", "active", "created_by", "created_at")
+    readonly_fields = fields
+    actions = ["deactivate"]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    @admin.action(description="Deactivate the selected subscriptions")
+    def deactivate(self, request: HttpRequest, queryset: QuerySet[WebhookSubscription]) -> None:
+        done = sum(webhooks.subscription_deactivate(subscription=s, actor=request.user) for s in queryset)
+        self.message_user(request, f"{done} subscription(s) deactivated.", messages.SUCCESS)
+
+
+@admin.register(WebhookDelivery)
+class WebhookDeliveryAdmin(admin.ModelAdmin):
+    list_display = ["message_id", "subscription", "event", "card_key", "state", "attempts", "last_status"]
+    list_filter = ["state", "event"]
+    search_fields = ["message_id", "card_key"]
+    raw_id_fields = ["subscription"]
+    readonly_fields = [f.name for f in WebhookDelivery._meta.fields]
+    actions = ["retry"]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    @admin.action(description="Send the selected failed messages again")
+    def retry(self, request: HttpRequest, queryset: QuerySet[WebhookDelivery]) -> None:
+        done = sum(webhooks.delivery_retry(delivery=d, actor=request.user) for d in queryset)
+        self.message_user(request, f"{done} message(s) back in the outbox.", messages.SUCCESS)

@@ -5,6 +5,8 @@ pushes ``next_attempt_at`` forward by a lease and stamps a ``claim_token``; only
 mark it sent or failed, and a crashed worker's lease simply runs out, so the sweep picks the row up again.
 """
 
+from django.conf import settings
+from django.contrib.postgres.fields import ArrayField
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import models
 from django.db.models import Q
@@ -101,3 +103,100 @@ class Notification(models.Model):
 
     def __str__(self) -> str:
         return f"{self.event} → {self.recipient_id} ({self.channel}, {self.state})"
+
+
+# --- webhooks: the relying parties told at once (notifications.webhooks) ---------------------------------
+
+
+class WebhookEvent(models.TextChoices):
+    """What a relying party may subscribe to. The names are the wire's (``type`` of the message)."""
+
+    CARD_OPPOSED = "card.opposed", _("Card opposed")
+    CARD_REVOKED = "card.revoked", _("Card revoked")
+    CARD_SUSPENDED = "card.suspended", _("Card suspended")
+    ECPS_REVOKED = "ecps.revoked", _("e-CPS revoked")
+    HOLDER_STRUCK_OFF = "holder.struck_off", _("Holder struck off")
+    CARD_UPDATED = "card.updated", _("Card updated")
+
+
+class WebhookSubscription(models.Model):
+    """A relying party's endpoint and the events it is told of. ``secret`` is the Standard Webhooks signing
+    key (``whsec_<base64>``): kept, since every message is signed with it, but shown to the operator only
+    once, at creation (it is a signing key, not a holder's secret)."""
+
+    name = models.CharField(max_length=200, verbose_name=_("name"))
+    url = models.URLField(max_length=500, verbose_name=_("URL"))
+    events = ArrayField(
+        models.CharField(max_length=32, choices=WebhookEvent.choices), verbose_name=_("events")
+    )
+    secret = models.CharField(max_length=100, editable=False, verbose_name=_("signing secret"))
+    active = models.BooleanField(default=True, verbose_name=_("active"))
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        verbose_name=_("created by"),
+    )
+    created_at = models.DateTimeField(auto_now_add=True, verbose_name=_("created at"))
+
+    class Meta:
+        verbose_name = _("webhook subscription")
+        verbose_name_plural = _("webhook subscriptions")
+        ordering = ["name", "id"]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.url})"
+
+
+class WebhookDelivery(models.Model):
+    """One message to one subscription: the outbox row and its delivery state at once, written in the
+    transaction of the change it tells of. Messages of one ``card_key`` go out in ``id`` order."""
+
+    class State(models.TextChoices):
+        PENDING = "pending", _("To send")
+        DELIVERED = "delivered", _("Delivered")
+        FAILED = "failed", _("Failed for good")
+
+    subscription = models.ForeignKey(
+        WebhookSubscription,
+        on_delete=models.CASCADE,
+        related_name="deliveries",
+        verbose_name=_("subscription"),
+    )
+    event = models.CharField(max_length=32, choices=WebhookEvent.choices, verbose_name=_("event"))
+    message_id = models.CharField(max_length=40, unique=True, verbose_name=_("message id"))
+    # The card's number (the holder's national id for holder.struck_off): what ordering is kept by.
+    card_key = models.CharField(max_length=40, verbose_name=_("card key"))
+    payload = models.JSONField(encoder=DjangoJSONEncoder, verbose_name=_("payload"))
+    state = models.CharField(
+        max_length=10, choices=State.choices, default=State.PENDING, verbose_name=_("state")
+    )
+    attempts = models.PositiveIntegerField(default=0, verbose_name=_("attempts"))
+    next_attempt_at = models.DateTimeField(default=timezone.now, verbose_name=_("next attempt at"))
+    claim_token = models.UUIDField(null=True, blank=True, editable=False, verbose_name=_("claim token"))
+    last_status = models.PositiveSmallIntegerField(null=True, blank=True, verbose_name=_("last status"))
+    last_error = models.TextField(blank=True, verbose_name=_("last error"))
+    created_at = models.DateTimeField(default=timezone.now, verbose_name=_("created at"))
+    delivered_at = models.DateTimeField(null=True, blank=True, verbose_name=_("delivered at"))
+
+    class Meta:
+        verbose_name = _("webhook delivery")
+        verbose_name_plural = _("webhook deliveries")
+        ordering = ["-id"]
+        indexes = [
+            # The worker's scan: the (few) pending rows that are due.
+            models.Index(fields=["next_attempt_at", "id"], name="webhook_due", condition=Q(state="pending")),
+            # "No earlier undelivered message for this key": the undelivered rows only.
+            models.Index(
+                fields=["subscription", "card_key", "id"],
+                name="webhook_undelivered_key",
+                condition=~Q(state="delivered"),
+            ),
+            models.Index(fields=["subscription", "-id"], name="webhook_by_subscription"),
+            models.Index(fields=["id"], name="webhook_failed", condition=Q(state="failed")),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.message_id} {self.event} {self.card_key} ({self.state})"

@@ -5,7 +5,7 @@ from datetime import date, timedelta
 from celery import shared_task
 from django.utils import timezone
 
-from . import services
+from . import services, webhooks
 
 
 @shared_task(name=services.DELIVER_TASK, ignore_result=True)
@@ -24,3 +24,18 @@ def print_batch(day: str | None = None) -> int:
     """Build the print batch of ``day`` (ISO date), by default yesterday's: the task runs after midnight."""
     when = date.fromisoformat(day) if day else timezone.localdate() - timedelta(days=1)
     return services.print_batch_build(day=when).pk
+
+
+# --- webhooks (notifications.webhooks) ---
+
+
+@shared_task(name=webhooks.DELIVER_TASK, ignore_result=True)
+def webhooks_deliver(delivery_ids: list[int]) -> int:
+    # Those not due, held back behind an earlier message of their card, or claimed by another worker are
+    # skipped: the sweep (or the successor kick) takes them in their turn.
+    return webhooks.deliveries_send(delivery_ids=delivery_ids)
+
+
+@shared_task(name=webhooks.SWEEP_TASK, ignore_result=True)
+def webhooks_sweep() -> int:
+    return webhooks.webhooks_sweep()

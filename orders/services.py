@@ -34,6 +34,7 @@ from core.tasks import send_task
 from core.transitions import EventFactory, Step, allowed, check, fire, lock, may_fire
 from notifications.events import Event
 from notifications.services import notify
+from notifications.webhooks import card_payload, webhooks_emit
 from registry.models import Account, CardType, Exercise, Professional, Structure
 from registry.routing import ANS_CODE, authority_for_exercise
 from registry.scoping import professionals_visible_to
@@ -497,7 +498,18 @@ def order_mark_produced(*, order: Order | int, card: Any, actor: User | None = N
         order = _lock(order, actor)
         if card.professional_id != order.professional_id or card.card_type != order.card_type:
             raise InvalidOrder(_("This card was not made for this order's holder."), field="card")
-        return _fire(order, actor, [Step("mark_produced", card.number, {"card": card})])
+        order = _fire(order, actor, [Step("mark_produced", card.number, {"card": card})])
+        if order.kind == Order.Kind.UPDATE:
+            _tell_card_updated(order, card)
+        return order
+
+
+def _tell_card_updated(order: Order, card: Any) -> None:
+    """A card made after a change of situation: subscribed relying parties are told what it now carries
+    (notifications.webhooks), in the production's transaction."""
+    replaced = order.replaces.number if order.replaces is not None else None
+    payload = card_payload(card, replaces=replaced, written=card.written, order_id=order.pk)
+    webhooks_emit(event="card.updated", card_key=card.number, payload=payload)
 
 
 @tells_current_state

@@ -13,10 +13,12 @@ urlpatterns = [
     path("cards/<int:pk>/codes/", codes.card_codes, name="card-codes"),
     path("cards/<int:pk>/activate/", renewal.card_activate, name="card-activate"),
     path("renew/", renewal.renew, name="renew"),  # the token after "#", posted by the page's script
+    path("renew/decline/", renewal.renew_decline, name="renew-decline"),  # the token after "#", as above
     path("renew/<str:token>/", renewal.renew_legacy, name="renew-legacy"),
     path("orders/", holder.orders, name="orders"),
     path("orders/<int:pk>/", holder.order_detail, name="order"),
     path("orders/<int:pk>/cancel/", holder.order_cancel, name="order-cancel"),
+    path("orders/<int:pk>/decline-renewal/", renewal.order_decline_renewal, name="order-decline-renewal"),
     path("orders/<int:pk>/pay/", payment.order_pay, name="order-pay"),
     path("orders/<int:pk>/paid/", payment.order_paid, name="order-paid"),
     path("orders/<int:pk>/invoice/", payment.invoice, name="invoice"),
@@ -56,7 +58,11 @@ urlpatterns = [
 ]
 
 # One module per area (portal/routes/), each adding its pages under the same namespace.
-from .routes import dashboard, holder_orders, legal, operators, payments, structure  # noqa: E402
+from .routes import dashboard, holder_orders, legal, operators, payments, policies, structure  # noqa: E402
 
-for _area in (holder_orders, payments, structure, operators, dashboard, legal):
+for _area in (holder_orders, payments, structure, operators, dashboard, legal, policies):
     urlpatterns += _area.urlpatterns
+
+from .routes import webhooks as _webhooks  # noqa: E402 - ANS's webhook pages (issue 16)
+
+urlpatterns += _webhooks.urlpatterns

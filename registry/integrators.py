@@ -18,7 +18,7 @@ from oauth2_provider.models import get_application_model
 from oauth2_provider.scopes import SettingsScopes
 
 from audit import log
-from core.auth import SCOPES, scopes_for
+from core.auth import SCOPES, default_scopes_for, scopes_for
 from core.errors import InvalidInput
 
 from .models import Account, IntegratorClient
@@ -91,4 +91,4 @@ class IntegratorScopes(SettingsScopes):
         account = _integrator_account(application)
         if account is None:
             return super().get_default_scopes(application, request, *args, **kwargs)
-        return list(scopes_for(account.role))
+        return list(default_scopes_for(account.role))

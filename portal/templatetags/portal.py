@@ -33,6 +33,7 @@ NAV: dict[str, list[tuple[str, Any]]] = {
         ("portal:bo-holders", _("Registry")),
         ("portal:bo-codes", _("Codes help desk")),
         ("portal:approvals", _("Approvals")),
+        ("portal:policies", _("Issuance policies")),
     ],
     Role.ANS_OPERATOR: [
         ("portal:dashboard", _("Dashboard")),
@@ -46,6 +47,8 @@ NAV: dict[str, list[tuple[str, Any]]] = {
         ("portal:bo-codes", _("Codes help desk")),
         ("portal:approvals", _("Approvals")),
         ("portal:reconcile", _("Bank reconciliation")),  # payments
+        ("portal:webhooks", _("Webhooks")),  # relying parties told at once (notifications.webhooks)
+        ("portal:policies", _("Issuance policies")),
     ],
     Role.AUDITOR: [
         ("portal:dashboard", _("Dashboard")),

@@ -16,7 +16,7 @@ from django.utils.translation import gettext as _
 
 from core.roles import BACK_OFFICE, Role
 from core.web import for_roles
-from lifecycle import statistics
+from lifecycle import scheduling, statistics
 from orders.models import Order
 from registry.models import Account
 
@@ -24,6 +24,8 @@ WEEKS = 12
 HOURS = 24
 OPPOSITION_MONTHS = 12
 FORECAST_MONTHS = 24
+PLAN_DAYS = 28  # the release plan per day over four weeks, and per week over eight
+PLAN_WEEKS = 8
 
 
 def _series(
@@ -168,7 +170,47 @@ def dashboard_context(user: Any, *, now: dt.datetime | None = None) -> dict[str,
         stacked=False,
     )
     over = [r for r in forecast_rows if r["over"]]
-    charts = [by_authority, by_state, production, overdue, oppositions, forecast]
+
+    # Issue 16: the capacity plan (lifecycle.scheduling), per day and per week, against the plan's share.
+    share = scheduling.daily_capacity(capacity=capacity)
+    plan_rows = statistics.release_plan_forecast(
+        orders=scope.orders, days=PLAN_WEEKS * 7, today=today, per_day=share.per_day
+    )
+    plan_days = plan_rows[:PLAN_DAYS]
+    plan = chart(
+        key="plan",
+        title=_("Release plan: automatic orders released to production per day against the capacity"),
+        kind="bar",
+        x_title=_("Day"),
+        labels=[_day(r["day"]) for r in plan_days],
+        datasets=[
+            {"label": _("Planned releases"), "data": [r["planned"] for r in plan_days]},
+            {
+                "label": _("Capacity for automatic orders"),
+                "data": [r["capacity"] for r in plan_days],
+                "line": True,
+            },
+        ],
+        stacked=False,
+    )
+    plan_weeks = statistics.release_plan_per_week(plan_rows)
+    plan_per_week = chart(
+        key="plan-weeks",
+        title=_("Release plan per week (weeks starting on Monday)"),
+        kind="bar",
+        x_title=_("Week"),
+        labels=[_day(r["week"]) for r in plan_weeks],
+        datasets=[
+            {"label": _("Planned releases"), "data": [r["planned"] for r in plan_weeks]},
+            {
+                "label": _("Capacity for automatic orders"),
+                "data": [r["capacity"] for r in plan_weeks],
+                "line": True,
+            },
+        ],
+        stacked=False,
+    )
+    charts = [by_authority, by_state, production, overdue, oppositions, forecast, plan, plan_per_week]
     return {
         "charts": charts,
         "chart_data": {
@@ -190,6 +232,10 @@ def dashboard_context(user: Any, *, now: dt.datetime | None = None) -> dict[str,
         "months_over": [_month(r["month"]) for r in over],
         "expiring_total": sum(r["expiring"] for r in forecast_rows),
         "orders_total": sum(r["count"] for r in week_rows),
+        "plan_share": share,
+        "plan_manual_percent": round(share.manual_share * 100),
+        "plan_late": statistics.planned_late(orders=scope.orders),
+        "plan_days_over": [_day(r["day"]) for r in plan_rows if r["over"]],
     }
 
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.contrib import messages
-from django.db.models import QuerySet
+from django.db.models import Case, Q, QuerySet, Value, When
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
@@ -19,6 +19,7 @@ from core.roles import HOLDER_SIDE, OPERATORS, Role
 from core.transitions import allowed
 from core.web import for_roles
 from lifecycle.opposition import card_declare_opposition, declare_channels
+from lifecycle.renewal import renewal_declinable
 from lifecycle.timeline import order_timeline
 from notifications import services as inbox_services
 from notifications.models import Notification
@@ -106,7 +107,11 @@ def card_url(card: Card) -> str:
 
 @for_roles(Role.HOLDER)
 def orders(request: HttpRequest, account: Account) -> HttpResponse:
-    items = visible_orders(request).select_related("exercise__profession").order_by("-created_at", "-id")
+    items = visible_orders(request).select_related("exercise__profession")
+    # Issue 16: a card proposed and not answered yet comes first, to be confirmed or declined.
+    proposal = Q(origin=Order.Origin.PROPOSED, state=Order.State.DRAFT)
+    first = Case(When(proposal, then=Value(0)), default=Value(1))
+    items = items.order_by(first, "-created_at", "-id")
     return render(request, "portal/holder/orders.html", {"orders": items})
 
 
@@ -127,6 +132,7 @@ def order_detail(request: HttpRequest, pk: int, account: Account) -> HttpRespons
         "submittable": is_draft and "submit" in may,
         "draft_reasons": eligibility.check(order) if is_draft else [],
         "reorderable": order.state in REORDER_STATES and account.role == Role.HOLDER,
+        "declinable": renewal_declinable(order, request.user),  # issue 16: a renewal the platform placed
     }
     return render(request, "portal/holder/order_detail.html", context)
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.contrib import messages
-from django.db.models import Prefetch
+from django.db.models import Case, Prefetch, Q, Value, When
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -45,10 +45,16 @@ def structure(request: HttpRequest, account: Account) -> HttpResponse:
     context = {
         "structure": account.structure,
         "rows": rows,
-        "orders": open_orders.select_related("professional").order_by("-created_at")[:50],
+        # Issue 16: a structure card proposed and not answered yet comes first (confirmed or declined there).
+        "orders": open_orders.select_related("professional").order_by(PROPOSALS_FIRST, "-created_at")[:50],
         "live_states": Card.LIVE_STATES,
     }
     return render(request, "portal/manager/structure.html", context)
+
+
+PROPOSALS_FIRST = Case(
+    When(Q(origin=Order.Origin.PROPOSED, state=Order.State.DRAFT), then=Value(0)), default=Value(1)
+)
 
 
 @for_roles(Role.STRUCTURE_MANAGER)

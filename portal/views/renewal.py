@@ -17,6 +17,7 @@ from core.roles import HOLDER_SIDE, Role, account_of
 from core.web import for_roles
 from lifecycle import activation, renewal
 from lifecycle.errors import RenewalLinkExpired, RenewalLinkInvalid
+from orders.scoping import orders_visible_to
 from portal.cardface import card_face
 from registry.models import Account
 
@@ -93,6 +94,47 @@ def _renew_step(request: HttpRequest, account: Account) -> HttpResponse:
     return _no_store(render(request, "portal/holder/renew.html", context))
 
 
+@require_http_methods(["GET", "POST"])
+def renew_decline(request: HttpRequest) -> HttpResponse:
+    """The page behind the reminder's second link, ``/renew/decline/#<token>``: the holder declines the
+    renewal (leaving practice). As the renewal link's page: the token in the fragment, posted by the
+    page's script (``portal/renew.js``); the POST shows the card and one button to decline."""
+    if request.method == "POST":
+        return _decline_step(request)
+    holder = request.user.is_authenticated and getattr(account_of(request.user), "role", None) == Role.HOLDER
+    context = {"opening": True, "signed_in": holder, "login_url": _login_url("portal:renew-decline")}
+    return _no_store(render(request, "portal/holder/renew_decline.html", context))
+
+
+@for_roles(Role.HOLDER)
+def _decline_step(request: HttpRequest, account: Account) -> HttpResponse:
+    token = request.POST.get("token", "")
+    try:
+        reminder = renewal.renewal_decline_reminder(token=token)
+    except (RenewalLinkInvalid, RenewalLinkExpired) as error:
+        refused = {"error": error.message}
+        return _no_store(render(request, "portal/holder/renew_decline.html", refused, status=410))
+    card = cards_visible_to(request.user).filter(pk=reminder.card_id).first()
+    if card is None:
+        raise Http404
+    if request.POST.get("step") == "confirm":
+        renewal.renewal_decline(token=token, actor=request.user)
+        messages.success(request, _("The renewal of your card is declined: no new card will be made."))
+        return redirect("portal:card", pk=card.pk)
+    context = {"card": card, "face": card_face(card), "used": reminder.declined_at is not None}
+    return _no_store(render(request, "portal/holder/renew_decline.html", context))
+
+
+@for_roles(Role.HOLDER)
+@require_http_methods(["POST"])
+def order_decline_renewal(request: HttpRequest, pk: int, account: Account) -> HttpResponse:
+    """The holder's order page: declining a renewal the platform placed (``renewal.renewal_declinable``)."""
+    order = get_object_or_404(orders_visible_to(request.user), pk=pk)
+    renewal.renewal_decline_order(order=order, actor=request.user)
+    messages.success(request, _("The renewal of your card is declined: no new card will be made."))
+    return redirect("portal:order", pk=pk)
+
+
 def renew_legacy(request: HttpRequest, token: str) -> HttpResponse:
     """The old form of the link, with the token in the path: refused (410) without reading the token,
     which has reached the server's logs already; the holder renews from the card's page."""
@@ -102,8 +144,8 @@ def renew_legacy(request: HttpRequest, token: str) -> HttpResponse:
     return _no_store(render(request, "portal/holder/renew.html", context, status=410))
 
 
-def _login_url() -> str:
-    return f"{reverse('login')}?{urlencode({'next': reverse('portal:renew')})}"
+def _login_url(name: str = "portal:renew") -> str:
+    return f"{reverse('login')}?{urlencode({'next': reverse(name)})}"
 
 
 def _no_store(response: HttpResponse) -> HttpResponse:

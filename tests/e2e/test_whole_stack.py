@@ -376,12 +376,13 @@ def test_a_card_from_registry_import_to_renewal_reminder_over_http(stack):
 
     reminder = poll(stack, "the renewal reminder in the holder's inbox", reminders, lambda r: len(r) == 1)[0]
     assert new_card["display_number"] in reminder["body"] or new_card["number"] in reminder["body"]
-    # The link carries its one-time token in the fragment (never sent in a GET); the page POSTs it.
-    found = re.search(r"/renew/#([^\s]+)", reminder["body"])
-    assert found, reminder["body"]
-    token = found.group(1)
-    shown = stack.api().post("/api/v1/renewal-links/preview/", {"token": token})
-    assert shown["card_number"] == new_card["display_number"] and shown["used"] is False
+    # Renewal is automatic by default (issue 16): the reminder links to the renewal already ordered, and
+    # carries the decline link, its one-time token in the fragment (never sent in a GET); the page POSTs it.
+    ordered = re.search(r"/orders/(\d+)/", reminder["body"])
+    assert ordered, reminder["body"]
+    renewal = holder.get(f"/api/v1/orders/{ordered.group(1)}/")
+    assert renewal["kind"] == "renewal" and renewal["state"] == "approved", renewal
+    assert re.search(r"/renew/decline/#[^\s]+", reminder["body"]), reminder["body"]
 
     # Every message of the journey was delivered: none left pending or failed.
     events = {m["event"] for m in holder.get("/api/v1/messages/?limit=100")["results"]}

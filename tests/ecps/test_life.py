@@ -148,8 +148,8 @@ def test_striking_off_revokes_every_live_ecps_of_inactive_holders(db):
     with CaptureQueriesContext(connection) as queries:
         assert services.ecps_revoke_for_inactive_holders(chunk=2) == 4
     # Chunks of set-based statements, not a query per row; but each holder is told (two statements of the
-    # outbox per e-CPS revoked).
-    assert len(queries) < 25 + 2 * 4
+    # outbox per e-CPS revoked), and the relying parties (one webhook statement per chunk: three here).
+    assert len(queries) < 25 + 2 * 4 + 3
     revoked_now = ECps.objects.filter(state="revoked").exclude(revocation_reason="")  # not the ready-made
     reasons = dict(revoked_now.values_list("exercise_id", "revocation_reason"))
     assert {reasons[e.pk] for e in struck} == {"holder_inactive"} and reasons[

@@ -13,7 +13,7 @@ from registry.models import Account
 from tests.factories import ActivityFactory, CardFactory, persona
 
 from .conftest import card_of_an_order
-from .test_renewal import EXPIRY, before, run_on
+from .test_renewal import EXPIRY, before, renewal_left_to_holders, run_on
 
 pytestmark = pytest.mark.django_db
 
@@ -217,6 +217,7 @@ def test_operators_get_no_challenge(shipped, cnom, ans, certified):
 @pytest.fixture
 def link(tariff):
     """The token of a reminder's link (the API takes it in a POST body, never in a URL)."""
+    renewal_left_to_holders()
     CardFactory(exercise=ActivityFactory().exercise, valid_until=EXPIRY)
     run_on(before(90))
     with freeze_time(before(90)):

@@ -293,3 +293,26 @@ def test_a_struck_off_holders_ecps_is_revoked_in_the_imports_transaction(write_e
     assert (ecps.state, ecps.revocation_reason) == ("revoked", "holder_inactive")
     assert ECps.objects.get(pk=kept.pk).state == "active"
     assert Notification.objects.filter(recipient=ecps.holder, event="ecps_revoked").exists()
+
+
+def test_relying_parties_are_told_of_the_holder_and_their_cards_at_the_imports_commit(
+    write_extraction, settings
+):
+    from notifications import webhooks
+    from notifications.models import WebhookDelivery
+
+    settings.CPX_IMPORT_MAX_DEACTIVATION_SHARE = 0.5
+    settings.CPX_WEBHOOK_ALLOW_LOCAL_HTTP = True
+    registry_import(path=SAMPLE)
+    card = card_of(OPTICIAN)
+    events = ["holder.struck_off", "card.revoked"]
+    webhooks.subscription_create(name="rp", url="http://127.0.0.1:9/hook", events=events, actor="test")
+    registry_import(path=write_extraction([row for row in sample_rows() if row[2] != OPTICIAN]), full=True)
+    messages = {m.event: m for m in WebhookDelivery.objects.all()}
+    assert set(messages) == set(events) and WebhookDelivery.objects.count() == 2
+    revoked = messages["card.revoked"]
+    assert revoked.card_key == card.number and revoked.state == "pending"
+    assert revoked.payload["state"] == "revoked" and revoked.payload["holder"]["national_id"] == OPTICIAN
+    assert revoked.payload["reason"] == "cessationOfOperation"
+    struck = messages["holder.struck_off"]
+    assert struck.card_key == OPTICIAN and struck.payload["reason"]

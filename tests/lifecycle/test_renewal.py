@@ -10,7 +10,7 @@ from cards.models import Card
 from core.errors import NotPermitted
 from lifecycle import errors
 from lifecycle.errors import ProfessionNotFound
-from lifecycle.models import AutoRenewalPolicy, RenewalReminder
+from lifecycle.models import AutoRenewalPolicy, IssuancePolicy, RenewalReminder
 from lifecycle.renewal import (
     LINK_SALT,
     auto_renewal_policies_for,
@@ -30,9 +30,17 @@ pytestmark = pytest.mark.django_db
 EXPIRY = dt.date(2027, 6, 30)
 
 
+def renewal_left_to_holders() -> None:
+    """Every authority's renewal policy off (the default since issue 16 is automatic renewal, tested in
+    test_renewal_policy.py): the holder renews from the reminder's link."""
+    IssuancePolicy.objects.filter(trigger=IssuancePolicy.Trigger.RENEWAL).update(mode=IssuancePolicy.Mode.OFF)
+
+
 @pytest.fixture
 def expiring(tariff):
-    """An active CPS of a médecin expiring on EXPIRY, whose holder has an e-mail address."""
+    """An active CPS of a médecin expiring on EXPIRY, whose holder has an e-mail address and renews from
+    the reminder's link (renewal policies off)."""
+    renewal_left_to_holders()
     activity = ActivityFactory()
     return CardFactory(
         exercise=activity.exercise, valid_from=EXPIRY - dt.timedelta(days=3 * 365), valid_until=EXPIRY
@@ -163,11 +171,15 @@ def test_an_ordre_with_auto_renewal_gets_the_order_without_waiting(expiring):
 
 
 def test_auto_renewal_is_per_profession_and_can_be_turned_off(tariff):
+    renewal_left_to_holders()
     nurse = CardFactory(
         exercise=ActivityFactory(exercise__profession=profession("60")).exercise, valid_until=EXPIRY
     )
-    AutoRenewalPolicy.objects.create(authority=authority("CNOM"), profession=profession("10"), enabled=False)
-    AutoRenewalPolicy.objects.create(authority=authority("ONI"), profession=profession("60"))
+    cnom = persona(Account.Role.AUTHORITY_OPERATOR, authority="CNOM")
+    auto_renewal_set(actor=cnom, profession_code="10", enabled=True)
+    auto_renewal_set(actor=cnom, profession_code="10", enabled=False)
+    oni = persona(Account.Role.AUTHORITY_OPERATOR, authority="ONI")
+    auto_renewal_set(actor=oni, profession_code="60", enabled=True)
     doctor = CardFactory(exercise=ActivityFactory().exercise, valid_until=EXPIRY)
     run_on(before(90))
     assert RenewalReminder.objects.get(card=nurse).automatic

@@ -87,9 +87,10 @@ def test_every_chart_has_its_data_table(people, as_user):
         CardFactory(exercise=ExerciseFactory(profession_id="60"), valid_until=next_month)
     response = as_user(people.cnom).get(reverse("portal:dashboard"))
     html = response.text
-    for chart in ("orders-authority", "orders-state", "production", "overdue", "oppositions", "forecast"):
+    charts = ("orders-authority", "orders-state", "production", "overdue", "oppositions", "forecast")
+    for chart in (*charts, "plan", "plan-weeks"):  # issue 16: the release plan, per day and per week
         assert f'id="chart-{chart}-table"' in html
-    assert html.count("<caption>") == 6
+    assert html.count("<caption>") == 8
     assert '<canvas id="chart-production"' in html and '<canvas id="chart-forecast"' in html
     assert "vendor/chartjs/chart.umd.min.js" in html and "portal/dashboard.js" in html
     assert "<script>" not in html  # no inline script (CSP)

@@ -6,7 +6,9 @@
    inline scripts. */
 (function () {
   "use strict";
-  var KEY = "cpx-renewal-token";
+  // The decline link's page (renew_decline.html) keeps its token under its own key.
+  var keyed = document.querySelector("[data-renewal-key]");
+  var KEY = (keyed && keyed.dataset.renewalKey) || "cpx-renewal-token";
   var store = null;
   try { store = window.sessionStorage; } catch (e) { store = null; }
   if (document.querySelector("[data-renewal-done]")) {

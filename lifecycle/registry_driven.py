@@ -24,12 +24,14 @@ import datetime as dt
 from typing import Any
 
 from django.conf import settings
+from django.db import transaction
 from django.dispatch import receiver
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import override
 
 from cards.models import Card
+from core.tasks import send_task
 from orders.bulk import orders_place_bulk
 from registry.models import RegistryImport
 from registry.routing import ANS_CODE
@@ -39,6 +41,7 @@ from .models import IssuancePolicy
 from .policies import policy_join_sql
 
 Trigger = IssuancePolicy.Trigger
+RELEASE_PLAN_TASK = "lifecycle.release_plan"  # lifecycle.tasks: scheduling.release_plan
 STUDENT_CATEGORY = "E"  # orders.eligibility.STUDENT_CATEGORY: students and interns are issued a CPF
 MAX_SITUATIONS = 16  # stations.personalization.MAX_SITUATIONS
 
@@ -215,9 +218,17 @@ def registry_drives_cards(
 ) -> None:
     # The first extraction the platform ever merges is the country's registry as it stands, its cards
     # issued before the platform: its exercises are not new registrations, and nobody is ordered a card.
+    placed = 0
     if registry_loaded_before(run_id):
-        first_cards_place(cursor=cursor, run_id=run_id, file_name=file_name)
-    updates_place(cursor=cursor, run_id=run_id, file_name=file_name)
+        placed += first_cards_place(cursor=cursor, run_id=run_id, file_name=file_name)
+    placed += updates_place(cursor=cursor, run_id=run_id, file_name=file_name)
+    if placed:
+        # The orders approved at once get their day of production (lifecycle.scheduling) once this commits.
+        transaction.on_commit(_plan_releases, robust=True)
+
+
+def _plan_releases() -> None:
+    send_task(RELEASE_PLAN_TASK)
 
 
 def registry_loaded_before(run_id: int) -> bool:

@@ -316,3 +316,17 @@ def test_relying_parties_are_told_of_the_holder_and_their_cards_at_the_imports_c
     assert revoked.payload["reason"] == "cessationOfOperation"
     struck = messages["holder.struck_off"]
     assert struck.card_key == OPTICIAN and struck.payload["reason"]
+
+
+def test_the_orders_approved_at_once_get_their_production_day_once_the_import_commits(
+    write_extraction, django_capture_on_commit_callbacks
+):
+    from lifecycle import scheduling
+
+    registry_import(path=SAMPLE)
+    with django_capture_on_commit_callbacks() as pending:
+        registry_import(path=write_extraction([*sample_rows(), new_doctor(), intern()]))
+    assert "_plan_releases" in [getattr(callback, "__name__", "") for callback in pending]
+    scheduling.release_plan()  # what the task sent on commit runs
+    planned = Order.objects.filter(origin="automatic", state="approved")
+    assert planned.count() == 2 and not planned.filter(release_on__isnull=True).exists()

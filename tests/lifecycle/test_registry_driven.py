@@ -330,3 +330,25 @@ def test_the_orders_approved_at_once_get_their_production_day_once_the_import_co
     scheduling.release_plan()  # what the task sent on commit runs
     planned = Order.objects.filter(origin="automatic", state="approved")
     assert planned.count() == 2 and not planned.filter(release_on__isnull=True).exists()
+
+
+def test_the_update_order_page_shows_the_card_beside_the_registry(write_extraction, client):
+    from registry.models import Account
+    from tests.factories import persona
+
+    registry_import(path=SAMPLE)
+    card = card_of(DOCTOR)
+    rows = sample_rows()
+    rows[0] = sample_row(0, name="CLINIQUE DES LILAS")
+    registry_import(path=write_extraction(rows))
+    order = Order.objects.get(replaces=card)
+    holder = persona(Account.Role.HOLDER, professional=card.professional)
+    operator = persona(Account.Role.AUTHORITY_OPERATOR, authority="CNOM")
+    for user, url in [(holder, f"/orders/{order.pk}/"), (operator, f"/backoffice/orders/{order.pk}/")]:
+        client.force_login(user)
+        body = client.get(url, HTTP_ACCEPT_LANGUAGE="fr").content.decode()
+        assert 'id="situation-diff"' in body and "Sur la carte" in body, url
+        changed = body.split('data-differs="true"')
+        assert len(changed) == 2, url  # one line differs: the structure's name
+        assert "CABINET MARTIN" in changed[1] and "CLINIQUE DES LILAS" in changed[1]
+        assert "Créée automatiquement" in body

@@ -2,7 +2,7 @@ import pytest
 from django.db.backends.signals import connection_created
 
 # Under CI=true a skipped test fails (tests/ci_plugin.py).
-pytest_plugins = ["tests.ci_plugin"]
+pytest_plugins = ["tests.ci_plugin", "tests.browser_plugin"]
 
 
 def _audit_log_resettable(sender, connection, **kwargs) -> None:
@@ -65,3 +65,22 @@ def _rate_limit_counters(settings, request):
     settings.CPX_RATE_LIMIT_PREFIX = f"cpx:test-ratelimit:{os.getpid()}:{uuid.uuid4().hex[:12]}:"
     yield
     ratelimit.reset()
+
+
+@pytest.fixture
+def received():
+    """Every request line the live server received (its thread runs in this process): for the tests that
+    check a secret in a link's fragment never reaches the server (the renewal and decline links)."""
+    from django.core.signals import request_started
+
+    lines: list[str] = []
+
+    def record(sender, environ, **kwargs):
+        query = environ.get("QUERY_STRING", "")
+        lines.append(f"{environ['REQUEST_METHOD']} {environ['PATH_INFO']}{'?' + query if query else ''}")
+
+    request_started.connect(record)
+    try:
+        yield lines
+    finally:
+        request_started.disconnect(record)

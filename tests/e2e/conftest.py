@@ -1,4 +1,5 @@
-"""Browser tests: Playwright driving Debian's Chromium (headless) against pytest-django's live server.
+"""Browser tests: Playwright driving Debian's Chromium (headless) against pytest-django's live server (the
+browser itself: tests/browser_plugin.py).
 
 Playwright's sync API runs an event loop in this thread, which makes Django refuse database access from it
 unless told that this is deliberate (the ORM calls here are the test's own, never concurrent).
@@ -7,52 +8,19 @@ unless told that this is deliberate (the ORM calls here are the test's own, neve
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+# ``browser`` and ``page`` are tests/browser_plugin.py's, registered once for the whole suite (Playwright's
+# sync API runs one instance per thread: two session fixtures would start two).
+from tests.browser_plugin import CHROMIUM, csp_violation  # noqa: F401
+
 os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
 
-CHROMIUM = "/usr/bin/chromium"
 SCREENSHOTS = Path(__file__).resolve().parent.parent / "artifacts" / "screenshots"
 PASSWORD = "correct-horse-battery"
-
-
-@pytest.fixture(scope="session")
-def browser() -> Iterator[Any]:
-    if not Path(CHROMIUM).exists():
-        pytest.skip("Debian's chromium is not installed")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path=CHROMIUM,
-            headless=True,
-            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking"],
-        )
-        yield browser
-        browser.close()
-
-
-@pytest.fixture
-def page(browser: Any, live_server: Any) -> Iterator[Any]:
-    context = browser.new_context(
-        base_url=live_server.url, locale="fr-FR", viewport={"width": 1280, "height": 900}
-    )
-    context.set_default_timeout(15_000)
-    page = context.new_page()
-    refused: list[str] = []
-    page.on("console", lambda message: refused.append(message.text) if csp_violation(message.text) else None)
-    yield page
-    context.close()
-    # A script or style the Content-Security-Policy blocks fails silently in the page: fail the test.
-    assert refused == [], f"Content-Security-Policy violations: {refused}"
-
-
-def csp_violation(text: str) -> bool:
-    return text.startswith("Refused to") or "Content Security Policy" in text
 
 
 @pytest.fixture(autouse=True)

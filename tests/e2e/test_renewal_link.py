@@ -5,11 +5,9 @@ way (the token waits in the tab's session storage)."""
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from django.core.signals import request_started
 from django.utils import timezone
 from playwright.sync_api import expect
 
@@ -21,22 +19,6 @@ from tests.e2e.conftest import PASSWORD, screenshot, sign_in
 from tests.factories import ActivityFactory, CardFactory, OrderFactory, TariffFactory, persona
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
-
-
-@pytest.fixture
-def received() -> Iterator[list[str]]:
-    """Every request line the live server received (its thread runs in this process)."""
-    lines: list[str] = []
-
-    def record(sender: Any, environ: dict, **kwargs: Any) -> None:
-        query = environ.get("QUERY_STRING", "")
-        lines.append(f"{environ['REQUEST_METHOD']} {environ['PATH_INFO']}{'?' + query if query else ''}")
-
-    request_started.connect(record)
-    try:
-        yield lines
-    finally:
-        request_started.disconnect(record)
 
 
 @pytest.fixture

@@ -10,7 +10,6 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
-from django.core.signals import request_started
 from django.test import Client
 from freezegun import freeze_time
 from rest_framework.test import APIClient
@@ -24,22 +23,6 @@ from tests.factories import persona
 from .test_renewal import before, expiring, run_on  # noqa: F401 (expiring: a fixture)
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def received() -> Iterator[list[str]]:
-    """The request lines the server received: method, path and query string."""
-    lines: list[str] = []
-
-    def record(sender, environ, **kwargs) -> None:
-        query = environ.get("QUERY_STRING", "")
-        lines.append(f"{environ['REQUEST_METHOD']} {environ['PATH_INFO']}{'?' + query if query else ''}")
-
-    request_started.connect(record)
-    try:
-        yield lines
-    finally:
-        request_started.disconnect(record)
 
 
 @pytest.fixture

@@ -98,8 +98,3 @@ def superuser(db):
 @pytest.fixture(autouse=True)
 def fast_passwords(settings):
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-
-
-# The browser fixtures of tests/e2e, once for this whole directory: Playwright's sync API runs one instance
-# per thread, so a module importing ``browser`` itself would start a second one (and fail) after another's.
-from tests.e2e.conftest import browser, page  # noqa: E402, F401

@@ -7,12 +7,10 @@ from __future__ import annotations
 
 import copy
 import datetime as dt
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
 from django.conf import settings as django_settings
-from django.core.signals import request_started
 from django.test import Client
 from freezegun import freeze_time
 
@@ -54,21 +52,6 @@ def tariff(db):
     from tests.factories import TariffFactory
 
     return TariffFactory()
-
-
-@pytest.fixture
-def received() -> Iterator[list[str]]:
-    lines: list[str] = []
-
-    def record(sender: Any, environ: dict, **kwargs: Any) -> None:
-        query = environ.get("QUERY_STRING", "")
-        lines.append(f"{environ['REQUEST_METHOD']} {environ['PATH_INFO']}{'?' + query if query else ''}")
-
-    request_started.connect(record)
-    try:
-        yield lines
-    finally:
-        request_started.disconnect(record)
 
 
 def link_of(card: Card) -> str:

@@ -5,11 +5,9 @@ it in a URL; the page passes axe. And the button on the holder's page of an auto
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from django.core.signals import request_started
 from django.utils import timezone
 from playwright.sync_api import expect
 
@@ -30,21 +28,6 @@ from tests.e2e.conftest import (  # noqa: F401 (fixtures)
 from tests.factories import ActivityFactory, CardFactory, TariffFactory, persona
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
-
-
-@pytest.fixture
-def received() -> Iterator[list[str]]:
-    lines: list[str] = []
-
-    def record(sender: Any, environ: dict, **kwargs: Any) -> None:
-        query = environ.get("QUERY_STRING", "")
-        lines.append(f"{environ['REQUEST_METHOD']} {environ['PATH_INFO']}{'?' + query if query else ''}")
-
-    request_started.connect(record)
-    try:
-        yield lines
-    finally:
-        request_started.disconnect(record)
 
 
 @pytest.fixture

@@ -20,7 +20,9 @@ def card_number_query(text: str) -> Q | None:
     compact = re.sub(r"[\s/]+", "", text)
     if not CARD_NUMBER.match(compact):
         return None
-    holders = Card.objects.filter(number__iexact=compact).values("professional_id")
+    # Card numbers are stored as issued (digits, upper-case letters): an exact match goes through the unique
+    # index of the number, where a case-insensitive one would read every card.
+    holders = Card.objects.filter(number__in={compact, compact.upper()}).values("professional_id")
     return Q(pk__in=holders)
 
 

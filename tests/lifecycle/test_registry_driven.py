@@ -75,7 +75,7 @@ def test_a_newly_registered_doctor_gets_a_first_cps_approved_by_the_ordre(write_
         recipient=order.professional, event="order_placed_for_you", channel="in_app"
     )
     assert message.context["order_reference"] == str(order.pk)
-    assert "registered on" in message.context["explanation"] or "inscrit" in message.context["explanation"]
+    assert order.decision["registered_on"] in message.context["explanation"]
     assert order.authority.name in message.context["explanation"]
     # The next day's file, the same: nothing more.
     registry_import(path=path)

@@ -27,6 +27,7 @@ import ipaddress
 import json
 import logging
 import secrets
+import socket
 import threading
 import time
 import uuid
@@ -77,11 +78,31 @@ def url_check(url: str) -> str:
         raise InvalidInput(
             _("Give the endpoint's full address (https://…), without credentials."), field="url"
         )
-    if parts.scheme == "https":
+    local_allowed = settings.CPX_WEBHOOK_ALLOW_LOCAL_HTTP and _is_local(parts.hostname)
+    if parts.scheme == "https" and (local_allowed or not _internal(parts.hostname)):
         return url.strip()
-    if parts.scheme == "http" and settings.CPX_WEBHOOK_ALLOW_LOCAL_HTTP and _is_local(parts.hostname):
+    if parts.scheme == "https":
+        # A relying party is on the internet: an endpoint on this machine or its private network would
+        # make the platform's workers post wherever an operator's typo (or a forged form) points.
+        raise InvalidInput(_("The endpoint must be a public address, not a private network's."), field="url")
+    if parts.scheme == "http" and local_allowed:
         return url.strip()
     raise InvalidInput(_("The endpoint must use https."), field="url")
+
+
+def _internal(host: str) -> bool:
+    """Whether ``host`` is, or resolves to, an address that is not a public one (loopback, private,
+    link-local, multicast, reserved). A name that does not resolve here is not refused: its delivery fails
+    and is retried like any unreachable endpoint."""
+    try:
+        addresses = [ipaddress.ip_address(host)]
+    except ValueError:
+        try:
+            found = socket.getaddrinfo(host, 443, proto=socket.IPPROTO_TCP)
+        except (OSError, UnicodeError):
+            return False
+        addresses = [ipaddress.ip_address(info[4][0].split("%", 1)[0]) for info in found]
+    return any(not address.is_global for address in addresses)
 
 
 def _is_local(host: str) -> bool:

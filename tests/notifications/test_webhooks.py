@@ -288,6 +288,16 @@ def test_the_delivery_task_sends_only_what_it_is_given_and_then_the_next_of_its_
         ("https://user:pw@rp.example.fr/", False, False),
         ("ftp://rp.example.fr/", True, False),
         ("rp.example.fr", True, False),
+        # A relying party is on the internet: never this machine nor a private network over https.
+        ("https://127.0.0.1/hook", False, False),
+        ("https://localhost/hook", False, False),
+        ("https://10.1.2.3/hook", False, False),
+        ("https://192.168.0.10/hook", False, False),
+        ("https://169.254.169.254/latest/meta-data/", False, False),
+        ("https://[::1]/hook", False, False),
+        ("https://[fd00::1]/hook", False, False),
+        ("https://127.0.0.1:8443/hook", True, True),  # development: this machine where allowed
+        ("https://93.184.216.34/hook", False, True),
     ],
 )
 def test_an_endpoint_must_be_https_but_for_this_machine_where_allowed(settings, url, local_http, allowed):

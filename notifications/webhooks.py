@@ -101,7 +101,7 @@ def _internal(host: str) -> bool:
             found = socket.getaddrinfo(host, 443, proto=socket.IPPROTO_TCP)
         except (OSError, UnicodeError):
             return False
-        addresses = [ipaddress.ip_address(info[4][0].split("%", 1)[0]) for info in found]
+        addresses = [ipaddress.ip_address(str(info[4][0]).split("%", 1)[0]) for info in found]
     return any(not address.is_global for address in addresses)
 
 

@@ -319,6 +319,11 @@ def renewal_decline(*, token: str, actor: Any = None) -> RenewalReminder:
     the order, so two clicks at once decline once; if the renewal can no longer be cancelled (its card is
     being made), the claim rolls back with the refusal."""
     reminder = renewal_decline_reminder(token=token)
+    holder_id = Card.objects.filter(pk=reminder.card_id).values_list("professional_id", flat=True).first()
+    account = account_of(actor)
+    if account is None or account.professional_id != holder_id:
+        # Declining stops a card being made: only its holder may, signed in (a forwarded link is no use).
+        raise errors.RenewalLinkInvalid()
     with transaction.atomic():
         claimed = RenewalReminder.objects.filter(pk=reminder.pk, declined_at__isnull=True).update(
             declined_at=timezone.now()

@@ -74,7 +74,8 @@ def test_the_decline_link_cancels_the_automatic_renewal_once(renewing):
     order = Order.objects.get(replaces=renewing)
     assert (order.origin, order.state) == ("automatic", "approved")
     token = link_of(renewing).partition("#")[2]
-    reminder = renewal_decline(token=token, actor=holder_of(renewing))
+    holder = holder_of(renewing)
+    reminder = renewal_decline(token=token, actor=holder)
     assert reminder.declined_at is not None
     order.refresh_from_db()
     assert order.state == Order.State.CANCELLED
@@ -87,7 +88,7 @@ def test_the_decline_link_cancels_the_automatic_renewal_once(renewing):
         "expires_on": "2027-06-30",
     }
     with pytest.raises(errors.RenewalLinkUsed):
-        renewal_decline(token=token)
+        renewal_decline(token=token, actor=holder)
     assert Notification.objects.filter(event="renewal_declined").count() == 2  # e-mail + in-app, once
     # Nothing follows: no renewal placed again, no second reminder.
     assert renewal_orders_place(today=REMINDED_ON + dt.timedelta(days=4)) == 0
@@ -109,8 +110,17 @@ def test_a_card_already_in_production_can_no_longer_be_declined(renewing):
     Order.objects.filter(replaces=renewing).update(state=Order.State.IN_PRODUCTION)
     token = link_of(renewing).partition("#")[2]
     with pytest.raises(errors.RenewalRefused):
-        renewal_decline(token=token)
+        renewal_decline(token=token, actor=holder_of(renewing))
     assert RenewalReminder.objects.get(card=renewing).declined_at is None  # the claim rolled back
+
+
+def test_only_the_cards_holder_declines_a_forwarded_link_is_no_use(renewing):
+    token = link_of(renewing).partition("#")[2]
+    for someone_else in (None, persona(Account.Role.HOLDER), persona(Account.Role.ANS_OPERATOR)):
+        with pytest.raises(errors.RenewalLinkInvalid):
+            renewal_decline(token=token, actor=someone_else)
+    assert Order.objects.get(replaces=renewing).state == Order.State.APPROVED
+    assert RenewalReminder.objects.get(card=renewing).declined_at is None
 
 
 def test_the_expired_link_is_refused(renewing, settings):

@@ -6,9 +6,10 @@ On a copy of bench/generate_national.py's database (``cpx_bench``, generated fir
 professionals, their cards expiring evenly over three years, certificates, orders, notifications), in a
 child process, each job as its beat entry runs it:
 
-- the renewal scan (``lifecycle.renewal.renewal_reminders_send``: the renewal orders the policies place,
-  their release plan, then the reminders), first as the platform's first day (every card within the order
-  window at once), then the next day (the steady state: one day of expiries);
+- the renewal orders of the platform's first day (``lifecycle.renewal_orders.renewal_orders_place``: every
+  card within the order window at once, and their release plan); then, the earlier days' reminders written
+  as if sent, the next day's whole renewal scan (``lifecycle.renewal.renewal_reminders_send``: orders,
+  plan, reminders for one day of expiries), the steady state;
 - the expiry task (``lifecycle.withdrawal.cards_expire``) the day after the first cards expire;
 - the outbox sweep (``notifications.services.notifications_sweep``) over what the scans wrote;
 - the CRL publication (``pki.tasks.publish_base_crls``: a base and a delta CRL per issuing CA).
@@ -97,6 +98,7 @@ def child() -> dict[str, Any]:
 
     settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
     from lifecycle.renewal import renewal_reminders_send
+    from lifecycle.renewal_orders import renewal_orders_place
     from lifecycle.withdrawal import cards_expire
     from notifications.services import notifications_sweep
     from pki.tasks import publish_base_crls
@@ -107,12 +109,15 @@ def child() -> dict[str, Any]:
     today = dt.date.today()
     results: dict[str, Any] = {}
     timed(
-        "renewal scan, first day (every card within the order window)",
+        "renewal orders, first day (every card within the order window at once)",
         results,
-        lambda: renewal_reminders_send(today=today),
+        lambda: renewal_orders_place(today=today),
     )
+    # The reminders of the days before (the platform running for months): not timed, then the next day.
+    reminded = remind_as_if_before(today)
+    log(f"reminders of the earlier days, written directly: {reminded:,}")
     timed(
-        "renewal scan, next day (one day of expiries)",
+        "renewal scan, next day (orders, plan and reminders for one day of expiries)",
         results,
         lambda: renewal_reminders_send(today=today + dt.timedelta(days=1)),
     )
@@ -124,6 +129,27 @@ def child() -> dict[str, Any]:
     timed("outbox sweep", results, lambda: notifications_sweep())
     timed("CRL publication (base + delta per CA)", results, publish_base_crls)
     return results
+
+
+def remind_as_if_before(today: dt.date) -> int:
+    """The reminders the earlier days' scans sent for the cards in today's windows (one statement per
+    window): the state of a platform that has run for months, so the next day's scan is a daily one."""
+    from django.db import connection
+
+    from lifecycle.renewal import renewal_windows
+
+    written = 0
+    with connection.cursor() as cursor:
+        for threshold, after, until in renewal_windows(today):
+            cursor.execute(
+                "INSERT INTO lifecycle_renewalreminder (card_id, threshold, sent_at, automatic) "
+                "SELECT id, %s, now() - interval '1 day', false FROM cards_card "
+                "WHERE state = 'active' AND valid_until > %s AND valid_until <= %s "
+                "ON CONFLICT (card_id, threshold) DO NOTHING",
+                [threshold, after, until],
+            )
+            written += cursor.rowcount
+    return written
 
 
 def main() -> int:

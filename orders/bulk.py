@@ -20,8 +20,9 @@ and the orders are created in the state the policy says:
 Only kinds the holder does not pay for come this way (first, renewal, update): no fee. A row whose slot
 is taken is skipped: an order under way holds it (the partial unique indexes of ``Order``, through
 ``ON CONFLICT DO NOTHING``, so a concurrent submission cannot make two), and an open proposal for the same
-slot is not made twice. The orders created are left in the temporary table ``orders_placed`` (id,
-professional_id, state, origin, card_type, kind) for the rest of the caller's transaction.
+slot is not made twice. The orders a call created are left in the temporary table ``orders_placed`` (id,
+professional_id, state, origin, card_type, kind) until the next call or the end of the transaction. Every
+join is on plain equalities (hash joins): the cost grows with the orders placed, never with their square.
 """
 
 from __future__ import annotations
@@ -45,6 +46,7 @@ PLACED_CREATE_SQL = [
     f"""CREATE TEMP TABLE IF NOT EXISTS {PLACED_TABLE} (
     id bigint PRIMARY KEY, professional_id bigint, state text, origin text, card_type text, kind text
 ) ON COMMIT DROP""",
+    f"TRUNCATE {PLACED_TABLE}",
     "DROP TABLE IF EXISTS orders_to_place",
 ]
 
@@ -97,8 +99,7 @@ CROSS JOIN LATERAL (VALUES
     (2, 'submit', 'draft', 'submitted', ''),
     (3, 'approve', 'submitted', 'approved', %(approved_reason)s)
 ) AS step(n, transition, from_state, to_state, reason)
-WHERE p.id = ANY(%(ids)s)
-  AND step.n <= CASE p.state WHEN 'draft' THEN 1 WHEN 'submitted' THEN 2 ELSE 3 END
+WHERE step.n <= CASE p.state WHEN 'draft' THEN 1 WHEN 'submitted' THEN 2 ELSE 3 END
 ORDER BY p.id, step.n
 """
 
@@ -112,9 +113,9 @@ SELECT o.professional_id AS recipient_id,
 FROM {PLACED_TABLE} p
 JOIN orders_order o ON o.id = p.id
 JOIN orders_to_place s ON s.professional_id = o.professional_id
-    AND s.exercise_id IS NOT DISTINCT FROM o.exercise_id
-    AND s.structure_id IS NOT DISTINCT FROM o.structure_id AND s.card_type = o.card_type
-WHERE p.id = ANY(%(ids)s) AND o.origin = %(origin)s
+    AND COALESCE(s.exercise_id, 0) = COALESCE(o.exercise_id, 0)
+    AND COALESCE(s.structure_id, 0) = COALESCE(o.structure_id, 0) AND s.card_type = o.card_type
+WHERE o.origin = %(origin)s
 """
 
 # Who is told what: a proposal asks for one click, an automatic order tells that it was placed.

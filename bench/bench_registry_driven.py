@@ -31,14 +31,11 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench import generate_national as gen  # noqa: E402
+from bench.generate_national import log  # noqa: E402
 
 PROFESSIONALS = 1_000_000
 COPY_DB = "cpx_bench_daily"
 TIMEOUT = 3600
-
-
-def log(message: str) -> None:
-    print(f"   {message}", file=sys.stderr, flush=True)
 
 
 def ensure_generated(professionals: int, regenerate: bool) -> dict[str, Any]:

@@ -28,9 +28,13 @@ import sys
 import time
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlparse, urlunparse
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from bench import generate_national as gen  # noqa: E402
+from bench.generate_national import log  # noqa: E402
+
 PYTHON = sys.executable
 BENCH_DB = "cpx_bench_scheduling"
 ORDERS = 40_000
@@ -41,8 +45,7 @@ ID_OFFSET = 10**9  # generated rows' ids, clear of the sequences the application
 
 
 def bench_url() -> str:
-    base = urlparse(os.environ.get("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/cpx"))
-    return urlunparse(base._replace(path=f"/{BENCH_DB}"))
+    return gen.bench_url(BENCH_DB)
 
 
 def run(orders: int = ORDERS, background: int = BACKGROUND) -> list[dict]:
@@ -64,19 +67,6 @@ def run(orders: int = ORDERS, background: int = BACKGROUND) -> list[dict]:
 
 
 # --- the child: everything below runs on the bench database ------------------------------------------------
-
-
-def log(message: str) -> None:
-    print(f"   {message}", file=sys.stderr, flush=True)
-
-
-def recreate_database() -> None:
-    import psycopg
-
-    admin = urlunparse(urlparse(bench_url())._replace(path="/postgres"))
-    with psycopg.connect(admin, autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{BENCH_DB}" WITH (FORCE)')
-        conn.execute(f'CREATE DATABASE "{BENCH_DB}"')
 
 
 # Holders, exercises (médecin, category C), cards expiring 45..75 days ahead; for the first --orders rows the
@@ -193,7 +183,7 @@ def row(name: str, ours: float, limit: float, unit: str, note: str = "") -> dict
 
 
 def child(orders: int, background: int) -> None:
-    recreate_database()
+    gen.recreate_database(BENCH_DB)
     import django
 
     django.setup()

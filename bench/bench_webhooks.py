@@ -29,9 +29,13 @@ from collections import Counter, defaultdict
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlparse, urlunparse
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from bench import generate_national as gen  # noqa: E402
+from bench.generate_national import log  # noqa: E402
+
 PYTHON = sys.executable
 BENCH_DB = "cpx_bench_webhooks"
 EVENTS = 10_000
@@ -149,8 +153,7 @@ def order_breaks(received: list[dict[str, Any]]) -> int:
 
 
 def bench_url() -> str:
-    base = urlparse(os.environ.get("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/cpx"))
-    return urlunparse(base._replace(path=f"/{BENCH_DB}"))
+    return gen.bench_url(BENCH_DB)
 
 
 def run(events: int = EVENTS, cards: int = CARDS, workers: int = WORKERS) -> list[dict]:
@@ -187,21 +190,8 @@ def row(name: str, ours: float, limit: float, unit: str, note: str = "") -> dict
 # --- the child: everything below runs on the bench database -------------------------------------------------
 
 
-def log(message: str) -> None:
-    print(f"   {message}", file=sys.stderr, flush=True)
-
-
-def recreate_database() -> None:
-    import psycopg
-
-    admin = urlunparse(urlparse(bench_url())._replace(path="/postgres"))
-    with psycopg.connect(admin, autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{BENCH_DB}" WITH (FORCE)')
-        conn.execute(f'CREATE DATABASE "{BENCH_DB}"')
-
-
 def child(events: int, cards: int, workers: int) -> None:
-    recreate_database()
+    gen.recreate_database(BENCH_DB)
     import django
 
     django.setup()

@@ -33,17 +33,17 @@ from django.utils.translation import override
 from cards.models import Card
 from core.tasks import send_task
 from orders.bulk import orders_place_bulk
+from orders.eligibility import STUDENT_CATEGORY  # students and interns are issued a CPF
 from registry.models import RegistryImport
 from registry.routing import ANS_CODE
 from registry.signals import extraction_merged
+from stations.personalization import MAX_SITUATIONS  # what a card carries, at most
 
 from .models import IssuancePolicy
 from .policies import policy_join_sql
 
 Trigger = IssuancePolicy.Trigger
 RELEASE_PLAN_TASK = "lifecycle.release_plan"  # lifecycle.tasks: scheduling.release_plan
-STUDENT_CATEGORY = "E"  # orders.eligibility.STUDENT_CATEGORY: students and interns are issued a CPF
-MAX_SITUATIONS = 16  # stations.personalization.MAX_SITUATIONS
 
 # The registry's data of exercise ``e`` in the shape a card carries (stations.personalization.card_written:
 # the profession, then the active situations in id order, at most 16, each with its structure's fields).

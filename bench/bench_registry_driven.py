@@ -33,7 +33,7 @@ sys.path.insert(0, str(ROOT))
 from bench import generate_national as gen  # noqa: E402
 from bench.generate_national import log  # noqa: E402
 
-PROFESSIONALS = 1_000_000
+PROFESSIONALS = gen.PROFESSIONALS
 COPY_DB = "cpx_bench_daily"
 TIMEOUT = 3600
 

@@ -44,7 +44,7 @@ ROOT = Path(__file__).resolve().parent.parent
 OUT = ROOT / "bench" / "out"
 PYTHON = sys.executable
 BENCH_DB = "cpx_bench"
-PROFESSIONALS = 1_000_000
+PROFESSIONALS = 1_300_000  # issue 17: a country's registry
 # issue 17: 1.3 M professionals, 1.5 M cards, 3 M certificates, 1 M orders, 500,000 notifications
 CARDS_PER_PROFESSIONAL = 1.5 / 1.3
 ORDERS_PER_PROFESSIONAL = 1.0 / 1.3

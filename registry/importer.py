@@ -19,6 +19,7 @@ from typing import IO, Any
 from django.db import connection
 from django.utils.translation import gettext as _
 
+from . import digests
 from .extraction import (
     LIMITED,
     NAMES,
@@ -36,6 +37,8 @@ from .merge import (
     deactivate_absent,
     merge_extraction,
     reject_conflicting_identities,
+    restore_triggers,
+    skip_foreign_key_triggers,
 )
 from .textfile import TextStream, open_binary, read_lines
 
@@ -126,7 +129,7 @@ def create_temp_tables(cursor: Any) -> None:
 
 
 def drop_temp_tables(cursor: Any) -> None:
-    cursor.execute(f"DROP TABLE IF EXISTS {', '.join(TEMP_TABLES)}")
+    cursor.execute(f"DROP TABLE IF EXISTS {', '.join(TEMP_TABLES + digests.RAW_TABLES)}")
 
 
 def copy_spool(cursor: Any, spool: RejectSpool) -> None:
@@ -143,8 +146,32 @@ def copy_spool(cursor: Any, spool: RejectSpool) -> None:
 
 def stage_extraction(
     *, cursor: Any, stream: TextStream, spool: RejectSpool, progress: Progress | None
+) -> tuple[int, digests.Staged | None]:
+    """COPY the good rows of the file into ``import_rows``: only the people whose rows changed since the
+    last import when the digests allow it (``registry.digests``), else every row. Return the number of
+    data rows in the file and what the shortcut skipped (None when the file was read the full way)."""
+
+    def stage_rows(rows: Iterator[tuple[int, str]], checker: RowChecker) -> None:
+        with cursor.copy(f"COPY import_rows (line, {', '.join(NAMES)}) FROM STDIN (DELIMITER '|')") as copy:
+            _copy_rows(copy, rows, checker, stream, spool, progress)
+
+    staged = digests.stage_changed(cursor=cursor, stream=stream, stage_rows=stage_rows)
+    if staged is not None:
+        listener = row_listener.get()
+        if listener:
+            listener(staged.rows)
+        if progress:
+            progress(
+                f"read {staged.rows:,} rows: {staged.skipped_rows:,} rows of {staged.skipped_people:,} "
+                "people unchanged since the last import, the others checked"
+            )
+        return staged.rows, staged
+    return _stage_every_row(cursor=cursor, stream=stream, spool=spool, progress=progress), None
+
+
+def _stage_every_row(
+    *, cursor: Any, stream: TextStream, spool: RejectSpool, progress: Progress | None
 ) -> int:
-    """COPY the good rows of the file into ``import_rows``; return the number of data rows read."""
     with open_binary(stream.path) as handle:
         lines = read_lines(stream, handle)
         terminated = _check_header(stream, lines)
@@ -343,18 +370,29 @@ def extraction_load(
     stream = TextStream(path=path)
     spool = RejectSpool()
     with connection.cursor() as cursor:
+        digests.import_mode_on(cursor)
         active_before = count_active(cursor) if full else 0
         create_temp_tables(cursor)
-        rows = stage_extraction(cursor=cursor, stream=stream, spool=spool, progress=progress)
+        rows, staged = stage_extraction(cursor=cursor, stream=stream, spool=spool, progress=progress)
         copy_spool(cursor, spool)
         reject_overlong(cursor)
         reject_conflicting_identities(cursor)
+        # Row triggers off (when safe) from the merge to the digests, the import's last registry write: the
+        # foreign key checks it need not make, and registry.digests' staleness triggers it must not fire.
+        replica = skip_foreign_key_triggers(cursor)
         imported, updated, unchanged = merge_extraction(cursor=cursor, progress=progress)
+        if staged is not None:
+            unchanged += staged.skipped_rows
         deactivated = 0
         if full:
             reason = _("absent from the full extraction %(file)s") % {"file": path.name}
-            deactivated = deactivate_absent(cursor=cursor, reason=reason)
+            protect = digests.protect_skipped if staged is not None else None
+            deactivated = deactivate_absent(cursor=cursor, reason=reason, protect=protect)
             _check_deactivation_share(stream, deactivated, active_before, max_deactivation_share)
+        digests.record(cursor, staged, full=full)
+        if replica:
+            restore_triggers(cursor)
+            digests.import_mode_off(cursor)  # (without replica, the deferred triggers fire at COMMIT)
         if merged is not None:
             merged(cursor)
         rejected = count_rejects(cursor)

@@ -352,7 +352,7 @@ FAST_PATH_SQL = """
 SELECT has_parameter_privilege('session_replication_role', 'SET')
    AND NOT EXISTS (
        SELECT 1 FROM pg_trigger
-       WHERE NOT tgisinternal AND tgrelid IN (
+       WHERE NOT tgisinternal AND tgname NOT LIKE 'registry\\_digest\\_stale\\_%' AND tgrelid IN (
            'registry_professional'::regclass, 'registry_exercise'::regclass,
            'registry_activity'::regclass, 'registry_structure'::regclass,
            'registry_skill'::regclass, 'registry_skilltype'::regclass
@@ -409,11 +409,16 @@ def skip_foreign_key_triggers(cursor: Any) -> bool:
     return True
 
 
+def restore_triggers(cursor: Any) -> None:
+    cursor.execute("SET LOCAL session_replication_role = DEFAULT")
+
+
 def merge_extraction(*, cursor: Any, progress: Progress | None) -> tuple[int, int, int]:
-    """Merge ``import_rows`` into the registry; return (imported, updated, unchanged) in file rows."""
+    """Merge ``import_rows`` into the registry; return (imported, updated, unchanged) in file rows. The
+    caller turns the row triggers off first when it may (``skip_foreign_key_triggers``) and back on after
+    its last registry write (``restore_triggers``)."""
     # Temporary tables get no statistics from autovacuum, and the registry's are stale after a big insert:
     # without ANALYZE the planner guesses "few rows" and picks nested loops over a million rows.
-    skip_foreign_key_triggers(cursor)
     rebuild = drop_secondary_indexes(cursor)
     steps = [
         ("code tables", [ANALYZE_ROWS_SQL, SKILL_TYPES_SQL, SKILLS_SQL]),
@@ -441,7 +446,6 @@ def merge_extraction(*, cursor: Any, progress: Progress | None) -> tuple[int, in
     if progress and rebuild:
         progress(f"building {len(rebuild)} indexes")
     rebuild_indexes(cursor, rebuild)
-    cursor.execute("SET LOCAL session_replication_role = DEFAULT")
     return imported, updated, merged - imported - updated
 
 
@@ -496,10 +500,13 @@ USING registry_exercise e WHERE e.id = t.exercise_id AND NOT e.is_active
 """
 
 
-def deactivate_absent(*, cursor: Any, reason: str) -> int:
+def deactivate_absent(*, cursor: Any, reason: str, protect: Callable[[Any], None] | None = None) -> int:
     """Mark inactive (never delete) the professionals, exercises and activities the full extraction no
-    longer lists; return how many professionals were deactivated."""
+    longer lists; return how many professionals were deactivated. ``protect`` adds to ``import_protected``
+    the people the file lists though their rows were not staged (registry.digests)."""
     cursor.execute(PROTECTED_SQL)
+    if protect is not None:
+        protect(cursor)
     cursor.execute(DEACTIVATE_ACTIVITIES_SQL)
     cursor.execute(DEACTIVATE_EXERCISES_SQL)
     cursor.execute(DEACTIVATE_PEOPLE_SQL, [reason[:200]])

@@ -354,3 +354,25 @@ class CardType(models.TextChoices):
     CPE = "CPE", _("Establishment Staff Card")
     CPA = "CPA", _("Authorised Staff Card")
     CDE = "CDE", _("Establishment Director Card")
+
+
+class ExtractionDigest(models.Model):
+    """What the last extraction import merged for one national identifier: how many rows and a digest of
+    their text (``registry.digests``). A person whose rows in the next file are the same is skipped."""
+
+    national_id = models.CharField(max_length=32, primary_key=True)
+    lines = models.PositiveIntegerField()
+    digest = models.BigIntegerField()
+
+    def __str__(self) -> str:
+        return f"{self.national_id}: {self.lines} rows"
+
+
+class ExtractionDigestState(models.Model):
+    """One row: the registry write epoch (sequence ``registry_digest_epoch``, advanced at the commit of any
+    write to the merged columns outside an import) at which the digests were recorded; NULL: not valid."""
+
+    epoch = models.BigIntegerField(null=True)
+
+    def __str__(self) -> str:
+        return f"digests at epoch {self.epoch}"

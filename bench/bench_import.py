@@ -3,10 +3,12 @@ in the same run: a raw ``COPY`` of the same file into an UNLOGGED table of text 
 
     .venv/bin/python bench/bench_import.py [--rows N]
 
-Runs in its own database (``cpx_bench`` on the server of DATABASE_URL), never touching others. The file is
-cached under bench/out/. Our import runs in a child process (an empty registry, the real service function),
-so its peak memory is the child's ru_maxrss. The synthetic file has 1% bad rows, all of kinds that keep 56
-columns (a row with a wrong column count would make the raw COPY fail).
+Runs in its own database (``cpx_bench_import`` on the server of DATABASE_URL), never touching others. The
+file is cached under bench/out/. Our import runs in a child process (the real service function), so its
+peak memory is the child's ru_maxrss: first into an empty registry, then the same file again and a file
+with 0.5 % of the people changed, both ``--full`` as the daily extraction is imported.
+The synthetic file has 1% bad rows, all of kinds that keep 56 columns (a row with a wrong column count
+would make the raw COPY fail).
 """
 
 from __future__ import annotations
@@ -25,7 +27,7 @@ from urllib.parse import urlparse, urlunparse
 ROOT = Path(__file__).resolve().parent.parent
 OUT = ROOT / "bench" / "out"
 PYTHON = sys.executable
-BENCH_DB = "cpx_bench"
+BENCH_DB = "cpx_bench_import"  # its own: cpx_bench is bench/generate_national.py's
 RATIO_GOAL = 0.5
 MEMORY_LIMIT_MB = 300
 BAD_KINDS = "rpps_key,adeli_key,siret_key,siren_key,finess_key,profession,type_mismatch,duplicate"

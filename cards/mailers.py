@@ -11,7 +11,7 @@ A codes letter exists in clear only in memory: it is sealed with Fernet (key CPX
 SECRET_KEY) before it reaches the database, opened only to print it, and purged once printed.
 
 Rendering stays cheap (a print run makes thousands): the standard PDF fonts (nothing embedded, no image), and
-the fixed paragraphs wrapped once per process.
+the fixed paragraphs wrapped, and their PDF text operators formatted, once per process.
 """
 
 from __future__ import annotations
@@ -20,7 +20,8 @@ import base64
 import functools
 import hashlib
 import io
-from collections.abc import Sequence
+from collections import OrderedDict
+from collections.abc import Hashable, Sequence
 from dataclasses import dataclass
 from datetime import date
 
@@ -66,9 +67,15 @@ class Addressee:
 
 
 def _fernet() -> Fernet:
-    key = settings.CPX_SECRETS_KEY
+    return _fernet_for(settings.CPX_SECRETS_KEY, settings.SECRET_KEY)
+
+
+@functools.lru_cache(maxsize=4)
+def _fernet_for(secrets_key: str, secret_key: str) -> Fernet:
+    """Built once per key, not once per letter (a print run seals thousands)."""
+    key = secrets_key
     if not key:
-        digest = hashlib.sha256(f"cpx-pin-mailer:{settings.SECRET_KEY}".encode()).digest()
+        digest = hashlib.sha256(f"cpx-pin-mailer:{secret_key}".encode()).digest()
         key = base64.urlsafe_b64encode(digest).decode()
     return Fernet(key)
 
@@ -317,15 +324,51 @@ class _Letter:
             raise LetterOverflow(f"the letter {self.footer!r} runs past its page")
 
     def _lines(self, x: float, top: float, lines: Sequence[Line], leading: float) -> None:
-        text = self.pdf.beginText(x, top - leading + 2)
-        text.setLeading(leading)
-        current = None
-        for font, size, line in lines:
-            if (font, size) != current:
-                text.setFont(font, size, leading)
-                current = (font, size)
-            text.textLine(line)
-        self.pdf.drawText(text)
+        """One text object. Its PDF operators are formatted once per process and reused (reportlab formats
+        text in pure Python, and most blocks are the same in every letter): the key holds everything they
+        depend on, the document's names of the fonts (``/F1``…, given in order of first use, as the text
+        object would) included. Only addressee and fixed text pass here; the codes are drawn apart."""
+        fonts = tuple(
+            self.pdf._doc.getInternalFontName(font) for font in dict.fromkeys(f for f, _, _ in lines)
+        )
+        key = (x, top, tuple(lines), leading, fonts)
+        code = _TEXT_CODE.get(key)
+        if code is None:
+            text = self.pdf.beginText(x, top - leading + 2)
+            text.setLeading(leading)
+            current = None
+            for font, size, line in lines:
+                if (font, size) != current:
+                    text.setFont(font, size, leading)
+                    current = (font, size)
+                text.textLine(line)
+            code = _TEXT_CODE.put(key, text.getCode())
+        # What drawText() does with a text object's code.
+        self.pdf.addLiteral(code)
+
+
+class _LeastRecentlyUsed:
+    """A bounded memo: the letter-specific blocks (addressee, date) pass through and fall out, the fixed ones,
+    used by every letter, stay."""
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+        self.items: OrderedDict[Hashable, str] = OrderedDict()
+
+    def get(self, key: Hashable) -> str | None:
+        value = self.items.get(key)
+        if value is not None:
+            self.items.move_to_end(key)
+        return value
+
+    def put(self, key: Hashable, value: str) -> str:
+        self.items[key] = value
+        if len(self.items) > self.size:
+            self.items.popitem(last=False)
+        return value
+
+
+_TEXT_CODE = _LeastRecentlyUsed(512)
 
 
 def _card_frame(pdf: canvas.Canvas, to: Addressee) -> None:

@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from django.db.models import QuerySet
+from django.db.models import Prefetch, QuerySet
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import (
     OpenApiParameter,
@@ -73,6 +73,15 @@ class OrdersApiView(ApiView):
         if order is None:
             raise errors.OrderNotFound()
         return order
+
+
+def with_details(orders: QuerySet[Order]) -> QuerySet[Order]:
+    """``orders`` with what ``OrderDetailSerializer`` shows, read in three queries whatever the history's
+    length: the order with its holder, authority and payment (with who recorded it), then the events with
+    their actors (otherwise one query per field, and one per event for its actor's name)."""
+    events = OrderEvent.objects.select_related("actor")
+    related = ("professional", "authority", "payment__recorded_by")
+    return orders.select_related(*related).prefetch_related(Prefetch("events", queryset=events))
 
 
 # The URLs capture ``pk``; drf-spectacular shows it as ``{id}`` (SCHEMA_COERCE_PATH_PK), so the override
@@ -185,8 +194,11 @@ class OrderDetailSerializer(OrderSerializer):
 
     @extend_schema_field(PaymentSerializer(allow_null=True))
     def get_payment(self, order: Order) -> dict | None:
-        payment = Payment.objects.filter(order=order).first()
-        return PaymentSerializer(payment).data if payment else None
+        try:
+            payment = order.payment  # one per order (a one-to-one); read with the order by ``with_details``
+        except Payment.DoesNotExist:
+            return None
+        return PaymentSerializer(payment).data
 
 
 class ScopedPrimaryKey(serializers.PrimaryKeyRelatedField):
@@ -309,7 +321,10 @@ class OrderViewSet(OrdersApiView, mixins.ListModelMixin, mixins.RetrieveModelMix
         return orders.order_by("-created_at", "-id")
 
     def retrieve(self, request: Request, *args: Any, **kwargs: Any) -> Response:
-        order = self.visible_order()
+        pk = self.check_id(self.kwargs["pk"])
+        order = with_details(orders_visible_to(request.user)).filter(pk=pk).first()
+        if order is None:
+            raise errors.OrderNotFound()
         return Response(OrderDetailSerializer(order, context={"request": request}).data)
 
     def create(self, request: Request, *args: Any, **kwargs: Any) -> Response:
@@ -390,7 +405,7 @@ class OrderTransitionView(OrdersApiView, GenericAPIView):
         data = input_serializer(data=request.data or {}, context={"request": request})
         validate_or_404(data)
         order = service(order, request.user, dict(data.validated_data))
-        order = Order.objects.get(pk=order.pk)
+        order = with_details(Order.objects.all()).get(pk=order.pk)
         return Response(OrderDetailSerializer(order, context={"request": request}).data)
 
 

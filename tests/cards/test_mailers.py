@@ -346,3 +346,18 @@ def test_the_wrapping_never_cuts_before_french_punctuation_nor_inside_a_guilleme
     )
     assert len(lines) > 1
     assert not any(line.startswith((":", ";", "?", "!", "»")) or line.endswith("«") for line in lines), lines
+
+
+def test_a_letter_is_the_same_whatever_was_rendered_before_it():
+    """The text objects' operators are reused across letters (mailers._TEXT_CODE): a letter drawn on a warm
+    cache, after the other kinds, is byte for byte the one drawn on a cold cache."""
+    mailers._TEXT_CODE.items.clear()
+    cold = {name: render() for name, render in LETTERS.items()}
+    for name in reversed(LETTERS):
+        assert LETTERS[name]() == cold[name]
+
+
+def test_the_codes_never_reach_the_reused_text():
+    codes_letter()
+    cached = " ".join(mailers._TEXT_CODE.items.values())
+    assert PIN not in cached and PUK not in cached

@@ -21,6 +21,10 @@ MODULES.append("bench_ocsp")  # OCSP under load vs openssl ocsp -index; revoked 
 MODULES.append("bench_webhooks")  # 10,000 webhook events, receiver down mid-way: lost 0, duplicated 0
 MODULES.append("bench_registry_driven")  # issue 16: the work after a daily import vs the import
 MODULES.append("bench_scheduling")  # issue 16: the capacity plan of a month of automatic renewals
+MODULES.append("bench_daily_jobs")  # issue 17: renewal scan, expiry, outbox sweep, CRL at national scale
+MODULES.append("bench_pages")  # issue 17: every page's p99 on the national database
+# The table goes between these lines of bench/results.md; what the file says around it is kept.
+BEGIN, END = "<!-- make bench: begin -->", "<!-- make bench: end -->"
 
 
 def fmt(value: object) -> str:
@@ -55,13 +59,25 @@ def main() -> int:
     table = header + body
     print("\n" + table)
     stamp = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
-    (ROOT / "bench" / "results.md").write_text(
-        f"# Benchmarks\n\nMeasured by `make bench` on {stamp} ({os.cpu_count()} cores).\n\n{table}"
-    )
+    section = f"{BEGIN}\nMeasured by `make bench` on {stamp} ({os.cpu_count()} cores).\n\n{table}{END}"
+    write_results(ROOT / "bench" / "results.md", section)
     if failures:
         print(f"failed: {', '.join(failures)}", file=sys.stderr)
         return 1
     return 0
+
+
+def write_results(path: Path, section: str) -> None:
+    """Put the table between the markers, keeping the rest of the file (the notes on where time goes)."""
+    text = path.read_text() if path.exists() else "# Benchmarks\n\n"
+    if BEGIN in text and END in text:
+        before, rest = text.split(BEGIN, 1)
+        after = rest.split(END, 1)[1]
+        text = before + section + after
+    else:
+        head, _, tail = text.partition("\n\n")
+        text = f"{head}\n\n{section}\n\n{tail}"
+    path.write_text(text)
 
 
 if __name__ == "__main__":

@@ -21,8 +21,8 @@ Why the result is the one a full read would give:
 - a structure the staged rows describe otherwise than the registry has the other rows that describe it
   staged too, with their people (until nothing more is added), so its details come from its first row in
   the file, as in a full read, even where the file disagrees with itself;
-- ``--full``: a skipped person is present, so nothing of theirs is deactivated; a person struck off loses
-  their digest.
+- ``--full``: a skipped person is present, so nothing of theirs is deactivated (only the staged and the
+  people the file does not list are looked at); a person struck off loses their digest.
 
 The shortcut is not taken (``None``: the caller reads the file itself, and the digests are dropped) for a
 file that is not plain UTF-8 text with one line ending convention, or that has bytes the raw ``COPY``
@@ -45,6 +45,8 @@ from .merge import STRUCTURE_FIELDS
 from .textfile import BOM, CHUNK, TextStream, open_binary
 
 RAW_TABLES = [
+    "import_deactivation_scope",
+    "import_changed_technical",
     "import_raw",
     "import_file_people",
     "import_staged_people",
@@ -57,11 +59,15 @@ UNCARRIED = (b"\x00", b"\x01", b"\x02")
 # 2**64 - 1: the seed is a signed 64-bit value
 SEED_MASK = (1 << 63) - 1
 
+# (the digest computed below the grouping, so that the sort or hash carries identifiers and digests, not
+# the lines themselves)
 FILE_PEOPLE_SQL = """
 CREATE TEMP TABLE import_file_people AS
-SELECT split_part(body, '|', 3) AS national_id, count(*)::integer AS lines,
-       bit_xor(hashtextextended(body, %s)) AS digest
-FROM import_raw WHERE body <> '' GROUP BY 1
+WITH line AS MATERIALIZED (
+    SELECT split_part(body, '|', 3) AS national_id, hashtextextended(body, %s) AS line_digest
+    FROM import_raw WHERE body <> ''
+)
+SELECT national_id, count(*)::integer AS lines, bit_xor(line_digest) AS digest FROM line GROUP BY national_id
 """
 
 STAGED_SQL = """
@@ -109,30 +115,39 @@ COPY (
 
 # A structure the staged rows describe otherwise than the registry: the skipped rows that describe it too
 # are staged with their people, so its details come from its first row in the file, as in a full read.
-_STRUCTURE = ", ".join(STRUCTURE_FIELDS)
 TECHNICAL_ID = NAMES.index("technical_id") + 1
+CHANGED_STRUCTURES_SQL = f"""
+CREATE TEMP TABLE import_changed_technical AS
+SELECT DISTINCT r.technical_id FROM import_rows r
+JOIN registry_structure st ON st.technical_id = r.technical_id
+WHERE r.technical_id <> ''
+  AND ({", ".join(f"st.{name}" for name in STRUCTURE_FIELDS)})
+      IS DISTINCT FROM ({", ".join(f"r.{name}" for name in STRUCTURE_FIELDS)})
+"""
 STRUCTURE_PEOPLE_SQL = f"""
-WITH changed AS (
-    SELECT DISTINCT r.technical_id FROM import_rows r
-    JOIN registry_structure st ON st.technical_id = r.technical_id
-    WHERE r.technical_id <> ''
-      AND ({", ".join(f"st.{name}" for name in STRUCTURE_FIELDS)})
-          IS DISTINCT FROM ({", ".join(f"r.{name}" for name in STRUCTURE_FIELDS)})
-)
 INSERT INTO import_new_staged
 SELECT DISTINCT k.national_id FROM import_raw w
 JOIN import_skipped k ON k.national_id = split_part(w.body, '|', 3)
-WHERE w.body <> '' AND split_part(w.body, '|', {TECHNICAL_ID}) IN (SELECT technical_id FROM changed)
+WHERE w.body <> ''
+  AND split_part(w.body, '|', {TECHNICAL_ID}) IN (SELECT technical_id FROM import_changed_technical)
 """
 
-# --full: the skipped are present (registry.merge.deactivate_absent leaves the protected as they are).
-PROTECT_SKIPPED_SQL = """
-INSERT INTO import_protected
-SELECT p.id FROM import_skipped s JOIN registry_professional p ON p.national_id = s.national_id
+# --full: who may have something to deactivate. The skipped are listed as they were: nothing of theirs is
+# gone. The staged may have lost activities; and who the file does not list at all (by their national
+# identifier or, for a person switched to RPPS, their ADELI one) is gone, as registry.merge's full read says.
+SCOPE_SQL = [
+    """
+CREATE TEMP TABLE import_deactivation_scope AS
+SELECT professional_id AS id FROM import_person_ids
 UNION
-SELECT p.id FROM import_skipped s
-JOIN registry_professional p ON s.national_id LIKE '0%' AND p.adeli = substr(s.national_id, 2)
-"""
+SELECT p.id FROM registry_professional p
+WHERE p.is_active AND p.id_type IN ('0', '8')
+  AND NOT EXISTS (SELECT 1 FROM import_file_people f WHERE f.national_id = p.national_id)
+  -- (no ADELI number: '0' || NULL matches nothing)
+  AND NOT EXISTS (SELECT 1 FROM import_file_people f WHERE f.national_id = '0' || p.adeli)
+""",
+    "ANALYZE import_deactivation_scope",
+]
 
 RECORD_SQL = """
 INSERT INTO registry_extractiondigest (national_id, lines, digest)
@@ -195,7 +210,7 @@ def digests_valid(cursor: Any, epoch: int) -> bool:
     return row is not None and row[0] is not None and int(row[0]) == epoch
 
 
-def stage_changed(*, cursor: Any, stream: TextStream, stage_rows: Any) -> Staged | None:
+def stage_changed(*, cursor: Any, stream: TextStream, stage_rows: Any, progress: Any = None) -> Staged | None:
     """Load the file raw, find the people to stage and hand their rows, in file order, to ``stage_rows``
     (``(rows iterator, checker) -> None``: the per-row checks and the COPY into ``import_rows``). Returns
     None, having changed nothing, when the file is not one the raw COPY carries (see the module)."""
@@ -208,19 +223,29 @@ def stage_changed(*, cursor: Any, stream: TextStream, stage_rows: Any) -> Staged
                 raise NotCarried from exc
     except NotCarried:
         return None
+    if progress:
+        progress(f"file loaded as it is: {rows:,} rows")
     valid = digests_valid(cursor, epoch)
     if not valid:
         cursor.execute("TRUNCATE registry_extractiondigest")
     cursor.execute("ANALYZE import_raw")
     cursor.execute(FILE_PEOPLE_SQL, [seed])
+    cursor.execute("ANALYZE import_file_people")
     cursor.execute("CREATE TEMP TABLE IF NOT EXISTS import_links (adeli text PRIMARY KEY, rpps text UNIQUE)")
     cursor.execute(STAGED_SQL, {"all": not valid})
     cursor.execute(PARTNERS_SQL)
     cursor.execute(SKIPPED_SQL)
+    cursor.execute("ANALYZE import_staged_people, import_skipped")
     cursor.execute("CREATE TEMP TABLE import_new_staged AS SELECT national_id FROM import_staged_people")
+    if progress:
+        progress("compared with the last import, person by person")
     while True:
         _stage_new(cursor, stream, last_line, checker, stage_rows)
         cursor.execute("TRUNCATE import_new_staged")
+        cursor.execute("DROP TABLE IF EXISTS import_changed_technical")
+        cursor.execute(CHANGED_STRUCTURES_SQL)
+        if not cursor.rowcount:
+            break  # (the usual case: every row of a changed structure changed, and is staged already)
         cursor.execute(STRUCTURE_PEOPLE_SQL)
         if not _take_new_from_skipped(cursor):
             break
@@ -355,8 +380,9 @@ def _spooled_rows(spool: IO[bytes], stream: TextStream, last_line: int) -> Itera
     stream.ends_with_newline = ends_with_newline
 
 
-def protect_skipped(cursor: Any) -> None:
-    cursor.execute(PROTECT_SKIPPED_SQL)
+def deactivation_scope(cursor: Any) -> None:
+    for statement in SCOPE_SQL:
+        cursor.execute(statement)
 
 
 def record(cursor: Any, staged: Staged | None, *, full: bool) -> None:
@@ -366,6 +392,7 @@ def record(cursor: Any, staged: Staged | None, *, full: bool) -> None:
     if staged is None:
         cursor.execute(SET_STATE_SQL, [None])
         return
+    cursor.execute("ANALYZE import_rejects")
     cursor.execute(RECORD_SQL)
     cursor.execute(FORGET_REJECTED_SQL)
     if full:

@@ -155,7 +155,7 @@ def stage_extraction(
         with cursor.copy(f"COPY import_rows (line, {', '.join(NAMES)}) FROM STDIN (DELIMITER '|')") as copy:
             _copy_rows(copy, rows, checker, stream, spool, progress)
 
-    staged = digests.stage_changed(cursor=cursor, stream=stream, stage_rows=stage_rows)
+    staged = digests.stage_changed(cursor=cursor, stream=stream, stage_rows=stage_rows, progress=progress)
     if staged is not None:
         listener = row_listener.get()
         if listener:
@@ -385,15 +385,21 @@ def extraction_load(
             unchanged += staged.skipped_rows
         deactivated = 0
         if full:
+            if progress:
+                progress("deactivating who the full extraction no longer lists")
             reason = _("absent from the full extraction %(file)s") % {"file": path.name}
-            protect = digests.protect_skipped if staged is not None else None
-            deactivated = deactivate_absent(cursor=cursor, reason=reason, protect=protect)
+            scope = digests.deactivation_scope if staged is not None else None
+            deactivated = deactivate_absent(cursor=cursor, reason=reason, scope=scope)
             _check_deactivation_share(stream, deactivated, active_before, max_deactivation_share)
+        if progress:
+            progress("recording the digests")
         digests.record(cursor, staged, full=full)
         if replica:
             restore_triggers(cursor)
             digests.import_mode_off(cursor)  # (without replica, the deferred triggers fire at COMMIT)
         if merged is not None:
+            if progress:
+                progress("the layers above do their part")
             merged(cursor)
         rejected = count_rejects(cursor)
         write_reject_report(cursor=cursor, path=reject_report)

@@ -500,16 +500,30 @@ USING registry_exercise e WHERE e.id = t.exercise_id AND NOT e.is_active
 """
 
 
-def deactivate_absent(*, cursor: Any, reason: str, protect: Callable[[Any], None] | None = None) -> int:
+PROTECTED_CLAUSE = "AND NOT EXISTS (SELECT 1 FROM import_protected x WHERE x.id = p.id)"
+IN_SCOPE_CLAUSE = (
+    f"{PROTECTED_CLAUSE} AND EXISTS (SELECT 1 FROM import_deactivation_scope z WHERE z.id = p.id)"
+)
+
+
+def _in_scope(sql: str) -> str:
+    assert PROTECTED_CLAUSE in sql
+    return sql.replace(PROTECTED_CLAUSE, IN_SCOPE_CLAUSE)
+
+
+def deactivate_absent(*, cursor: Any, reason: str, scope: Callable[[Any], None] | None = None) -> int:
     """Mark inactive (never delete) the professionals, exercises and activities the full extraction no
-    longer lists; return how many professionals were deactivated. ``protect`` adds to ``import_protected``
-    the people the file lists though their rows were not staged (registry.digests)."""
+    longer lists; return how many professionals were deactivated. ``scope``, when the file's rows were
+    not all staged (registry.digests), creates ``import_deactivation_scope``: the only professionals
+    that may have something to deactivate (those staged, and those the file does not list)."""
     cursor.execute(PROTECTED_SQL)
-    if protect is not None:
-        protect(cursor)
-    cursor.execute(DEACTIVATE_ACTIVITIES_SQL)
-    cursor.execute(DEACTIVATE_EXERCISES_SQL)
-    cursor.execute(DEACTIVATE_PEOPLE_SQL, [reason[:200]])
+    statements = [DEACTIVATE_ACTIVITIES_SQL, DEACTIVATE_EXERCISES_SQL, DEACTIVATE_PEOPLE_SQL]
+    if scope is not None:
+        scope(cursor)
+        statements = [_in_scope(sql) for sql in statements]
+    cursor.execute(statements[0])
+    cursor.execute(statements[1])
+    cursor.execute(statements[2], [reason[:200]])
     deactivated = int(cursor.rowcount)
     cursor.execute(TOUCHED_ACTIVE_SQL)
     return deactivated

@@ -4,6 +4,7 @@ the result is the one the full read gives: same registry, same counts, same reje
 from __future__ import annotations
 
 import random
+import re
 from pathlib import Path
 
 import pytest
@@ -211,20 +212,21 @@ def test_the_triggers_watch_every_column_the_merge_writes():
 
     with connection.cursor() as cursor:
         cursor.execute(
-            "SELECT pg_get_triggerdef(t.oid) FROM pg_trigger t "
-            "WHERE t.tgname = 'registry_digest_stale_now_update'"
+            "SELECT c.relname, pg_get_triggerdef(t.oid) FROM pg_trigger t "
+            "JOIN pg_class c ON c.oid = t.tgrelid WHERE t.tgname = 'registry_digest_stale_now_update'"
         )
-        definitions = " ".join(row[0] for row in cursor.fetchall())
-    expected = [
-        *merge.PERSON_FIELDS,
-        *merge.STRUCTURE_FIELDS,
-        *merge.EXERCISE_FIELDS,
-        *merge.ACTIVITY_FIELDS,
-        "is_active",
-        "activity_key",
-    ]
-    for column in expected:
-        assert f"{column}" in definitions, column
+        watched = {
+            table: set(re.findall(r"UPDATE OF (.*?) ON ", definition)[0].split(", "))
+            for table, definition in cursor.fetchall()
+        }
+    merged = {
+        "registry_professional": {*merge.PERSON_FIELDS, "is_active"},
+        "registry_structure": {*merge.STRUCTURE_FIELDS, "technical_id"},
+        "registry_exercise": {*merge.EXERCISE_FIELDS, "is_active", "professional_id", "profession_id"},
+        "registry_activity": {*merge.ACTIVITY_FIELDS, "is_active", "activity_key", "exercise_id"},
+    }
+    for table, columns in merged.items():
+        assert columns <= watched[table], (table, columns - watched[table])
 
 
 def digests_trusted() -> bool:
